@@ -1,0 +1,239 @@
+import crypto from 'node:crypto';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import type { Dispatcher } from 'undici';
+import type { Config } from '../config';
+import type { DeliveryStore } from '../db/delivery-store';
+import type { DeliveryStatus } from '../db/schema';
+import type { FlowStore } from '../db/flow-store';
+import type { FlowDefinition, WebhookStep } from '../flows/model';
+import { findStep } from '../flows/model';
+import type {
+  DeliverWebhookInput,
+  DeliverWebhookResult,
+  RetryPlan,
+  WebhookFailureDetails,
+} from '../flows/run-types';
+import type { SecretBox } from '../secrets';
+import type { CompiledTemplate } from '../templates';
+import { compileTemplate, renderJsonBody, TemplateError } from '../templates';
+import type { AttemptOutcome } from '../webhooks/classify';
+import { checkWebhookUrl } from '../webhooks/rules';
+import type { SendResult } from '../webhooks/send';
+import { EXCERPT_BYTES, sendWebhook } from '../webhooks/send';
+import { Lru } from './lru';
+
+export interface WebhookDeps {
+  flows: FlowStore;
+  deliveries: DeliveryStore;
+  secrets: SecretBox;
+  dispatcher: Dispatcher;
+  webhook: Config['webhook'];
+}
+
+/** One delivery is one webhook step of one run: the same id on every attempt, a new one per run. */
+export function deliveryIdFor(runId: string, stepId: string): string {
+  return `dlv_${crypto.createHash('sha256').update(`${runId}\0${stepId}`).digest('hex').slice(0, 24)}`;
+}
+
+/** The delay Temporal will wait before attempt `attempt + 1` under `retry`. */
+export function backoffMs(retry: RetryPlan, attempt: number): number {
+  return Math.min(retry.initialIntervalMs * retry.backoffCoefficient ** (attempt - 1), retry.maxIntervalMs);
+}
+
+const FAILURE_TYPES: Record<string, string> = {
+  redirect: 'WebhookRedirect',
+  template: 'WebhookTemplateError',
+  invalid_url: 'WebhookInvalidUrl',
+  step_missing: 'WebhookStepMissing',
+  secret_unavailable: 'WebhookSecretUnavailable',
+};
+
+function failureType(o: AttemptOutcome): string {
+  if (o.errorClass && FAILURE_TYPES[o.errorClass]) return FAILURE_TYPES[o.errorClass]!;
+  if (o.errorClass?.startsWith('tls_')) return 'WebhookTlsError';
+  if (o.httpStatus !== undefined) return o.class === 'retryable' ? 'WebhookServerError' : 'WebhookRejected';
+  return 'WebhookNetworkError';
+}
+
+/** Replaces every header value that an endpoint echoed back, so excerpts never carry a secret. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
+  return out;
+}
+
+export function createDeliverWebhook(deps: WebhookDeps) {
+  const versions = new Lru<string, FlowDefinition>(500);
+  const templates = new Lru<string, CompiledTemplate>(2000);
+
+  async function loadStep(input: DeliverWebhookInput): Promise<WebhookStep | undefined> {
+    const key = `${input.flowId}@${input.flowVersion}`;
+    let def = versions.get(key);
+    if (!def) {
+      def = await deps.flows.getVersion(input.flowId, input.flowVersion);
+      if (def) versions.set(key, def);
+    }
+    const step = def && findStep(def.steps, input.stepId);
+    return step?.type === 'webhook' ? step : undefined;
+  }
+
+  /** Compiled once per flow version and step, then reused by every delivery. */
+  function templateFor(input: DeliverWebhookInput, step: WebhookStep): CompiledTemplate {
+    const key = `${input.flowId}@${input.flowVersion}#${step.id}`;
+    let tpl = templates.get(key);
+    if (!tpl) {
+      tpl = compileTemplate(step.body);
+      templates.set(key, tpl);
+    }
+    return tpl;
+  }
+
+  async function prepare(
+    input: DeliverWebhookInput,
+  ): Promise<{ url: string; headers: Record<string, string>; body: string } | AttemptOutcome> {
+    const step = await loadStep(input);
+    if (!step) {
+      return {
+        class: 'non_retryable',
+        reason: `step ${input.stepId} of flow ${input.flowId} version ${input.flowVersion} no longer exists`,
+        errorClass: 'step_missing',
+      };
+    }
+    const urlProblem = checkWebhookUrl(step.url);
+    if (urlProblem) {
+      return { class: 'non_retryable', reason: `the URL ${urlProblem.message}`, errorClass: 'invalid_url' };
+    }
+    let rendered;
+    try {
+      rendered = renderJsonBody(templateFor(input, step), input.context);
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      rendered = { ok: false as const, error: err };
+    }
+    if (!rendered.ok) {
+      const e = rendered.error;
+      const where = e.line !== undefined ? ` at line ${e.line}, column ${e.column ?? 0}` : '';
+      return {
+        class: 'non_retryable',
+        reason: `template error${where}: ${e.message}`,
+        errorClass: 'template',
+      };
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, sealed] of Object.entries(step.headers)) {
+      try {
+        headers[name] = deps.secrets.open(sealed);
+      } catch {
+        return {
+          class: 'non_retryable',
+          reason: `header ${name} cannot be decrypted with the configured keys (key id "${sealed.kid}")`,
+          errorClass: 'secret_unavailable',
+        };
+      }
+    }
+    return { url: step.url, headers, body: rendered.body };
+  }
+
+  async function record(
+    input: DeliverWebhookInput,
+    deliveryId: string,
+    attempt: number,
+    startedAt: Date,
+    result: SendResult,
+    excerpt: string | undefined,
+  ): Promise<void> {
+    let status: DeliveryStatus;
+    let next: string | null = null;
+    if (result.class === 'delivered') status = 'delivered';
+    else if (result.class === 'non_retryable') status = 'skipped';
+    else if (attempt >= input.retry.maxAttempts) status = 'failed';
+    else {
+      status = 'retrying';
+      const wait = result.retryAfterMs ?? backoffMs(input.retry, attempt);
+      next = new Date(startedAt.getTime() + result.durationMs + wait).toISOString();
+    }
+    const rec = {
+      deliveryId,
+      runId: input.runId,
+      flowId: input.flowId,
+      flowVersion: input.flowVersion,
+      stepId: input.stepId,
+      profileId: input.profileId,
+      attempt,
+      manual: false,
+      startedAt: startedAt.toISOString(),
+      durationMs: result.durationMs,
+      httpStatus: result.httpStatus ?? null,
+      errorClass: result.errorClass ?? null,
+      outcome: result.class,
+      reason: result.reason,
+      responseExcerpt: excerpt ?? null,
+      status,
+      nextAttemptAt: next,
+    };
+    // The record must never change the delivery's outcome: retry the write a few times, then log.
+    for (let i = 0; ; i++) {
+      try {
+        await deps.deliveries.recordAttempt(rec);
+        return;
+      } catch (err) {
+        if (i >= 2) {
+          log.error('could not record webhook attempt', {
+            deliveryId,
+            attempt,
+            error: (err as Error).message,
+          });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 50 * (i + 1)));
+      }
+    }
+  }
+
+  return async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
+    const ctx = Context.current();
+    const attempt = ctx.info.attempt;
+    const deliveryId = deliveryIdFor(input.runId, input.stepId);
+    const startedAt = new Date();
+    const prepared = await prepare(input);
+    let result: SendResult;
+    let secretValues: string[] = [];
+    if ('class' in prepared) {
+      result = { ...prepared, durationMs: 0 };
+    } else {
+      secretValues = Object.values(prepared.headers);
+      result = await sendWebhook(
+        { url: prepared.url, headers: prepared.headers, body: prepared.body, idempotencyKey: deliveryId },
+        {
+          dispatcher: deps.dispatcher,
+          timeoutMs: deps.webhook.timeoutMs,
+          maxResponseBytes: deps.webhook.maxResponseBytes,
+          retryAfterMaxMs: deps.webhook.retryAfterMaxMs,
+          signal: ctx.cancellationSignal,
+        },
+      );
+    }
+    const excerpt =
+      result.excerpt === undefined ? undefined : redact(result.excerpt, secretValues).slice(0, EXCERPT_BYTES);
+    await record(input, deliveryId, attempt, startedAt, result, excerpt);
+
+    if (result.class === 'delivered') {
+      return {
+        deliveryId,
+        attempts: attempt,
+        httpStatus: result.httpStatus ?? 0,
+        latencyMs: result.durationMs,
+      };
+    }
+    const details: WebhookFailureDetails = { deliveryId, attempt };
+    if (result.httpStatus !== undefined) details.httpStatus = result.httpStatus;
+    if (result.errorClass !== undefined) details.errorClass = result.errorClass;
+    throw ApplicationFailure.create({
+      type: failureType(result),
+      message: result.reason,
+      nonRetryable: result.class === 'non_retryable',
+      details: [details],
+      nextRetryDelay: result.retryAfterMs,
+    });
+  };
+}

@@ -1,0 +1,76 @@
+import type { Client } from '@temporalio/client';
+import express from 'express';
+import type { Config } from '../config';
+import type { Db } from '../db';
+import { pingDatabase } from '../db';
+import { eventSchema } from '../events/schema';
+import type { EventService } from '../events/service';
+import { createFlowSchema, patchFlowSchema } from '../flows/model';
+import type { FlowService } from '../flows/service';
+import { toPublicFlow } from '../flows/service';
+import type { Logger } from '../logger';
+import type { RunService } from '../runs/service';
+import { errorHandler, notFound, requestLog } from './middleware';
+import { parseBody } from './validation';
+
+export interface ApiDeps {
+  config: Config;
+  db: Db;
+  client: Client;
+  flows: FlowService;
+  events: EventService;
+  runs: RunService;
+  logger: Logger;
+}
+
+const HEALTH_DEADLINE_MS = 2000;
+
+export function createApp(deps: ApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestLog(deps.logger));
+  app.use(express.json({ limit: '512kb', strict: false }));
+
+  app.get('/health', async (_req, res) => {
+    const checks = { database: 'ok', temporal: 'ok' };
+    await pingDatabase(deps.db).catch(() => (checks.database = 'unavailable'));
+    await deps.client
+      .withDeadline(Date.now() + HEALTH_DEADLINE_MS, () => deps.client.workflowService.getSystemInfo({}))
+      .catch(() => (checks.temporal = 'unavailable'));
+    const ok = checks.database === 'ok' && checks.temporal === 'ok';
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', ...checks });
+  });
+
+  app.post('/api/flows', async (req, res) => {
+    const flow = await deps.flows.create(parseBody(createFlowSchema, req.body));
+    res.status(201).json(toPublicFlow(flow));
+  });
+  app.get('/api/flows', async (_req, res) => {
+    res.json({ flows: (await deps.flows.list()).map(toPublicFlow) });
+  });
+  app.get('/api/flows/:id', async (req, res) => {
+    res.json(toPublicFlow(await deps.flows.get(req.params.id)));
+  });
+  app.patch('/api/flows/:id', async (req, res) => {
+    const patch = parseBody(patchFlowSchema, req.body);
+    res.json(toPublicFlow(await deps.flows.patch(req.params.id, patch)));
+  });
+  app.delete('/api/flows/:id', async (req, res) => {
+    await deps.flows.delete(req.params.id);
+    res.status(204).end();
+  });
+
+  app.post('/api/events', async (req, res) => {
+    const { runs } = await deps.events.ingest(parseBody(eventSchema, req.body));
+    res.status(202).json({ runs });
+  });
+
+  app.get('/api/runs/:runId', async (req, res) => {
+    res.json(await deps.runs.get(req.params.runId));
+  });
+
+  app.use(notFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

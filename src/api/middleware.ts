@@ -1,0 +1,66 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { HttpError } from '../errors';
+import type { Logger } from '../logger';
+
+interface BodyParserError extends Error {
+  type?: string;
+  status?: number;
+  expose?: boolean;
+}
+
+/** Logs method, path, status and time; never bodies or headers (they carry secrets). */
+export function requestLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = performance.now();
+    res.on('finish', () => {
+      logger.info(
+        {
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Math.round(performance.now() - started),
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+};
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, _req, res, _next) => {
+    if (err instanceof HttpError) {
+      res.status(err.status).json({ error: { code: err.code, message: err.message, details: err.details } });
+      return;
+    }
+    const bp = err as BodyParserError;
+    if (bp?.type === 'entity.parse.failed') {
+      res.status(400).json({
+        error: {
+          code: 'malformed_json',
+          message: 'the request body is not valid JSON',
+          details: [{ path: '(body)', message: bp.message }],
+        },
+      });
+      return;
+    }
+    if (bp?.type === 'entity.too.large') {
+      res.status(413).json({
+        error: { code: 'payload_too_large', message: 'the request body is too large', details: [] },
+      });
+      return;
+    }
+    if (bp?.expose && typeof bp.status === 'number' && bp.status >= 400 && bp.status < 500) {
+      res
+        .status(bp.status)
+        .json({ error: { code: bp.type ?? 'bad_request', message: bp.message, details: [] } });
+      return;
+    }
+    logger.error({ err }, 'unhandled error');
+    res.status(500).json({ error: { code: 'internal', message: 'internal error', details: [] } });
+  };
+}

@@ -1,0 +1,109 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+/**
+ * Every setting hookflow reads, with its environment variable and default. The README's
+ * configuration table is written from this list.
+ */
+const envSchema = z.object({
+  /** Folder for the SQLite database, the Temporal dev server's state and generated keys. @default ".data" */
+  HOOKFLOW_DATA_DIR: z.string().min(1).default('.data'),
+  /** SQLite database file. @default "<data dir>/hookflow.sqlite" */
+  HOOKFLOW_DB_PATH: z.string().min(1).optional(),
+  /** Temporal frontend address (host:port). @default "localhost:7233" */
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, 'expected host:port')
+    .default('localhost:7233'),
+  /** Temporal namespace. @default "default" */
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Task queue the worker polls and the API starts runs on. @default "hookflow" */
+  HOOKFLOW_TASK_QUEUE: z.string().min(1).default('hookflow'),
+  /** Base URL of the Temporal Web UI, used for links to runs. @default "http://localhost:8233" */
+  TEMPORAL_UI_URL: z.string().url().default('http://localhost:8233'),
+  /** Interface the API listens on. @default "127.0.0.1" */
+  HOOKFLOW_API_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port the API listens on (0 picks a free port). @default 3000 */
+  HOOKFLOW_API_PORT: int(0, 65535).default(3000),
+  /** Time allowed for one webhook attempt, connect to last byte. @default 10000 */
+  HOOKFLOW_WEBHOOK_TIMEOUT_MS: int(100, 300_000).default(10_000),
+  /** Bytes of a response body read before it is cut off. @default 65536 */
+  HOOKFLOW_WEBHOOK_MAX_RESPONSE_BYTES: int(0, 10 * 1024 * 1024).default(64 * 1024),
+  /** Attempts per delivery, the first included (17 retries). @default 18 */
+  HOOKFLOW_RETRY_MAX_ATTEMPTS: int(1, 1000).default(18),
+  /** Delay before the first retry. @default 30000 */
+  HOOKFLOW_RETRY_INITIAL_INTERVAL_MS: int(1).default(30_000),
+  /** Growth factor of the delay between retries. @default 2 */
+  HOOKFLOW_RETRY_BACKOFF_COEFFICIENT: z.coerce.number().min(1).max(10).default(2),
+  /** Longest delay between two retries (2.5 h). @default 9000000 */
+  HOOKFLOW_RETRY_MAX_INTERVAL_MS: int(1).default(9_000_000),
+  /** Upper bound for a delay asked by a Retry-After header (1 h). @default 3600000 */
+  HOOKFLOW_RETRY_AFTER_MAX_MS: int(0).default(3_600_000),
+  /**
+   * Keys that encrypt webhook header values: "id:base64,id2:base64" (32-byte keys), the first
+   * encrypts, all decrypt. Unset: a development key is generated in the data folder.
+   */
+  HOOKFLOW_SECRET_KEYS: z.string().optional(),
+  /** pino log level. @default "info" */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface RetryDefaults {
+  maxAttempts: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maxIntervalMs: number;
+}
+
+export interface Config {
+  dataDir: string;
+  dbPath: string;
+  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  api: { host: string; port: number };
+  webhook: {
+    timeoutMs: number;
+    maxResponseBytes: number;
+    retryAfterMaxMs: number;
+    retry: RetryDefaults;
+  };
+  secretKeys: string | undefined;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}
+
+/** Reads and validates the configuration; throws a {@link ConfigError} naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, problems);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.HOOKFLOW_DATA_DIR);
+  return {
+    dataDir,
+    dbPath: path.resolve(e.HOOKFLOW_DB_PATH ?? path.join(dataDir, 'hookflow.sqlite')),
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.HOOKFLOW_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+    },
+    api: { host: e.HOOKFLOW_API_HOST, port: e.HOOKFLOW_API_PORT },
+    webhook: {
+      timeoutMs: e.HOOKFLOW_WEBHOOK_TIMEOUT_MS,
+      maxResponseBytes: e.HOOKFLOW_WEBHOOK_MAX_RESPONSE_BYTES,
+      retryAfterMaxMs: e.HOOKFLOW_RETRY_AFTER_MAX_MS,
+      retry: {
+        maxAttempts: e.HOOKFLOW_RETRY_MAX_ATTEMPTS,
+        initialIntervalMs: e.HOOKFLOW_RETRY_INITIAL_INTERVAL_MS,
+        backoffCoefficient: e.HOOKFLOW_RETRY_BACKOFF_COEFFICIENT,
+        maxIntervalMs: e.HOOKFLOW_RETRY_MAX_INTERVAL_MS,
+      },
+    },
+    secretKeys: e.HOOKFLOW_SECRET_KEYS,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,124 @@
+import type { Db } from './index';
+import type { RunsTable } from './schema';
+
+export interface ProfileRecord {
+  id: string;
+  email: string | null;
+  phoneNumber: string | null;
+  externalId: string | null;
+  data: Record<string, unknown>;
+}
+
+export interface EventRecord {
+  id: string;
+  metric: string;
+  profileId: string;
+  profile: Record<string, unknown>;
+  properties: Record<string, unknown>;
+  uniqueId: string | null;
+  time: string;
+  receivedAt: string;
+}
+
+export type RunRow = RunsTable;
+
+/** Profiles, events and the runs they started. */
+export class EventStore {
+  constructor(private readonly db: Db) {}
+
+  async upsertProfile(p: ProfileRecord, now: string): Promise<void> {
+    await this.db
+      .insertInto('profiles')
+      .values({
+        id: p.id,
+        email: p.email,
+        phone_number: p.phoneNumber,
+        external_id: p.externalId,
+        data: JSON.stringify(p.data),
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({
+          email: (eb) => eb.fn.coalesce(eb.ref('excluded.email'), eb.ref('profiles.email')),
+          phone_number: (eb) =>
+            eb.fn.coalesce(eb.ref('excluded.phone_number'), eb.ref('profiles.phone_number')),
+          external_id: (eb) => eb.fn.coalesce(eb.ref('excluded.external_id'), eb.ref('profiles.external_id')),
+          data: (eb) => eb.ref('excluded.data'),
+          updated_at: now,
+        }),
+      )
+      .execute();
+  }
+
+  /**
+   * Stores the event unless one with the same metric and `unique_id` exists; returns the id of
+   * the stored event and whether it was already there.
+   */
+  async insertEvent(e: EventRecord): Promise<{ id: string; duplicate: boolean }> {
+    const res = await this.db
+      .insertInto('events')
+      .values({
+        id: e.id,
+        metric: e.metric,
+        profile_id: e.profileId,
+        profile: JSON.stringify(e.profile),
+        properties: JSON.stringify(e.properties),
+        unique_id: e.uniqueId,
+        time: e.time,
+        received_at: e.receivedAt,
+      })
+      .onConflict((oc) => oc.columns(['metric', 'unique_id']).doNothing())
+      .executeTakeFirst();
+    if (Number(res.numInsertedOrUpdatedRows ?? 0) === 1) return { id: e.id, duplicate: false };
+    const existing = await this.db
+      .selectFrom('events')
+      .select('id')
+      .where('metric', '=', e.metric)
+      .where('unique_id', '=', e.uniqueId)
+      .executeTakeFirstOrThrow();
+    return { id: existing.id, duplicate: true };
+  }
+
+  async getEvent(id: string): Promise<EventRecord | undefined> {
+    const row = await this.db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
+    return (
+      row && {
+        id: row.id,
+        metric: row.metric,
+        profileId: row.profile_id,
+        profile: JSON.parse(row.profile) as Record<string, unknown>,
+        properties: JSON.parse(row.properties) as Record<string, unknown>,
+        uniqueId: row.unique_id,
+        time: row.time,
+        receivedAt: row.received_at,
+      }
+    );
+  }
+
+  async insertRuns(rows: RunRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db
+      .insertInto('runs')
+      .values(rows)
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  }
+
+  async runsForEvent(eventId: string): Promise<RunRow[]> {
+    return this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('event_id', '=', eventId)
+      .orderBy('created_at')
+      .execute();
+  }
+
+  async markStarted(runId: string, at: string): Promise<void> {
+    await this.db.updateTable('runs').set({ started_at: at }).where('id', '=', runId).execute();
+  }
+
+  async getRun(runId: string): Promise<RunRow | undefined> {
+    return this.db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
+  }
+}

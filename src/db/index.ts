@@ -1,0 +1,51 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import { migrationProvider } from './migrations';
+import type { Database } from './schema';
+
+export type Db = Kysely<Database>;
+export type { Database } from './schema';
+
+/**
+ * Opens the SQLite database (creating its folder) and brings its schema up to date. The API and
+ * the worker open the same file; WAL mode lets one write while the other reads.
+ */
+export async function openDatabase(file: string): Promise<Db> {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const sqlite = new SqliteDatabase(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  // Two processes share the file: wait for the other's write lock rather than failing at once.
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db, sqlite);
+  return db;
+}
+
+/**
+ * Kysely takes no lock on SQLite, and the API and the worker may start together: an immediate
+ * transaction around the whole migration makes the second process wait, then find nothing to do.
+ */
+async function migrate(db: Db, sqlite: SqliteDatabase.Database): Promise<void> {
+  sqlite.exec('BEGIN IMMEDIATE');
+  try {
+    const migrator = new Migrator({ db, provider: migrationProvider });
+    const { error, results } = await migrator.migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (error || failed) {
+      throw new Error(`database migration ${failed?.migrationName ?? ''} failed`, { cause: error });
+    }
+    sqlite.exec('COMMIT');
+  } catch (err) {
+    if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+/** Cheap liveness probe for /health. */
+export async function pingDatabase(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}

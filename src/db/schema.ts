@@ -1,0 +1,104 @@
+import type { Generated } from 'kysely';
+
+/** Timestamps are ISO-8601 strings in UTC: they sort correctly as text in SQLite and PostgreSQL alike. */
+type Iso = string;
+
+export interface FlowsTable {
+  id: string;
+  name: string;
+  status: 'draft' | 'live';
+  trigger_type: string;
+  trigger_metric: string | null;
+  version: number;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+/** Every saved version of a flow, kept after the flow is deleted so runs in flight can still load their steps. */
+export interface FlowVersionsTable {
+  flow_id: string;
+  version: number;
+  /** JSON of the whole flow at that version: name, status, trigger, steps. */
+  definition: string;
+  created_at: Iso;
+}
+
+export interface ProfilesTable {
+  id: string;
+  email: string | null;
+  phone_number: string | null;
+  external_id: string | null;
+  /** JSON of the latest profile as sent with an event. */
+  data: string;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface EventsTable {
+  id: string;
+  metric: string;
+  profile_id: string;
+  /** JSON snapshot of the profile as it arrived with this event. */
+  profile: string;
+  /** JSON of the event's properties. */
+  properties: string;
+  unique_id: string | null;
+  time: Iso;
+  received_at: Iso;
+}
+
+export interface RunsTable {
+  id: string;
+  flow_id: string;
+  flow_version: number;
+  event_id: string;
+  /** Set once Temporal accepted the workflow; a row without it is retried when the event is posted again. */
+  started_at: Iso | null;
+  created_at: Iso;
+}
+
+export type DeliveryStatus = 'pending' | 'retrying' | 'delivered' | 'failed' | 'skipped';
+export type AttemptClass = 'delivered' | 'retryable' | 'non_retryable';
+
+export interface DeliveriesTable {
+  id: string;
+  run_id: string;
+  flow_id: string;
+  flow_version: number;
+  step_id: string;
+  profile_id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  first_attempt_at: Iso | null;
+  last_attempt_at: Iso | null;
+  next_attempt_at: Iso | null;
+  last_http_status: number | null;
+  reason: string | null;
+  latency_ms: number | null;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface DeliveryAttemptsTable {
+  id: Generated<number>;
+  delivery_id: string;
+  attempt: number;
+  manual: number;
+  started_at: Iso;
+  duration_ms: number;
+  http_status: number | null;
+  error_class: string | null;
+  outcome: AttemptClass;
+  reason: string;
+  response_excerpt: string | null;
+}
+
+export interface Database {
+  flows: FlowsTable;
+  flow_versions: FlowVersionsTable;
+  profiles: ProfilesTable;
+  events: EventsTable;
+  runs: RunsTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
+}

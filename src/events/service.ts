@@ -1,0 +1,150 @@
+import crypto from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { Config } from '../config';
+import type { EventStore, RunRow } from '../db/event-store';
+import type { FlowStore } from '../db/flow-store';
+import type { Flow } from '../flows/model';
+import { buildPlan } from '../flows/plan';
+import type { FlowRunInput, RunContext } from '../flows/run-types';
+import type { Logger } from '../logger';
+import { FLOW_ID, FLOW_VERSION, METRIC } from '../temporal/search-attributes';
+import type { EventInput } from './schema';
+
+export interface StartedRun {
+  flowId: string;
+  runId: string;
+}
+
+const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+
+/** Profiles are identified by their first identifier: email (case-insensitive), phone, external id. */
+export function profileIdFor(p: EventInput['profile']): string {
+  const key = p.email
+    ? `email:${p.email.toLowerCase()}`
+    : p.phone_number
+      ? `phone:${p.phone_number}`
+      : `external:${p.external_id ?? ''}`;
+  return `prf_${sha(key).slice(0, 20)}`;
+}
+
+/** Template context: standard fields and custom properties at the top level (standard fields win). */
+export function buildContext(
+  profile: Record<string, unknown>,
+  properties: Record<string, unknown>,
+  profileId: string,
+): RunContext {
+  const { properties: custom, ...standard } = profile;
+  const customFields =
+    custom !== null && typeof custom === 'object' ? (custom as Record<string, unknown>) : {};
+  return { person: { ...customFields, ...standard, id: profileId }, event: { ...properties } };
+}
+
+/** With a unique_id, the run id is derived from flow, metric and unique_id: a repeat maps to the same run. */
+function runIdFor(flowId: string, metric: string, uniqueId: string | undefined): string {
+  if (uniqueId === undefined) return `run_${crypto.randomUUID().replace(/-/g, '')}`;
+  return `run_${sha(`${flowId}\0${metric}\0${uniqueId}`).slice(0, 32)}`;
+}
+
+export const WORKFLOW_TYPE = 'flowRun';
+
+/** Accepts events, stores them, and starts one run per live flow whose trigger matches. */
+export class EventService {
+  constructor(
+    private readonly events: EventStore,
+    private readonly flows: FlowStore,
+    private readonly client: Client,
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  async ingest(input: EventInput): Promise<{ runs: StartedRun[]; duplicate: boolean }> {
+    const now = new Date().toISOString();
+    const uniqueId = input.unique_id === undefined ? undefined : String(input.unique_id);
+    const profileId = profileIdFor(input.profile);
+    await this.events.upsertProfile(
+      {
+        id: profileId,
+        email: input.profile.email ?? null,
+        phoneNumber: input.profile.phone_number ?? null,
+        externalId: input.profile.external_id ?? null,
+        data: input.profile,
+      },
+      now,
+    );
+    const stored = await this.events.insertEvent({
+      id: `evt_${crypto.randomUUID().replace(/-/g, '')}`,
+      metric: input.metric,
+      profileId,
+      profile: input.profile,
+      properties: input.properties,
+      uniqueId: uniqueId ?? null,
+      time: input.time ? new Date(input.time).toISOString() : now,
+      receivedAt: now,
+    });
+
+    let runs: RunRow[];
+    const flowsById = new Map<string, Flow>();
+    let context = buildContext(input.profile, input.properties, profileId);
+    if (stored.duplicate) {
+      // The same event again: no new runs, only the ones it started (finishing any start cut short,
+      // with the context of the event as it first arrived).
+      runs = await this.events.runsForEvent(stored.id);
+      const original = await this.events.getEvent(stored.id);
+      if (original) context = buildContext(original.profile, original.properties, original.profileId);
+    } else {
+      const live = await this.flows.liveByMetric(input.metric);
+      runs = live.map((f) => {
+        flowsById.set(f.id, f);
+        return {
+          id: runIdFor(f.id, input.metric, uniqueId),
+          flow_id: f.id,
+          flow_version: f.version,
+          event_id: stored.id,
+          started_at: null,
+          created_at: now,
+        };
+      });
+      await this.events.insertRuns(runs);
+    }
+
+    await Promise.all(
+      runs
+        .filter((r) => r.started_at === null)
+        .map((r) => this.start(r, flowsById.get(r.flow_id), input.metric, context)),
+    );
+    return { runs: runs.map((r) => ({ flowId: r.flow_id, runId: r.id })), duplicate: stored.duplicate };
+  }
+
+  private async start(run: RunRow, flow: Flow | undefined, metric: string, context: RunContext) {
+    const steps = flow?.steps ?? (await this.flows.getVersion(run.flow_id, run.flow_version))?.steps ?? [];
+    const input: FlowRunInput = {
+      runId: run.id,
+      flowId: run.flow_id,
+      flowVersion: run.flow_version,
+      profileId: String(context.person.id),
+      eventId: run.event_id,
+      context,
+      plan: buildPlan(steps, this.config.webhook.retry, this.config.webhook.timeoutMs),
+    };
+    try {
+      await this.client.workflow.start(WORKFLOW_TYPE, {
+        workflowId: run.id,
+        taskQueue: this.config.temporal.taskQueue,
+        args: [input],
+        // A run id is started once, ever: a repeated event must never run a flow twice.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        typedSearchAttributes: [
+          { key: FLOW_ID, value: run.flow_id },
+          { key: FLOW_VERSION, value: run.flow_version },
+          { key: METRIC, value: metric },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    await this.events.markStarted(run.id, new Date().toISOString());
+    this.logger.debug({ runId: run.id, flowId: run.flow_id }, 'run started');
+  }
+}

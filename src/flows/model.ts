@@ -1,0 +1,194 @@
+import { z } from 'zod';
+
+/** Step ids appear in URLs and activity ids: keep them short and URL-safe. */
+export const STEP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const MAX_STEPS = 200;
+export const MAX_NESTING = 16;
+export const MAX_DELAY_SECONDS = 366 * 24 * 3600;
+
+const stepId = z.string().regex(STEP_ID_PATTERN, 'must be 1-64 letters, digits, "-" or "_"').optional();
+
+export const retryOverrideSchema = z
+  .strictObject({
+    maxAttempts: z.number().int().min(1).max(1000).optional(),
+    initialIntervalMs: z.number().int().min(1).max(86_400_000).optional(),
+    backoffCoefficient: z.number().min(1).max(10).optional(),
+    maxIntervalMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 86_400_000)
+      .optional(),
+  })
+  .refine(
+    (r) =>
+      r.initialIntervalMs === undefined ||
+      r.maxIntervalMs === undefined ||
+      r.maxIntervalMs >= r.initialIntervalMs,
+    { message: 'maxIntervalMs must be at least initialIntervalMs', path: ['maxIntervalMs'] },
+  );
+export type RetryOverride = z.infer<typeof retryOverrideSchema>;
+
+export const webhookStepSchema = z.strictObject({
+  id: stepId,
+  type: z.literal('webhook'),
+  name: z.string().max(200).optional(),
+  /** Accepted only so that a user who sets it gets a clear answer. */
+  method: z
+    .string()
+    .optional()
+    .refine((m) => m === undefined || m.toUpperCase() === 'POST', 'webhooks send POST only'),
+  url: z.string({ error: 'is required and must be a string' }).max(2048, 'must be at most 2048 characters'),
+  headers: z.record(z.string(), z.string({ error: 'header values must be strings' })).default({}),
+  body: z
+    .string({ error: 'is required and must be a template string' })
+    .min(1, 'must not be empty')
+    .max(100_000, 'must be at most 100000 characters'),
+  retry: retryOverrideSchema.optional(),
+});
+
+export const delayStepSchema = z.strictObject({
+  id: stepId,
+  type: z.literal('delay'),
+  seconds: z
+    .number({ error: 'is required and must be a number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(0, 'must not be negative')
+    .max(MAX_DELAY_SECONDS, `must be at most ${MAX_DELAY_SECONDS} (366 days)`),
+});
+
+export interface WebhookStepInput extends Omit<z.infer<typeof webhookStepSchema>, 'headers'> {
+  headers?: Record<string, string>;
+}
+export type DelayStepInput = z.infer<typeof delayStepSchema>;
+export interface SplitStepInput {
+  id?: string | undefined;
+  type: 'split';
+  condition: string;
+  yes: StepInput[];
+  no: StepInput[];
+}
+export type StepInput = WebhookStepInput | DelayStepInput | SplitStepInput;
+
+export const splitStepSchema: z.ZodType<SplitStepInput> = z.strictObject({
+  id: stepId,
+  type: z.literal('split'),
+  condition: z
+    .string({ error: 'is required and must be an expression' })
+    .min(1, 'must not be empty')
+    .max(2000),
+  get yes() {
+    return z.array(stepSchema).default([]);
+  },
+  get no() {
+    return z.array(stepSchema).default([]);
+  },
+}); // zod cannot infer through the recursive getters
+
+export const stepSchema: z.ZodType<StepInput> = z.discriminatedUnion(
+  'type',
+  [webhookStepSchema, delayStepSchema, splitStepSchema as never],
+  { error: 'type must be one of "webhook", "delay", "split"' },
+);
+
+export const triggerSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      type: z.literal('metric'),
+      metric: z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200),
+    }),
+  ],
+  { error: 'type must be "metric"' },
+);
+export type Trigger = z.infer<typeof triggerSchema>;
+
+export const flowStatusSchema = z.enum(['draft', 'live'], { error: 'must be "draft" or "live"' });
+export type FlowStatus = z.infer<typeof flowStatusSchema>;
+
+const name = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200);
+
+export const createFlowSchema = z.strictObject({
+  name,
+  trigger: triggerSchema,
+  status: flowStatusSchema.default('draft'),
+  steps: z.array(stepSchema).default([]),
+});
+export type CreateFlowInput = z.infer<typeof createFlowSchema>;
+
+export const patchFlowSchema = z
+  .strictObject({
+    name: name.optional(),
+    trigger: triggerSchema.optional(),
+    status: flowStatusSchema.optional(),
+    steps: z.array(stepSchema).optional(),
+  })
+  .refine((p) => Object.values(p).some((v) => v !== undefined), {
+    message: 'send at least one of name, status, trigger, steps',
+  });
+export type PatchFlowInput = z.infer<typeof patchFlowSchema>;
+
+/** A header value as stored: encrypted, with the key id that sealed it and a fingerprint to tell values apart. */
+export interface SealedValue {
+  kid: string;
+  iv: string;
+  ct: string;
+  tag: string;
+  fp: string;
+  /** The first characters shown in the masked form (empty for short values). */
+  hint: string;
+}
+
+export interface WebhookStep {
+  id: string;
+  type: 'webhook';
+  name?: string;
+  url: string;
+  headers: Record<string, SealedValue>;
+  body: string;
+  retry?: RetryOverride;
+}
+export interface DelayStep {
+  id: string;
+  type: 'delay';
+  seconds: number;
+}
+export interface SplitStep {
+  id: string;
+  type: 'split';
+  condition: string;
+  yes: Step[];
+  no: Step[];
+}
+export type Step = WebhookStep | DelayStep | SplitStep;
+
+/** One version of a flow as stored in `flow_versions.definition`. */
+export interface FlowDefinition {
+  name: string;
+  status: FlowStatus;
+  trigger: Trigger;
+  steps: Step[];
+}
+
+export interface Flow extends FlowDefinition {
+  id: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Visits every step, nested branches included, in document order. */
+export function* walkSteps(steps: readonly Step[]): Generator<Step> {
+  for (const step of steps) {
+    yield step;
+    if (step.type === 'split') {
+      yield* walkSteps(step.yes);
+      yield* walkSteps(step.no);
+    }
+  }
+}
+
+export function findStep(steps: readonly Step[], id: string): Step | undefined {
+  for (const s of walkSteps(steps)) if (s.id === id) return s;
+  return undefined;
+}

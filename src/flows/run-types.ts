@@ -1,0 +1,93 @@
+/**
+ * The shapes exchanged between the API, the workflow and the activities. Types only: workflow
+ * code imports this file, so it must stay free of runtime dependencies.
+ */
+
+export interface RetryPlan {
+  maxAttempts: number;
+  initialIntervalMs: number;
+  backoffCoefficient: number;
+  maxIntervalMs: number;
+}
+
+/**
+ * A flow version reduced to what the workflow needs to walk it. No URL, header or body: those
+ * stay in the database and the activity loads them, so they never enter workflow history.
+ */
+export type PlanStep =
+  | { id: string; type: 'webhook'; retry: RetryPlan; timeoutMs: number }
+  | { id: string; type: 'delay'; seconds: number }
+  | { id: string; type: 'split'; condition: string; yes: PlanStep[]; no: PlanStep[] };
+
+export interface RunContext {
+  person: Record<string, unknown>;
+  event: Record<string, unknown>;
+}
+
+export interface FlowRunInput {
+  runId: string;
+  flowId: string;
+  flowVersion: number;
+  profileId: string;
+  eventId: string;
+  context: RunContext;
+  plan: PlanStep[];
+}
+
+export interface DeliverWebhookInput {
+  runId: string;
+  flowId: string;
+  flowVersion: number;
+  stepId: string;
+  profileId: string;
+  context: RunContext;
+  /** The step's retry policy: tells the last attempt (→ failed) and when the next one is due. */
+  retry: RetryPlan;
+}
+
+export interface DeliverWebhookResult {
+  deliveryId: string;
+  attempts: number;
+  httpStatus: number;
+  latencyMs: number;
+}
+
+/** Carried as the `details[0]` of a webhook ApplicationFailure. */
+export interface WebhookFailureDetails {
+  deliveryId: string;
+  attempt: number;
+  httpStatus?: number;
+  errorClass?: string;
+}
+
+export type WebhookStepStatus =
+  'pending' | 'running' | 'retrying' | 'delivered' | 'failed' | 'skipped' | 'not_taken';
+export type OtherStepStatus = 'pending' | 'running' | 'waiting' | 'completed' | 'not_taken';
+
+export interface StepState {
+  id: string;
+  type: PlanStep['type'];
+  status: WebhookStepStatus | OtherStepStatus;
+  /** For steps inside a split: the split and the branch they belong to. */
+  parentId?: string;
+  branch?: 'yes' | 'no';
+  startedAt?: string;
+  finishedAt?: string;
+  /** Delay steps: when the timer fires. */
+  wakeAt?: string;
+  /** Split steps: the branch taken. */
+  taken?: 'yes' | 'no';
+  /** Webhook steps. */
+  deliveryId?: string;
+  attempts?: number;
+  lastHttpStatus?: number;
+  reason?: string;
+}
+
+export interface RunState {
+  runId: string;
+  flowId: string;
+  flowVersion: number;
+  status: 'running' | 'completed';
+  steps: StepState[];
+}

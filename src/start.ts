@@ -1,0 +1,101 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { loadConfig } from './config';
+import { DevServer } from './temporal/dev-server';
+
+/**
+ * `make start`: the Temporal dev server (state kept in the data folder), the worker and the API,
+ * on embedded defaults. Prints the URLs, then runs until Ctrl-C.
+ */
+
+function portInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`the API did not become healthy at ${url} within ${timeoutMs} ms`);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const uiPort = Number(process.env.HOOKFLOW_TEMPORAL_UI_PORT ?? 8233);
+  const [host = 'localhost', portText = '7233'] = config.temporal.address.split(':');
+  let server: DevServer | undefined;
+  let uiUrl = config.temporal.uiUrl;
+  if (await portInUse(host, Number(portText))) {
+    console.log(`Temporal is already listening on ${config.temporal.address}; using it.`);
+  } else {
+    console.log('Starting the Temporal dev server...');
+    server = await DevServer.start({
+      ip: host === 'localhost' ? '127.0.0.1' : host,
+      port: Number(portText),
+      uiPort,
+      dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+      namespace: config.temporal.namespace,
+      logFile: path.join(config.dataDir, 'temporal.log'),
+    });
+    uiUrl = `http://localhost:${uiPort}`;
+  }
+
+  const env = { ...process.env, TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL ?? uiUrl };
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(
+      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : Promise.resolve())),
+    );
+    await server?.stop();
+    process.exit(code);
+  };
+  const launch = (name: string, script: string) => {
+    const child = spawn(process.execPath, [path.join(__dirname, script)], { env, stdio: 'inherit' });
+    child.once('exit', (code, signal) => {
+      if (!stopping) {
+        console.error(`${name} exited (${code ?? signal}); stopping everything.`);
+        void stopAll(1);
+      }
+    });
+    children.push(child);
+  };
+  launch('worker', 'worker/main.js');
+  launch('API', 'api/main.js');
+  process.once('SIGINT', () => void stopAll(0));
+  process.once('SIGTERM', () => void stopAll(0));
+
+  const apiUrl = `http://${config.api.host}:${config.api.port}`;
+  await waitForHealth(apiUrl, 60_000);
+  console.log('');
+  console.log(`  hookflow API      ${apiUrl}`);
+  console.log(`  Temporal Web UI   ${uiUrl}`);
+  console.log(`  Temporal frontend ${config.temporal.address} (namespace ${config.temporal.namespace})`);
+  console.log(`  Data folder       ${config.dataDir}`);
+  console.log('');
+  console.log('Press Ctrl-C to stop.');
+}
+
+main().catch((err: unknown) => {
+  console.error(`hookflow failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

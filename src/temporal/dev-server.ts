@@ -1,0 +1,107 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_FLAGS } from './search-attributes';
+
+/** Where `make` builds the Temporal CLI; `HOOKFLOW_TEMPORAL_CLI` points elsewhere. */
+export function temporalCliPath(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.HOOKFLOW_TEMPORAL_CLI ?? path.join(__dirname, '..', '..', '.tools', 'temporal'));
+}
+
+export interface DevServerOptions {
+  /** Path of the `temporal` binary. @default {@link temporalCliPath} */
+  executable?: string;
+  /** Interface to bind. @default "127.0.0.1" */
+  ip?: string;
+  /** Frontend gRPC port. */
+  port: number;
+  /** Web UI port; no UI when omitted. */
+  uiPort?: number;
+  /** SQLite file that keeps runs across restarts; in memory when omitted. */
+  dbFile?: string;
+  namespace?: string;
+  /** Where the server's own output goes. @default "ignore" */
+  logFile?: string;
+  /** How long to wait for the frontend to answer. @default 60000 */
+  startTimeoutMs?: number;
+}
+
+/** A `temporal server start-dev` child process, with hookflow's search attributes registered. */
+export class DevServer {
+  private constructor(
+    readonly process: ChildProcess,
+    readonly address: string,
+    readonly uiUrl: string | undefined,
+  ) {}
+
+  static async start(opts: DevServerOptions): Promise<DevServer> {
+    const executable = opts.executable ?? temporalCliPath();
+    if (!fs.existsSync(executable)) {
+      throw new Error(`Temporal CLI not found at ${executable}; run "make tools" to build it`);
+    }
+    const ip = opts.ip ?? '127.0.0.1';
+    const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), '--log-level', 'warn'];
+    if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
+    else args.push('--headless');
+    if (opts.dbFile) {
+      fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+      args.push('--db-filename', opts.dbFile);
+    }
+    if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
+    for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
+    // The server also takes HTTP and metrics ports; left to pick free ones themselves.
+    const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
+    const child = spawn(executable, args, { stdio: ['ignore', out, out] });
+    if (typeof out === 'number') fs.closeSync(out);
+    const address = `${ip}:${opts.port}`;
+    const server = new DevServer(
+      child,
+      address,
+      opts.uiPort === undefined ? undefined : `http://${ip}:${opts.uiPort}`,
+    );
+    await server.waitUntilReady(opts.startTimeoutMs ?? 60_000);
+    return server;
+  }
+
+  private async waitUntilReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let exited: string | undefined;
+    this.process.once('exit', (code, signal) => (exited = `exited with ${code ?? signal}`));
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      if (exited) throw new Error(`Temporal dev server ${exited} while starting`);
+      try {
+        const conn = await Connection.connect({ address: this.address, connectTimeout: 1000 });
+        try {
+          await conn.workflowService.getSystemInfo({});
+          return;
+        } finally {
+          await conn.close();
+        }
+      } catch (err) {
+        lastError = err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    this.process.kill('SIGKILL');
+    throw new Error(`Temporal dev server did not answer on ${this.address} within ${timeoutMs} ms`, {
+      cause: lastError,
+    });
+  }
+
+  /** Stops the server (SIGTERM, then SIGKILL after a grace period). */
+  async stop(graceMs = 5000): Promise<void> {
+    const child = this.process;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+}

@@ -1,0 +1,152 @@
+import { RetryState } from '@temporalio/common';
+import type { ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  defineQuery,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { evaluateCondition } from '../flows/condition';
+import type { FlowRunInput, PlanStep, RunState, StepState, WebhookFailureDetails } from '../flows/run-types';
+
+/** The run's progress, step by step; read by `GET /api/runs/:runId`. */
+export const runStateQuery = defineQuery<RunState>('runState');
+
+/** Extra time beyond the HTTP timeout before Temporal gives up on an attempt (e.g. the worker died). */
+const ATTEMPT_MARGIN_MS = 15_000;
+
+function nowIso(): string {
+  // Workflow time: deterministic, replayed from history.
+  return new Date().toISOString();
+}
+
+/**
+ * Runs one flow for one event: walks the plan in order, sleeping on delays as durable timers,
+ * choosing split branches, and delivering each webhook through the `deliverWebhook` activity.
+ * A webhook that ends failed or skipped does not stop the run.
+ */
+export async function flowRun(input: FlowRunInput): Promise<RunState> {
+  const state: RunState = {
+    runId: input.runId,
+    flowId: input.flowId,
+    flowVersion: input.flowVersion,
+    status: 'running',
+    steps: [],
+  };
+  const byId = new Map<string, StepState>();
+  const index = (steps: PlanStep[], parent?: { id: string; branch: 'yes' | 'no' }) => {
+    for (const s of steps) {
+      const st: StepState = { id: s.id, type: s.type, status: 'pending' };
+      if (parent) {
+        st.parentId = parent.id;
+        st.branch = parent.branch;
+      }
+      state.steps.push(st);
+      byId.set(s.id, st);
+      if (s.type === 'split') {
+        index(s.yes, { id: s.id, branch: 'yes' });
+        index(s.no, { id: s.id, branch: 'no' });
+      }
+    }
+  };
+  index(input.plan);
+  setHandler(runStateQuery, () => state);
+
+  const markNotTaken = (steps: PlanStep[]) => {
+    for (const s of steps) {
+      const st = byId.get(s.id);
+      if (st) st.status = 'not_taken';
+      if (s.type === 'split') {
+        markNotTaken(s.yes);
+        markNotTaken(s.no);
+      }
+    }
+  };
+
+  const runWebhook = async (step: Extract<PlanStep, { type: 'webhook' }>, st: StepState) => {
+    const options: ActivityOptions = {
+      activityId: step.id,
+      startToCloseTimeout: step.timeoutMs + ATTEMPT_MARGIN_MS,
+      retry: {
+        maximumAttempts: step.retry.maxAttempts,
+        initialInterval: step.retry.initialIntervalMs,
+        backoffCoefficient: step.retry.backoffCoefficient,
+        maximumInterval: step.retry.maxIntervalMs,
+      },
+    };
+    const { deliverWebhook } = proxyActivities<Activities>(options);
+    st.status = 'running';
+    try {
+      const res = await deliverWebhook({
+        runId: input.runId,
+        flowId: input.flowId,
+        flowVersion: input.flowVersion,
+        stepId: step.id,
+        profileId: input.profileId,
+        context: input.context,
+        retry: step.retry,
+      });
+      st.status = 'delivered';
+      st.deliveryId = res.deliveryId;
+      st.attempts = res.attempts;
+      st.lastHttpStatus = res.httpStatus;
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      const cause = err.cause;
+      const details = (cause instanceof ApplicationFailure ? cause.details?.[0] : undefined) as
+        WebhookFailureDetails | undefined;
+      // Non-retryable → skipped; anything else that ended the retries (attempts, timeouts) → failed.
+      st.status = err.retryState === RetryState.NON_RETRYABLE_FAILURE ? 'skipped' : 'failed';
+      st.reason = cause?.message ?? err.message;
+      if (details) {
+        st.deliveryId = details.deliveryId;
+        st.attempts = details.attempt;
+        if (details.httpStatus !== undefined) st.lastHttpStatus = details.httpStatus;
+      }
+      log.info('webhook step ended without delivery', {
+        stepId: step.id,
+        status: st.status,
+        reason: st.reason,
+      });
+    }
+  };
+
+  const walk = async (steps: PlanStep[]): Promise<void> => {
+    for (const step of steps) {
+      const st = byId.get(step.id)!;
+      st.startedAt = nowIso();
+      switch (step.type) {
+        case 'delay':
+          st.status = 'waiting';
+          st.wakeAt = new Date(Date.now() + step.seconds * 1000).toISOString();
+          await sleep(step.seconds * 1000);
+          st.status = 'completed';
+          break;
+        case 'split': {
+          const yes = evaluateCondition(step.condition, {
+            person: input.context.person,
+            event: input.context.event,
+          });
+          st.taken = yes ? 'yes' : 'no';
+          st.status = 'completed';
+          markNotTaken(yes ? step.no : step.yes);
+          st.finishedAt = nowIso();
+          await walk(yes ? step.yes : step.no);
+          continue;
+        }
+        case 'webhook':
+          await runWebhook(step, st);
+          break;
+      }
+      st.finishedAt = nowIso();
+    }
+  };
+
+  await walk(input.plan);
+  state.status = 'completed';
+  return state;
+}

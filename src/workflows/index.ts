@@ -1,0 +1,2 @@
+// The worker's `workflowsPath`: every workflow type hookflow registers.
+export { flowRun, runStateQuery } from './flow-run';
