@@ -1,0 +1,88 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { KeyPair } from './certs';
+
+export interface ReceivedRequest {
+  at: number;
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** What the receiver does with a request; `hang` never answers, `reset` drops the connection. */
+export type Reply =
+  | { status: number; headers?: Record<string, string>; body?: string }
+  | { action: 'hang' | 'reset' | 'close-early' };
+
+/**
+ * An HTTPS endpoint on 127.0.0.1 that records every request and answers from a script per path:
+ * each request to a path takes the next scripted reply; the last one repeats. Unscripted: 200.
+ */
+export class Receiver {
+  readonly requests: ReceivedRequest[] = [];
+  private readonly scripts = new Map<string, Reply[]>();
+  private readonly hanging = new Set<ServerResponse>();
+
+  private constructor(private readonly server: https.Server) {}
+
+  static async start(tls: KeyPair): Promise<Receiver> {
+    let self: Receiver | undefined;
+    const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => self!.handle(req, res));
+    self = new Receiver(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return self;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  url(path: string): string {
+    return `https://127.0.0.1:${this.port}${path}`;
+  }
+
+  script(path: string, ...replies: Reply[]): void {
+    this.scripts.set(path, replies);
+  }
+
+  received(path: string): ReceivedRequest[] {
+    return this.requests.filter((r) => r.path === path);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const path = req.url ?? '/';
+      this.requests.push({
+        at: Date.now(),
+        method: req.method ?? '',
+        path,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      const script = this.scripts.get(path);
+      const reply: Reply = script && script.length > 0 ? (script.length > 1 ? script.shift()! : script[0]!) : { status: 200 };
+      if ('action' in reply) {
+        if (reply.action === 'hang') this.hanging.add(res);
+        else if (reply.action === 'reset') req.socket.destroy();
+        else {
+          res.writeHead(200, { 'content-length': '1000' });
+          res.write('partial');
+          setTimeout(() => req.socket.destroy(), 20);
+        }
+        return;
+      }
+      res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
+      res.end(reply.body ?? JSON.stringify({ received: true }));
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,177 @@
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DevServer } from '../../src/temporal/dev-server';
+import { freePort } from '../../src/temporal/ports';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const DIST = path.join(ROOT, 'dist');
+export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  body: T;
+}
+
+/** Retry intervals short enough for tests; the code paths are the production ones. */
+export const FAST_RETRY_ENV: Record<string, string> = {
+  HOOKFLOW_RETRY_MAX_ATTEMPTS: '3',
+  HOOKFLOW_RETRY_INITIAL_INTERVAL_MS: '200',
+  HOOKFLOW_RETRY_BACKOFF_COEFFICIENT: '2',
+  HOOKFLOW_RETRY_MAX_INTERVAL_MS: '1000',
+  HOOKFLOW_WEBHOOK_TIMEOUT_MS: '1500',
+};
+
+export interface StackOptions {
+  /** A name for the log files under test-artifacts/. */
+  name: string;
+  /** PEM of the CA the worker trusts (written to a file for NODE_EXTRA_CA_CERTS). */
+  caCert?: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * The real stack on loopback: a Temporal dev server on free ports with a temporary database, the
+ * compiled worker and API as child processes (so they can be killed), their logs captured.
+ */
+export class Stack {
+  private worker?: ChildProcess;
+  private api?: ChildProcess;
+  private readonly output: string[] = [];
+  readonly taskQueue: string;
+
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly server: DevServer,
+    readonly apiUrl: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {
+    this.taskQueue = env.HOOKFLOW_TASK_QUEUE!;
+  }
+
+  static async start(opts: StackOptions): Promise<Stack> {
+    if (!fs.existsSync(path.join(DIST, 'workflow-bundle.js'))) {
+      throw new Error('dist/ is missing: run "npm run build" (make test does) before the integration tests');
+    }
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hookflow-${opts.name}-`));
+    const [temporalPort, apiPort] = [await freePort(), await freePort()];
+    const server = await DevServer.start({ port: temporalPort, dbFile: path.join(dir, 'temporal.sqlite') });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOOKFLOW_DATA_DIR: dir,
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: 'default',
+      HOOKFLOW_TASK_QUEUE: `hookflow-${opts.name}-${process.pid}`,
+      HOOKFLOW_API_HOST: '127.0.0.1',
+      HOOKFLOW_API_PORT: String(apiPort),
+      TEMPORAL_UI_URL: 'http://127.0.0.1:8233',
+      LOG_LEVEL: 'debug',
+      ...FAST_RETRY_ENV,
+      ...opts.env,
+    };
+    if (opts.caCert) {
+      const caFile = path.join(dir, 'ca.pem');
+      fs.writeFileSync(caFile, opts.caCert);
+      env.NODE_EXTRA_CA_CERTS = caFile;
+    }
+    const stack = new Stack(opts.name, dir, server, `http://127.0.0.1:${apiPort}`, env);
+    try {
+      await Promise.all([stack.startWorker(), stack.startApi()]);
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+    return stack;
+  }
+
+  /** Everything the worker and the API wrote, for assertions on logs. */
+  get logs(): string {
+    return this.output.join('');
+  }
+
+  private spawnNode(role: string, script: string, readyText: string): Promise<ChildProcess> {
+    const child = spawn(process.execPath, [path.join(DIST, script)], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const logFile = path.join(ARTIFACTS, `${this.name}-${role}.log`);
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      let own = '';
+      const onData = (buf: Buffer) => {
+        const text = buf.toString('utf8');
+        this.output.push(text);
+        fs.appendFileSync(logFile, text);
+        own += text;
+        if (!ready && own.includes(readyText)) {
+          ready = true;
+          resolve(child);
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code, signal) => {
+        if (!ready) reject(new Error(`${role} exited before it was ready (${code ?? signal}); see ${logFile}`));
+      });
+      setTimeout(() => !ready && reject(new Error(`${role} not ready after 60 s; see ${logFile}`)), 60_000).unref();
+    });
+  }
+
+  async startWorker(): Promise<void> {
+    this.worker = await this.spawnNode('worker', 'worker/main.js', '"msg":"worker started"');
+  }
+
+  private async startApi(): Promise<void> {
+    this.api = await this.spawnNode('api', 'api/main.js', '"msg":"API listening"');
+  }
+
+  /** Kills the worker process outright, as a crash would. */
+  async killWorker(): Promise<void> {
+    const w = this.worker;
+    if (!w || w.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      w.once('exit', () => resolve());
+      w.kill('SIGKILL');
+    });
+  }
+
+  async request<T = unknown>(method: string, urlPath: string, body?: unknown): Promise<ApiResponse<T>> {
+    const res = await fetch(`${this.apiUrl}${urlPath}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  async stop(): Promise<void> {
+    for (const child of [this.worker, this.api]) {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        });
+      }
+    }
+    await this.server.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `fn` until `done` accepts its value; fails with the last value after `timeoutMs`. */
+export async function poll<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000, everyMs = 150): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await fn();
+  while (!done(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+    last = await fn();
+  }
+  return last;
+}
