@@ -11,8 +11,8 @@ import jsep from 'jsep';
  * boolean `&&`/`and`, `||`/`or`, `!`/`not`, and parentheses.
  */
 
-jsep.addBinaryOp('and', 1);
-jsep.addBinaryOp('or', 0);
+jsep.addBinaryOp('and', 2); // same precedence as &&
+jsep.addBinaryOp('or', 1); // same precedence as ||
 jsep.addBinaryOp('in', 7);
 jsep.addUnaryOp('not');
 // jsep has `this` as a keyword and ternaries only through a plugin; neither is needed.

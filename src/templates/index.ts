@@ -32,14 +32,22 @@ function createEnvironment(): nunjucks.Environment {
 
 const env = createEnvironment();
 
-/** nunjucks reports "(unknown path) [Line 2, Column 5]\n  message"; pull out the parts. */
+/**
+ * nunjucks reports parse errors with `lineno`/`colno` and render errors as
+ * "(unknown path) [Line 2, Column 5]\n  Error: message"; pull out the parts.
+ */
 function toTemplateError(err: unknown): TemplateError {
   const raw = err instanceof Error ? err.message : String(err);
+  const pos = err as { lineno?: unknown; colno?: unknown };
   const m = /\[Line (\d+), Column (\d+)\]\s*([\s\S]*)$/.exec(raw);
   const detail = (m?.[3] ?? raw)
     .replace(/^\(unknown path\)\s*/, '')
+    .replace(/^Error:\s*/, '')
     .replace(/\s+/g, ' ')
     .trim();
+  if (typeof pos.lineno === 'number') {
+    return new TemplateError(detail, pos.lineno, typeof pos.colno === 'number' ? pos.colno : undefined);
+  }
   return m ? new TemplateError(detail, Number(m[1]), Number(m[2])) : new TemplateError(detail);
 }
 

@@ -90,21 +90,53 @@ test('every row of the classification table lands in the right queue with a clea
     { id: 'r503', url: good.url('/c/503'), status: 'failed', reason: /HTTP 503/ },
     { id: 'r504', url: good.url('/c/504'), status: 'failed', reason: /HTTP 504/ },
     { id: 'r599', url: good.url('/c/599'), status: 'failed', reason: /HTTP 599/ },
-    { id: 'redirect', url: good.url('/c/301'), status: 'skipped', reason: /redirects to https:\/\/127\.0\.0\.1:\d+\/c\/moved-here/ },
+    {
+      id: 'redirect',
+      url: good.url('/c/301'),
+      status: 'skipped',
+      reason: /redirects to https:\/\/127\.0\.0\.1:\d+\/c\/moved-here/,
+    },
     { id: 'n400', url: good.url('/c/400'), status: 'skipped', reason: /HTTP 400/ },
     { id: 'n404', url: good.url('/c/404'), status: 'skipped', reason: /HTTP 404/ },
     { id: 'n422', url: good.url('/c/422'), status: 'skipped', reason: /HTTP 422/ },
-    { id: 'refused', url: `https://127.0.0.1:${closedPort}/x`, status: 'failed', reason: /connection refused/ },
+    {
+      id: 'refused',
+      url: `https://127.0.0.1:${closedPort}/x`,
+      status: 'failed',
+      reason: /connection refused/,
+    },
     { id: 'reset', url: good.url('/c/reset'), status: 'failed', reason: /reset|closed/ },
     { id: 'dns', url: 'https://no-such-host.invalid/x', status: 'failed', reason: /could not be resolved/ },
     { id: 'timeout', url: good.url('/c/hang'), status: 'failed', reason: /in time|within/ },
     { id: 'closedEarly', url: good.url('/c/close-early'), status: 'failed', reason: /closed|reset/ },
     { id: 'selfSigned', url: tlsReceivers.selfSigned!.url('/x'), status: 'skipped', reason: /self-signed/ },
-    { id: 'unknownIssuer', url: tlsReceivers.unknownIssuer!.url('/x'), status: 'skipped', reason: /unknown authority/ },
+    {
+      id: 'unknownIssuer',
+      url: tlsReceivers.unknownIssuer!.url('/x'),
+      status: 'skipped',
+      reason: /unknown authority/,
+    },
     { id: 'expired', url: tlsReceivers.expired!.url('/x'), status: 'skipped', reason: /expired/ },
-    { id: 'wrongHost', url: tlsReceivers.wrongHost!.url('/x'), status: 'skipped', reason: /does not match the host/ },
-    { id: 'notJson', url: good.url('/c/200'), body: '{"a": {{ event.missing }} }', status: 'skipped', reason: /not valid JSON/ },
-    { id: 'renderError', url: good.url('/c/200'), body: '{"a": "{{ person.email() }}"}', status: 'skipped', reason: /template error/ },
+    {
+      id: 'wrongHost',
+      url: tlsReceivers.wrongHost!.url('/x'),
+      status: 'skipped',
+      reason: /does not match the host/,
+    },
+    {
+      id: 'notJson',
+      url: good.url('/c/200'),
+      body: '{"a": {{ event.missing }} }',
+      status: 'skipped',
+      reason: /not valid JSON/,
+    },
+    {
+      id: 'renderError',
+      url: good.url('/c/200'),
+      body: '{"a": "{{ person.email() }}"}',
+      status: 'skipped',
+      reason: /template error/,
+    },
     { id: 'notHttps', url: good.url('/c/200'), status: 'skipped', reason: /must use https/ },
   ];
   const metric = uniqueMetric('Classification');
@@ -124,14 +156,26 @@ test('every row of the classification table lands in the right queue with a clea
   const def = JSON.parse(row.definition) as FlowDefinition;
   const notHttps = def.steps.find((s) => s.id === 'notHttps');
   if (notHttps?.type === 'webhook') notHttps.url = notHttps.url.replace('https:', 'http:');
-  await db.updateTable('flow_versions').set({ definition: JSON.stringify(def) }).where('flow_id', '=', flow.id).execute();
+  await db
+    .updateTable('flow_versions')
+    .set({ definition: JSON.stringify(def) })
+    .where('flow_id', '=', flow.id)
+    .execute();
   await db.destroy();
 
   const runId = await startOneRun(stack, metric);
   const run = await waitForRun(stack, runId, 90_000);
-  const seen = rows.map((r) => ({ id: r.id, status: step(run, r.id).status, reason: step(run, r.id).reason ?? '' }));
-  expect(seen.map((s) => ({ id: s.id, status: s.status }))).toEqual(rows.map((r) => ({ id: r.id, status: r.status })));
-  const wrongReasons = rows.flatMap((r, i) => (r.reason.test(seen[i]!.reason) ? [] : [[r.id, seen[i]!.reason]]));
+  const seen = rows.map((r) => ({
+    id: r.id,
+    status: step(run, r.id).status,
+    reason: step(run, r.id).reason ?? '',
+  }));
+  expect(seen.map((s) => ({ id: s.id, status: s.status }))).toEqual(
+    rows.map((r) => ({ id: r.id, status: r.status })),
+  );
+  const wrongReasons = rows.flatMap((r, i) =>
+    r.reason.test(seen[i]!.reason) ? [] : [[r.id, seen[i]!.reason]],
+  );
   expect(wrongReasons).toEqual([]);
   // Retryable rows used their attempts; non-retryable ones stopped at the first.
   expect(step(run, 'r503').attempts).toBe(2);
@@ -174,7 +218,10 @@ test('429 with Retry-After: 1 waits about a second before the next attempt', asy
 test('retries exhausted: failed, after every attempt, with the last status and reason', async () => {
   good.script('/down', { status: 500 });
   const metric = uniqueMetric('Down');
-  await createLiveFlow(stack, metric, [webhook('down', good.url('/down')), webhook('after', good.url('/after-down'))]);
+  await createLiveFlow(stack, metric, [
+    webhook('down', good.url('/down')),
+    webhook('after', good.url('/after-down')),
+  ]);
   const run = await waitForRun(stack, await startOneRun(stack, metric));
   expect(step(run, 'down')).toMatchObject({ status: 'failed', attempts: 3, lastHttpStatus: 500 });
   expect(step(run, 'down').reason).toMatch(/HTTP 500 Internal Server Error/);

@@ -22,7 +22,11 @@ export interface TestPki {
   unknownIssuer: KeyPair;
 }
 
-function rsaKeys(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey; pem: string } {
+function rsaKeys(): {
+  privateKey: forge.pki.rsa.PrivateKey;
+  publicKey: forge.pki.rsa.PublicKey;
+  pem: string;
+} {
   // Node's native key generation is far faster than forge's pure-JS one.
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
@@ -71,9 +75,19 @@ const LOCAL = [{ ip: '127.0.0.1' }, { dns: 'localhost' }];
 /** Generates a CA and the server certificates the tests need, in memory. */
 export function createTestPki(): TestPki {
   const ca = rsaKeys();
-  const caCert = makeCert({ subjectCn: 'hookflow test CA', publicKey: ca.publicKey, signer: ca.privateKey, isCa: true });
+  const caCert = makeCert({
+    subjectCn: 'hookflow test CA',
+    publicKey: ca.publicKey,
+    signer: ca.privateKey,
+    isCa: true,
+  });
   const rogue = rsaKeys();
-  const rogueCert = makeCert({ subjectCn: 'untrusted CA', publicKey: rogue.publicKey, signer: rogue.privateKey, isCa: true });
+  const rogueCert = makeCert({
+    subjectCn: 'untrusted CA',
+    publicKey: rogue.publicKey,
+    signer: rogue.privateKey,
+    isCa: true,
+  });
   const leaf = (
     signer: { privateKey: forge.pki.rsa.PrivateKey },
     issuer: forge.pki.Certificate | undefined,
@@ -91,13 +105,21 @@ export function createTestPki(): TestPki {
     return { key: k.pem, cert: forge.pki.certificateToPem(cert) };
   };
   const selfKeys = rsaKeys();
-  const selfCert = makeCert({ subjectCn: '127.0.0.1', publicKey: selfKeys.publicKey, signer: selfKeys.privateKey, altNames: LOCAL });
+  const selfCert = makeCert({
+    subjectCn: '127.0.0.1',
+    publicKey: selfKeys.publicKey,
+    signer: selfKeys.privateKey,
+    altNames: LOCAL,
+  });
   const day = 24 * 3600 * 1000;
   return {
     caCert: forge.pki.certificateToPem(caCert),
     good: leaf(ca, caCert),
     selfSigned: { key: selfKeys.pem, cert: forge.pki.certificateToPem(selfCert) },
-    expired: leaf(ca, caCert, { notBefore: new Date(Date.now() - 10 * day), notAfter: new Date(Date.now() - day) }),
+    expired: leaf(ca, caCert, {
+      notBefore: new Date(Date.now() - 10 * day),
+      notAfter: new Date(Date.now() - day),
+    }),
     wrongHost: leaf(ca, caCert, { subjectCn: 'other.example', altNames: [{ dns: 'other.example' }] }),
     unknownIssuer: leaf(rogue, rogueCert),
   };

@@ -34,7 +34,11 @@ export async function postEvent(
 }
 
 /** Posts an event that must start exactly one run, and returns its id. */
-export async function startOneRun(stack: Stack, metric: string, extra: Record<string, unknown> = {}): Promise<string> {
+export async function startOneRun(
+  stack: Stack,
+  metric: string,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
   const res = await postEvent(stack, metric, extra);
   if (res.status !== 202 || res.body.runs.length !== 1) {
     throw new Error(`expected one run: ${res.status} ${JSON.stringify(res.body)}`);
@@ -49,7 +53,11 @@ export async function getRun(stack: Stack, runId: string): Promise<RunView> {
 }
 
 export function waitForRun(stack: Stack, runId: string, timeoutMs = 60_000): Promise<RunView> {
-  return poll(() => getRun(stack, runId), (r) => r.status === 'completed', timeoutMs);
+  return poll(
+    () => getRun(stack, runId),
+    (r) => r.status === 'completed',
+    timeoutMs,
+  );
 }
 
 export function step(run: RunView, id: string): RunView['steps'][number] {

@@ -28,9 +28,12 @@ export class Receiver {
   private constructor(private readonly server: https.Server) {}
 
   static async start(tls: KeyPair): Promise<Receiver> {
-    let self: Receiver | undefined;
-    const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => self!.handle(req, res));
-    self = new Receiver(server);
+    const holder: { self?: Receiver } = {};
+    const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) =>
+      holder.self!.handle(req, res),
+    );
+    const self = new Receiver(server);
+    holder.self = self;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return self;
   }
@@ -64,7 +67,8 @@ export class Receiver {
         body: Buffer.concat(chunks).toString('utf8'),
       });
       const script = this.scripts.get(path);
-      const reply: Reply = script && script.length > 0 ? (script.length > 1 ? script.shift()! : script[0]!) : { status: 200 };
+      const reply: Reply =
+        script && script.length > 0 ? (script.length > 1 ? script.shift()! : script[0]!) : { status: 200 };
       if ('action' in reply) {
         if (reply.action === 'hang') this.hanging.add(res);
         else if (reply.action === 'reset') req.socket.destroy();

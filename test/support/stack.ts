@@ -94,7 +94,10 @@ export class Stack {
   }
 
   private spawnNode(role: string, script: string, readyText: string): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [path.join(DIST, script)], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(DIST, script)], {
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const logFile = path.join(ARTIFACTS, `${this.name}-${role}.log`);
     return new Promise((resolve, reject) => {
       let ready = false;
@@ -109,12 +112,16 @@ export class Stack {
           resolve(child);
         }
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
       child.once('exit', (code, signal) => {
-        if (!ready) reject(new Error(`${role} exited before it was ready (${code ?? signal}); see ${logFile}`));
+        if (!ready)
+          reject(new Error(`${role} exited before it was ready (${code ?? signal}); see ${logFile}`));
       });
-      setTimeout(() => !ready && reject(new Error(`${role} not ready after 60 s; see ${logFile}`)), 60_000).unref();
+      setTimeout(
+        () => !ready && reject(new Error(`${role} not ready after 60 s; see ${logFile}`)),
+        60_000,
+      ).unref();
     });
   }
 
@@ -165,11 +172,17 @@ export class Stack {
 }
 
 /** Polls `fn` until `done` accepts its value; fails with the last value after `timeoutMs`. */
-export async function poll<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 30_000, everyMs = 150): Promise<T> {
+export async function poll<T>(
+  fn: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 30_000,
+  everyMs = 150,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T = await fn();
   while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, everyMs));
     last = await fn();
   }
