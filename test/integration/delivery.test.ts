@@ -1,10 +1,10 @@
 import { openDatabase } from '../../src/db';
 import type { FlowDefinition } from '../../src/flows/model';
 import { freePort } from '../../src/temporal/ports';
-import { createTestPki } from '../support/certs';
+import { createTestPki } from '../../src/testing/certs';
 import { createLiveFlow, getRun, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';
-import { Receiver } from '../support/receiver';
-import { poll, Stack } from '../support/stack';
+import { Receiver } from '../../src/testing/receiver';
+import { poll, Stack } from '../../src/testing/stack';
 import path from 'node:path';
 
 /** Webhook delivery on the real stack: what arrives, and how every kind of ending is classified. */

@@ -1,5 +1,5 @@
-import type { ApiResponse, Stack } from './stack';
-import { poll } from './stack';
+import type { ApiResponse, Stack } from '../../src/testing/stack';
+import { poll } from '../../src/testing/stack';
 import type { PublicFlow, RunView, RunsResponse } from './api-types';
 
 let counter = 0;

@@ -1,10 +1,11 @@
+// Test and benchmark support: real processes and real TLS endpoints on loopback. Not loaded by the API or worker.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DevServer } from '../../src/temporal/dev-server';
-import { freePort } from '../../src/temporal/ports';
+import { DevServer } from '../temporal/dev-server';
+import { freePort } from '../temporal/ports';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist');
@@ -86,6 +87,10 @@ export class Stack {
       throw err;
     }
     return stack;
+  }
+
+  get workerPid(): number | undefined {
+    return this.worker?.pid;
   }
 
   /** Everything the worker and the API wrote, for assertions on logs. */
