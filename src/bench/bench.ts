@@ -112,7 +112,9 @@ async function main(): Promise<void> {
     console.log('');
     console.log('hookflow (event → webhook arrival)');
     console.log(`  events accepted per second      ${fmt(events / postSeconds)}`);
-    console.log(`  deliveries per second (e2e)     ${fmt(deliveriesPerSecond)}  (${arrivals.length}/${events} delivered)`);
+    console.log(
+      `  deliveries per second (e2e)     ${fmt(deliveriesPerSecond)}  (${arrivals.length}/${events} delivered)`,
+    );
     console.log(
       `  latency p50 / p95 / p99         ${fmt(percentile(latencies, 50), 0)} / ${fmt(percentile(latencies, 95), 0)} / ${fmt(percentile(latencies, 99), 0)} ms`,
     );
@@ -160,7 +162,9 @@ async function measureFloor(address: string, client: Client, n: number, concurre
     });
     perSecond = n / ((performance.now() - t0) / 1000);
   });
-  const histories = await Promise.all(ids.slice(0, 20).map((id) => client.workflow.getHandle(id).fetchHistory()));
+  const histories = await Promise.all(
+    ids.slice(0, 20).map((id) => client.workflow.getHandle(id).fetchHistory()),
+  );
   await connection.close();
   return {
     perSecond,

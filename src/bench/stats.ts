@@ -7,7 +7,11 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 /** Runs `task(i)` for i in [0, n) with at most `concurrency` in flight. */
-export async function pool(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+export async function pool(
+  n: number,
+  concurrency: number,
+  task: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const lanes = Array.from({ length: Math.min(concurrency, n) }, async () => {
     while (next < n) await task(next++);

@@ -1,0 +1,28 @@
+import { loadConfig } from '../../src/config';
+import { ConfigError } from '../../src/errors';
+
+test('defaults follow Temporal conventions and the retry policy spans about a day', () => {
+  const c = loadConfig({});
+  expect(c.temporal).toMatchObject({
+    address: 'localhost:7233',
+    namespace: 'default',
+    taskQueue: 'hookflow',
+  });
+  const r = c.webhook.retry;
+  let total = 0;
+  for (let attempt = 1; attempt < r.maxAttempts; attempt++) {
+    total += Math.min(r.initialIntervalMs * r.backoffCoefficient ** (attempt - 1), r.maxIntervalMs);
+  }
+  expect(r.maxAttempts - 1).toBe(17);
+  expect(total / 3_600_000).toBeGreaterThan(20);
+  expect(total / 3_600_000).toBeLessThan(28);
+});
+
+test('a bad value names the variable', () => {
+  expect(() => loadConfig({ HOOKFLOW_API_PORT: 'abc', TEMPORAL_ADDRESS: 'nohost' })).toThrow(ConfigError);
+  try {
+    loadConfig({ HOOKFLOW_API_PORT: 'abc' });
+  } catch (err) {
+    expect((err as ConfigError).message).toMatch(/HOOKFLOW_API_PORT/);
+  }
+});
