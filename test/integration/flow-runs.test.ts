@@ -282,3 +282,11 @@ describe('bad input gets a clear 4xx naming the field', () => {
     expect(empty.status).toBe(422);
   });
 });
+
+// Last in this file: it stops the dev server under the running API.
+test('GET /health answers 503 when Temporal does not answer', async () => {
+  await stack.server.stop();
+  const res = await stack.request<{ status: string; temporal: string; database: string }>('GET', '/health');
+  expect(res.status).toBe(503);
+  expect(res.body).toEqual({ status: 'unavailable', database: 'ok', temporal: 'unavailable' });
+});
