@@ -14,10 +14,10 @@ import type {
   WebhookFailureDetails,
 } from '../flows/run-types';
 import type { SecretBox } from '../secrets';
-import type { CompiledTemplate } from '../templates';
-import { compileTemplate, renderJsonBody, TemplateError } from '../templates';
+import type { TemplateRenderer } from '../templates';
 import type { AttemptOutcome } from '../webhooks/classify';
-import { checkWebhookUrl } from '../webhooks/rules';
+import type { PreparedRequest } from '../webhooks/delivery';
+import { isOutcome, prepareRequest, redactSecrets } from '../webhooks/delivery';
 import type { SendResult } from '../webhooks/send';
 import { EXCERPT_BYTES, sendWebhook } from '../webhooks/send';
 import { Lru } from './lru';
@@ -27,6 +27,7 @@ export interface WebhookDeps {
   deliveries: DeliveryStore;
   secrets: SecretBox;
   dispatcher: Dispatcher;
+  renderer: TemplateRenderer;
   webhook: Config['webhook'];
 }
 
@@ -55,16 +56,8 @@ function failureType(o: AttemptOutcome): string {
   return 'WebhookNetworkError';
 }
 
-/** Replaces every header value that an endpoint echoed back, so excerpts never carry a secret. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
-  return out;
-}
-
 export function createDeliverWebhook(deps: WebhookDeps) {
   const versions = new Lru<string, FlowDefinition>(500);
-  const templates = new Lru<string, CompiledTemplate>(2000);
 
   async function loadStep(input: DeliverWebhookInput): Promise<WebhookStep | undefined> {
     const key = `${input.flowId}@${input.flowVersion}`;
@@ -77,20 +70,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     return step?.type === 'webhook' ? step : undefined;
   }
 
-  /** Compiled once per flow version and step, then reused by every delivery. */
-  function templateFor(input: DeliverWebhookInput, step: WebhookStep): CompiledTemplate {
-    const key = `${input.flowId}@${input.flowVersion}#${step.id}`;
-    let tpl = templates.get(key);
-    if (!tpl) {
-      tpl = compileTemplate(step.body);
-      templates.set(key, tpl);
-    }
-    return tpl;
-  }
-
-  async function prepare(
-    input: DeliverWebhookInput,
-  ): Promise<{ url: string; headers: Record<string, string>; body: string } | AttemptOutcome> {
+  async function prepare(input: DeliverWebhookInput): Promise<PreparedRequest | AttemptOutcome> {
     const step = await loadStep(input);
     if (!step) {
       return {
@@ -99,39 +79,8 @@ export function createDeliverWebhook(deps: WebhookDeps) {
         errorClass: 'step_missing',
       };
     }
-    const urlProblem = checkWebhookUrl(step.url);
-    if (urlProblem) {
-      return { class: 'non_retryable', reason: `the URL ${urlProblem.message}`, errorClass: 'invalid_url' };
-    }
-    let rendered;
-    try {
-      rendered = renderJsonBody(templateFor(input, step), input.context);
-    } catch (err) {
-      if (!(err instanceof TemplateError)) throw err;
-      rendered = { ok: false as const, error: err };
-    }
-    if (!rendered.ok) {
-      const e = rendered.error;
-      const where = e.line !== undefined ? ` at line ${e.line}, column ${e.column ?? 0}` : '';
-      return {
-        class: 'non_retryable',
-        reason: `template error${where}: ${e.message}`,
-        errorClass: 'template',
-      };
-    }
-    const headers: Record<string, string> = {};
-    for (const [name, sealed] of Object.entries(step.headers)) {
-      try {
-        headers[name] = deps.secrets.open(sealed);
-      } catch {
-        return {
-          class: 'non_retryable',
-          reason: `header ${name} cannot be decrypted with the configured keys (key id "${sealed.kid}")`,
-          errorClass: 'secret_unavailable',
-        };
-      }
-    }
-    return { url: step.url, headers, body: rendered.body };
+    // Compiled once per flow version and step (the cache key), in the renderer's threads.
+    return prepareRequest(step, input.context, deps, `${input.flowId}@${input.flowVersion}#${step.id}`);
   }
 
   async function record(
@@ -198,7 +147,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     const prepared = await prepare(input);
     let result: SendResult;
     let secretValues: string[] = [];
-    if ('class' in prepared) {
+    if (isOutcome(prepared)) {
       result = { ...prepared, durationMs: 0 };
     } else {
       secretValues = Object.values(prepared.headers);
@@ -214,7 +163,9 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       );
     }
     const excerpt =
-      result.excerpt === undefined ? undefined : redact(result.excerpt, secretValues).slice(0, EXCERPT_BYTES);
+      result.excerpt === undefined
+        ? undefined
+        : redactSecrets(result.excerpt, secretValues).slice(0, EXCERPT_BYTES);
     await record(input, deliveryId, attempt, startedAt, result, excerpt);
 
     if (result.class === 'delivered') {

@@ -49,8 +49,13 @@ export function tokenize(src: string): Token[] {
       out.push({ kind: 'ident', text: src.slice(i, j) });
       i = j;
     } else if (/[0-9]/.test(c)) {
+      // Digits, and a fraction only when a digit follows the dot (`items.0.name` is a path).
       let j = i;
-      while (j < src.length && /[0-9.]/.test(src[j]!)) j++;
+      while (j < src.length && /[0-9]/.test(src[j]!)) j++;
+      if (src[j] === '.' && /[0-9]/.test(src[j + 1] ?? '')) {
+        j++;
+        while (j < src.length && /[0-9]/.test(src[j]!)) j++;
+      }
       out.push({ kind: 'num', text: src.slice(i, j) });
       i = j;
     } else {
@@ -116,6 +121,17 @@ export function translateExpression(src: string): string {
       i = j - 1;
       continue;
     }
+    // Django indexes lists with a dot (`items.0`); nunjucks needs brackets.
+    if (
+      tok.kind === 'punct' &&
+      tok.text === '.' &&
+      t[i + 1]?.kind === 'num' &&
+      (prev?.kind === 'ident' || prev?.text === ']')
+    ) {
+      out += `[${t[i + 1]!.text}]`;
+      i++;
+      continue;
+    }
     out += tok.text;
   }
   return out;
@@ -161,7 +177,8 @@ function translateTag(inner: string): string {
     case 'empty':
       return `${lead}else${trail}`;
     case 'for': {
-      const body = translateExpression(rest).replace(/\.items\s*$/, '');
+      // `for k, v in d.items` iterates a dict's pairs; nunjucks does that for `for k, v in d`.
+      const body = translateExpression(rest).replace(/^(\s*\w+\s*,\s*\w+\s+in\s+[\s\S]+?)\.items\s*$/, '$1');
       return `${lead}for${body}${trail}`;
     }
     case 'with': {
@@ -187,7 +204,13 @@ function splitAssignments(src: string): [string, string][] {
     const name = t[i]!;
     if (name.kind !== 'ident' || t[i + 1]?.text !== '=') {
       // Leave it to the extension's parser to report what is wrong.
-      out.push([t.slice(i).map((x) => x.text).join(''), '']);
+      out.push([
+        t
+          .slice(i)
+          .map((x) => x.text)
+          .join(''),
+        '',
+      ]);
       break;
     }
     i += 2;
@@ -247,9 +270,12 @@ export function translateDjango(source: string): string {
     }
     const inner = source.slice(at + 2, end - 2);
     if (kind === '{') {
-      const expr = translateExpression(inner);
+      // Whitespace control (`{{-` and `-}}`) stays outside the wrapped expression.
+      const lead = inner.startsWith('-') ? '-' : '';
+      const trail = inner.endsWith('-') && inner.length > lead.length ? '-' : '';
+      const expr = translateExpression(inner.slice(lead.length, inner.length - trail.length));
       const filter = inString ? JSON_STRING_FILTER : JSON_VALUE_FILTER;
-      out += expr.trim() === '' ? `{{${inner}}}` : `{{ (${expr}) | ${filter} }}`;
+      out += expr.trim() === '' ? `{{${inner}}}` : `{{${lead} (${expr}) | ${filter} ${trail}}}`;
       i = end;
       continue;
     }

@@ -72,10 +72,10 @@ export function classifyResponse(res: ResponseFacts, now: number, retryAfterMaxM
   const line = statusLine(status);
   if (status >= 200 && status < 300) return { class: 'delivered', reason: line, httpStatus: status };
   if (status >= 300 && status < 400) {
-    const where = res.location ? `redirects to ${res.location}` : 'redirects (no Location header)';
+    const where = res.location ? `redirects to ${res.location}` : 'redirects (without a Location header)';
     return {
       class: 'non_retryable',
-      reason: `${line}: the URL ${where}; redirects are not followed, use the final URL`,
+      reason: `${line}: the URL ${where}; use the final URL (redirects are not followed)`,
       httpStatus: status,
       errorClass: 'redirect',
     };

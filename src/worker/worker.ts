@@ -10,6 +10,7 @@ import { DeliveryStore } from '../db/delivery-store';
 import { FlowStore } from '../db/flow-store';
 import type { Logger } from '../logger';
 import { createSecretBox } from '../secrets/from-config';
+import { TemplateRenderer } from '../templates';
 import { createDispatcher } from '../webhooks/send';
 
 /** Prebuilt by `npm run build` so a worker starts in a second instead of bundling with webpack. */
@@ -45,11 +46,13 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   const db = await openDatabase(config.dbPath);
   const secrets = createSecretBox(config, logger);
   const dispatcher = createDispatcher({ connectTimeoutMs: Math.min(config.webhook.timeoutMs, 10_000) });
+  const renderer = new TemplateRenderer();
   const activities = createActivities({
     flows: new FlowStore(db),
     deliveries: new DeliveryStore(db),
     secrets,
     dispatcher,
+    renderer,
     webhook: config.webhook,
   });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
@@ -71,6 +74,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     async close() {
       await connection.close();
       await dispatcher.close();
+      await renderer.close();
       await db.destroy();
     },
   };

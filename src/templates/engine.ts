@@ -1,0 +1,320 @@
+import type { ParseError } from 'jsonc-parser';
+import { parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
+import nunjucks from 'nunjucks';
+import { JSON_STRING_FILTER, JSON_VALUE_FILTER, translateDjango } from './django';
+import { FILTERS, str, toJson } from './filters';
+import { TemplateError } from './errors';
+
+/**
+ * The template engine: Django-style syntax translated to nunjucks, Django and Klaviyo filters,
+ * JSON-aware escaping, and a sandbox. Synchronous and pure; `renderer.ts` runs it in a worker
+ * thread so that a runaway template can be stopped.
+ */
+
+export interface TemplateContext {
+  person: Record<string, unknown>;
+  event: Record<string, unknown>;
+}
+
+export interface RenderLimits {
+  /** Loop iterations allowed in one render, all loops together. @default 100000 */
+  maxIterations: number;
+  /** Longest output, in UTF-16 code units. @default 1048576 */
+  maxOutputChars: number;
+}
+
+export const DEFAULT_LIMITS: RenderLimits = { maxIterations: 100_000, maxOutputChars: 1_048_576 };
+
+// ---- sandbox ----------------------------------------------------------------------------------
+
+interface Runtime {
+  memberLookup(obj: unknown, val: unknown): unknown;
+  contextOrFrameLookup(context: unknown, frame: unknown, name: string): unknown;
+  fromIterator(arr: unknown): unknown;
+}
+// nunjucks' typings omit the runtime that compiled templates call into.
+const runtime = (nunjucks as unknown as { runtime: Runtime }).runtime;
+
+const FORBIDDEN = new Set([
+  '__proto__',
+  'prototype',
+  'constructor',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+]);
+const isObjectProtoName = (name: string) => FORBIDDEN.has(name) || name in Object.prototype;
+
+let budget: { iterations: number; max: number } | undefined;
+
+/**
+ * Templates see data only: own properties of plain values, no functions, nothing from a
+ * prototype. These replace nunjucks' lookups process-wide; they are stricter, never looser.
+ */
+runtime.memberLookup = (obj, val) => {
+  if (obj === null || obj === undefined) return undefined;
+  if (typeof val !== 'string' && typeof val !== 'number') return undefined;
+  const key = String(val);
+  if (isObjectProtoName(key)) return undefined;
+  if ((typeof obj === 'string' || Array.isArray(obj)) && key === 'length') return obj.length;
+  if (typeof obj !== 'object') return undefined;
+  if (!Object.prototype.hasOwnProperty.call(obj, val)) return undefined;
+  const v = (obj as Record<string, unknown>)[key];
+  return typeof v === 'function' ? undefined : v;
+};
+
+const originalFrameLookup = runtime.contextOrFrameLookup.bind(runtime);
+runtime.contextOrFrameLookup = (context, frame, name) =>
+  isObjectProtoName(name) ? undefined : originalFrameLookup(context, frame, name);
+
+const originalFromIterator = runtime.fromIterator.bind(runtime);
+runtime.fromIterator = (arr) => {
+  const r = originalFromIterator(arr);
+  if (budget) {
+    budget.iterations += Array.isArray(r) ? r.length : r && typeof r === 'object' ? Object.keys(r).length : 0;
+    if (budget.iterations > budget.max) {
+      throw new TemplateError(`the template loops more than ${budget.max} times`);
+    }
+  }
+  return r;
+};
+
+// ---- the `with` tag -----------------------------------------------------------------------------
+
+interface Parser {
+  nextToken(): { value: string; lineno: number; colno: number };
+  parseSignature(a: null, b: boolean): unknown;
+  advanceAfterBlockEnd(name?: string): void;
+  parseUntilBlocks(...names: string[]): unknown;
+}
+interface Nodes {
+  CallExtension: new (ext: object, prop: string, args: unknown, contentArgs: unknown[]) => unknown;
+}
+
+/** Django's `{% with a=b c=d %}…{% endwith %}`: names bound for the body only. */
+class WithExtension {
+  tags = ['with'];
+
+  parse(parser: Parser, nodes: Nodes): unknown {
+    const tok = parser.nextToken();
+    const args = parser.parseSignature(null, true);
+    parser.advanceAfterBlockEnd(tok.value);
+    const body = parser.parseUntilBlocks('endwith');
+    parser.advanceAfterBlockEnd();
+    return new nodes.CallExtension(this, 'run', args, [body]);
+  }
+
+  run(context: { ctx: Record<string, unknown> }, ...rest: unknown[]): string {
+    const body = rest.pop() as () => string;
+    const kwargs = (rest[0] ?? {}) as Record<string, unknown>;
+    const saved: [string, boolean, unknown][] = [];
+    for (const [k, v] of Object.entries(kwargs)) {
+      if (k === '__keywords' || isObjectProtoName(k)) continue;
+      saved.push([k, Object.prototype.hasOwnProperty.call(context.ctx, k), context.ctx[k]]);
+      context.ctx[k] = v;
+    }
+    try {
+      return body();
+    } finally {
+      for (const [k, had, old] of saved.reverse()) {
+        if (had) context.ctx[k] = old;
+        else delete context.ctx[k];
+      }
+    }
+  }
+}
+
+// ---- environment ------------------------------------------------------------------------------
+
+function jsonInString(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  const text = typeof v === 'object' ? JSON.stringify(v) : str(v);
+  return JSON.stringify(text).slice(1, -1);
+}
+
+function jsonValue(v: unknown): string {
+  if (v === undefined) return '';
+  if (v === null) return 'null';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : 'null';
+  if (typeof v === 'boolean') return String(v);
+  if (typeof v === 'object') return toJson(v);
+  return str(v);
+}
+
+function createEnvironment(): nunjucks.Environment {
+  // No loader: `include`, `import` and `extends` have nothing to read.
+  const env = new nunjucks.Environment([], { autoescape: false, throwOnUndefined: false });
+  // No globals (range, cycler, joiner): a template sees person, event and its own variables.
+  (env as unknown as { globals: Record<string, unknown> }).globals = Object.create(null) as Record<
+    string,
+    unknown
+  >;
+  for (const [name, fn] of Object.entries(FILTERS)) env.addFilter(name, fn);
+  env.addFilter(JSON_STRING_FILTER, jsonInString);
+  env.addFilter(JSON_VALUE_FILTER, jsonValue);
+  env.addExtension('with', new WithExtension());
+  return env;
+}
+
+const env = createEnvironment();
+const FILTER_NAMES = new Set(Object.keys((env as unknown as { filters: Record<string, unknown> }).filters));
+
+/** The filters a template may use, for documentation and error messages. */
+export const AVAILABLE_FILTERS: readonly string[] = [...FILTER_NAMES]
+  .filter((n) => !n.startsWith('__'))
+  .sort();
+
+// ---- compile and render -----------------------------------------------------------------------
+
+function toTemplateError(err: unknown): TemplateError {
+  if (err instanceof TemplateError) return err;
+  if (err instanceof RangeError) return new TemplateError('the template recurses too deeply');
+  const raw = err instanceof Error ? err.message : String(err);
+  const pos = err as { lineno?: unknown; colno?: unknown };
+  const m = /\[Line (\d+), Column (\d+)\]\s*([\s\S]*)$/.exec(raw);
+  const detail = (m?.[3] ?? raw)
+    .replace(/^\(unknown path\)\s*/, '')
+    .replace(/^Error:\s*/, '')
+    .replace(/\s+/g, ' ')
+    .replace(/unknown block tag: (\S+)/, 'unknown tag "$1"')
+    .trim();
+  if (typeof pos.lineno === 'number') {
+    return new TemplateError(detail, pos.lineno, typeof pos.colno === 'number' ? pos.colno : undefined);
+  }
+  return m ? new TemplateError(detail, Number(m[1]), Number(m[2])) : new TemplateError(detail);
+}
+
+interface AstNode {
+  typename?: string;
+  lineno?: number;
+  colno?: number;
+  name?: { value?: unknown };
+  [k: string]: unknown;
+}
+
+/** Finds filters the environment does not know, with their 1-based line. */
+function unknownFilters(root: unknown): { name: string; line: number; column: number }[] {
+  const found: { name: string; line: number; column: number }[] = [];
+  const seen = new Set<unknown>();
+  const walk = (node: unknown) => {
+    if (!node || typeof node !== 'object' || seen.has(node)) return;
+    seen.add(node);
+    const n = node as AstNode;
+    if ((n.typename === 'Filter' || n.typename === 'FilterAsync') && typeof n.name?.value === 'string') {
+      if (!FILTER_NAMES.has(n.name.value)) {
+        found.push({ name: n.name.value, line: (n.lineno ?? 0) + 1, column: (n.colno ?? 0) + 1 });
+      }
+    }
+    for (const v of Object.values(n)) {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') walk(v);
+    }
+  };
+  walk(root);
+  return found;
+}
+
+export interface CompiledTemplate {
+  render(ctx: TemplateContext, limits?: RenderLimits): string;
+}
+
+/** Compiles a template; throws {@link TemplateError} naming an unknown tag or filter and its line. */
+export function compileTemplate(source: string): CompiledTemplate {
+  const translated = translateDjango(source);
+  let tpl: nunjucks.Template;
+  try {
+    const parser = (
+      nunjucks as unknown as { parser: { parse(src: string, ext: unknown[], opts: unknown): unknown } }
+    ).parser;
+    const ast = parser.parse(
+      translated,
+      (env as unknown as { extensionsList: unknown[] }).extensionsList,
+      {},
+    );
+    const unknown = unknownFilters(ast)[0];
+    if (unknown) {
+      throw new TemplateError(`unknown filter "${unknown.name}"`, unknown.line, unknown.column);
+    }
+    tpl = nunjucks.compile(translated, env);
+    // nunjucks compiles lazily; force it so syntax errors surface here, at save time.
+    (tpl as unknown as { compile(): void }).compile();
+  } catch (err) {
+    throw toTemplateError(err);
+  }
+  return {
+    render(ctx, limits = DEFAULT_LIMITS) {
+      budget = { iterations: 0, max: limits.maxIterations };
+      let out: string;
+      try {
+        out = tpl.render({ person: ctx.person, event: ctx.event });
+      } catch (err) {
+        throw toTemplateError(err);
+      } finally {
+        budget = undefined;
+      }
+      if (out.length > limits.maxOutputChars) {
+        throw new TemplateError(`the rendered body is larger than ${limits.maxOutputChars} characters`);
+      }
+      return out;
+    },
+  };
+}
+
+export interface JsonProblem {
+  message: string;
+  line?: number;
+  column?: number;
+  /** The rendered text around the error, for a JSON error. */
+  excerpt?: string;
+}
+
+export type JsonRender = { ok: true; body: string } | { ok: false; error: JsonProblem };
+
+/** jsonc-parser's error codes, as a user would say them. */
+function describeJsonError(code: string): string {
+  const words = code.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+  return words.replace(/ expected$/, ' was expected');
+}
+
+/**
+ * JSON.parse decides validity; jsonc-parser (strict options) finds where the first error is,
+ * reported as 1-based line and column with the rendered text around it.
+ */
+export function locateJsonError(body: string): JsonProblem {
+  const errors: ParseError[] = [];
+  parseJsonc(body, errors, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  const first = errors[0];
+  const pos = first ? first.offset : body.length;
+  const what = first ? describeJsonError(printParseErrorCode(first.error)) : 'unexpected end of input';
+  const before = body.slice(0, pos);
+  const line = before.split('\n').length;
+  const column = pos - before.lastIndexOf('\n');
+  const excerpt = body.slice(Math.max(0, pos - 40), pos + 40);
+  return {
+    message: `the rendered body is not valid JSON: ${what} at line ${line}, column ${column}`,
+    line,
+    column,
+    excerpt,
+  };
+}
+
+/** Renders and checks that the output is JSON, as a webhook body must be. */
+export function renderJson(tpl: CompiledTemplate, ctx: TemplateContext, limits?: RenderLimits): JsonRender {
+  let body: string;
+  try {
+    body = tpl.render(ctx, limits);
+  } catch (err) {
+    const e = toTemplateError(err);
+    const problem: JsonProblem = { message: `template error: ${e.message}` };
+    if (e.line !== undefined) problem.line = e.line;
+    if (e.column !== undefined) problem.column = e.column;
+    return { ok: false, error: problem };
+  }
+  try {
+    JSON.parse(body);
+  } catch {
+    return { ok: false, error: locateJsonError(body) };
+  }
+  return { ok: true, body };
+}

@@ -1,0 +1,62 @@
+import type { WebhookStep } from '../flows/model';
+import type { SecretBox } from '../secrets';
+import type { TemplateContext, TemplateRenderer } from '../templates';
+import type { AttemptOutcome } from './classify';
+import { checkWebhookUrl } from './rules';
+
+/** A request ready to send: the URL re-checked, the body rendered and valid JSON, headers decrypted. */
+export interface PreparedRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Everything before the network, shared by the activity and by test sends: every rule the
+ * activity enforces is enforced here, so a test send is judged exactly like a delivery.
+ * Returns a non-retryable outcome when the request can never be sent.
+ */
+export async function prepareRequest(
+  step: WebhookStep,
+  context: TemplateContext,
+  deps: { secrets: SecretBox; renderer: TemplateRenderer },
+  cacheKey?: string,
+): Promise<PreparedRequest | AttemptOutcome> {
+  const urlProblem = checkWebhookUrl(step.url);
+  if (urlProblem) {
+    return { class: 'non_retryable', reason: `the URL ${urlProblem.message}`, errorClass: 'invalid_url' };
+  }
+  const rendered = await deps.renderer.render(step.body, context, cacheKey);
+  if (!rendered.ok) {
+    const e = rendered.error;
+    const where =
+      e.line !== undefined && !/ at line \d+/.test(e.message)
+        ? ` (line ${e.line}, column ${e.column ?? 0})`
+        : '';
+    return { class: 'non_retryable', reason: `${e.message}${where}`, errorClass: 'template' };
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, sealed] of Object.entries(step.headers)) {
+    try {
+      headers[name] = deps.secrets.open(sealed);
+    } catch {
+      return {
+        class: 'non_retryable',
+        reason: `header ${name} cannot be decrypted with the configured keys (key id "${sealed.kid}")`,
+        errorClass: 'secret_unavailable',
+      };
+    }
+  }
+  return { url: step.url, headers, body: rendered.body };
+}
+
+export function isOutcome(p: PreparedRequest | AttemptOutcome): p is AttemptOutcome {
+  return 'class' in p;
+}
+
+/** Replaces every header value an endpoint echoed back, so excerpts never carry a secret. */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
+  return out;
+}
