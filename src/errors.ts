@@ -13,6 +13,10 @@ export class ConfigError extends Error {
 export interface FieldProblem {
   path: string;
   message: string;
+  /** For template problems: where, 1-based, and the rendered text around a JSON error. */
+  line?: number;
+  column?: number;
+  excerpt?: string;
 }
 
 /** A request the API refuses with a 4xx status and a JSON body naming what was wrong. */
@@ -23,15 +27,23 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly details: readonly FieldProblem[] = [],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; extra?: Record<string, unknown> },
   ) {
     super(message, options);
+    this.extra = options?.extra;
   }
+
+  /** Fields added next to `error` in the response body, e.g. the webhook `checks` of a refused save. */
+  readonly extra: Record<string, unknown> | undefined;
 }
 
 export class ValidationError extends HttpError {
-  constructor(details: readonly FieldProblem[], message = 'the request is not valid') {
-    super(422, 'validation_failed', message, details);
+  constructor(
+    details: readonly FieldProblem[],
+    message = 'the request is not valid',
+    extra?: Record<string, unknown>,
+  ) {
+    super(422, 'validation_failed', message, details, { extra });
   }
 }
 

@@ -6,8 +6,12 @@ import { pingDatabase } from '../db';
 import { eventSchema } from '../events/schema';
 import type { EventService } from '../events/service';
 import { createFlowSchema, patchFlowSchema } from '../flows/model';
-import type { FlowService } from '../flows/service';
+import type { FlowService, SaveResult } from '../flows/service';
 import { toPublicFlow } from '../flows/service';
+import type { StepTools } from '../flows/step-tools';
+import { previewSchema } from '../flows/step-tools';
+import { listVariables } from '../flows/variables';
+import type { EventStore } from '../db/event-store';
 import type { Logger } from '../logger';
 import type { RunService } from '../runs/service';
 import { errorHandler, notFound, requestLog } from './middleware';
@@ -20,8 +24,13 @@ export interface ApiDeps {
   flows: FlowService;
   events: EventService;
   runs: RunService;
+  stepTools: StepTools;
+  eventStore: EventStore;
   logger: Logger;
 }
+
+/** A saved flow with the per-webhook-step results of its save-time checks. */
+const saved = ({ flow, checks }: SaveResult) => ({ ...toPublicFlow(flow), checks });
 
 const HEALTH_DEADLINE_MS = 2000;
 
@@ -43,8 +52,7 @@ export function createApp(deps: ApiDeps): express.Express {
   });
 
   app.post('/api/flows', async (req, res) => {
-    const flow = await deps.flows.create(parseBody(createFlowSchema, req.body));
-    res.status(201).json(toPublicFlow(flow));
+    res.status(201).json(saved(await deps.flows.create(parseBody(createFlowSchema, req.body))));
   });
   app.get('/api/flows', async (_req, res) => {
     res.json({ flows: (await deps.flows.list()).map(toPublicFlow) });
@@ -54,11 +62,26 @@ export function createApp(deps: ApiDeps): express.Express {
   });
   app.patch('/api/flows/:id', async (req, res) => {
     const patch = parseBody(patchFlowSchema, req.body);
-    res.json(toPublicFlow(await deps.flows.patch(req.params.id, patch)));
+    res.json(saved(await deps.flows.patch(req.params.id, patch)));
   });
   app.delete('/api/flows/:id', async (req, res) => {
     await deps.flows.delete(req.params.id);
     res.status(204).end();
+  });
+
+  app.get('/api/flows/:id/variables', async (req, res) => {
+    const flow = await deps.flows.get(req.params.id);
+    res.json({ variables: await listVariables(flow, deps.eventStore) });
+  });
+  app.post('/api/flows/:id/steps/:stepId/preview', async (req, res) => {
+    const flow = await deps.flows.get(req.params.id);
+    const input = parseBody(previewSchema, req.body ?? {});
+    res.json(await deps.stepTools.preview(flow, req.params.stepId, input));
+  });
+  app.post('/api/flows/:id/steps/:stepId/test', async (req, res) => {
+    const flow = await deps.flows.get(req.params.id);
+    const input = parseBody(previewSchema, req.body ?? {});
+    res.json(await deps.stepTools.testSend(flow, req.params.stepId, input));
   });
 
   app.post('/api/events', async (req, res) => {

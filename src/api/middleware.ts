@@ -34,7 +34,9 @@ export const notFound: RequestHandler = (req, _res, next) => {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
     if (err instanceof HttpError) {
-      res.status(err.status).json({ error: { code: err.code, message: err.message, details: err.details } });
+      res
+        .status(err.status)
+        .json({ error: { code: err.code, message: err.message, details: err.details }, ...err.extra });
       return;
     }
     const bp = err as BodyParserError;

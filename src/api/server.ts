@@ -10,7 +10,15 @@ import { FlowService } from '../flows/service';
 import type { Logger } from '../logger';
 import { RunService } from '../runs/service';
 import { createSecretBox } from '../secrets/from-config';
+import { StepTools } from '../flows/step-tools';
+import { TemplateRenderer } from '../templates';
+import { liveCheckUrl } from '../webhooks/live-check';
+import { Agent } from 'undici';
+import { createDispatcher } from '../webhooks/send';
 import { createApp } from './app';
+
+/** The live URL check waits at most this long for the endpoint. */
+const LIVE_CHECK_TIMEOUT_MS = 5000;
 
 export interface RunningApi {
   server: Server;
@@ -27,12 +35,25 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const flowStore = new FlowStore(db);
   const eventStore = new EventStore(db);
   const deliveryStore = new DeliveryStore(db);
+  const renderer = new TemplateRenderer({ threads: 1 });
+  const dispatcher = createDispatcher({ connectTimeoutMs: Math.min(config.webhook.timeoutMs, 10_000) });
+  // Live checks always open a new connection, so every check performs a full TLS handshake.
+  const checkDispatcher = new Agent({ pipelining: 0, connect: { timeout: LIVE_CHECK_TIMEOUT_MS } });
   const app = createApp({
     config,
     db,
     client,
     logger,
-    flows: new FlowService(flowStore, secrets),
+    eventStore,
+    flows: new FlowService({
+      store: flowStore,
+      events: eventStore,
+      secrets,
+      renderer,
+      liveCheck: (url) =>
+        liveCheckUrl(url, { dispatcher: checkDispatcher, timeoutMs: LIVE_CHECK_TIMEOUT_MS }),
+    }),
+    stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
     events: new EventService(eventStore, flowStore, client, config, logger),
     runs: new RunService(client, eventStore, flowStore, deliveryStore, config),
   });
@@ -48,6 +69,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await connection.close();
+      await renderer.close();
+      await dispatcher.close();
+      await checkDispatcher.close();
       await db.destroy();
     },
   };

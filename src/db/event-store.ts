@@ -1,5 +1,5 @@
 import type { Db } from './index';
-import type { RunsTable } from './schema';
+import type { EventsTable, RunsTable } from './schema';
 
 export interface ProfileRecord {
   id: string;
@@ -21,6 +21,19 @@ export interface EventRecord {
 }
 
 export type RunRow = RunsTable;
+
+function toEvent(row: EventsTable): EventRecord {
+  return {
+    id: row.id,
+    metric: row.metric,
+    profileId: row.profile_id,
+    profile: JSON.parse(row.profile) as Record<string, unknown>,
+    properties: JSON.parse(row.properties) as Record<string, unknown>,
+    uniqueId: row.unique_id,
+    time: row.time,
+    receivedAt: row.received_at,
+  };
+}
 
 /** Profiles, events and the runs they started. */
 export class EventStore {
@@ -82,18 +95,34 @@ export class EventStore {
 
   async getEvent(id: string): Promise<EventRecord | undefined> {
     const row = await this.db.selectFrom('events').selectAll().where('id', '=', id).executeTakeFirst();
-    return (
-      row && {
-        id: row.id,
-        metric: row.metric,
-        profileId: row.profile_id,
-        profile: JSON.parse(row.profile) as Record<string, unknown>,
-        properties: JSON.parse(row.properties) as Record<string, unknown>,
-        uniqueId: row.unique_id,
-        time: row.time,
-        receivedAt: row.received_at,
-      }
-    );
+    return row && toEvent(row);
+  }
+
+  async latestEvent(metric: string): Promise<EventRecord | undefined> {
+    return (await this.recentEvents(metric, 1))[0];
+  }
+
+  /** Newest first; served by the (metric, received_at) index. */
+  async recentEvents(metric: string, limit: number): Promise<EventRecord[]> {
+    const rows = await this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('metric', '=', metric)
+      .orderBy('received_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toEvent);
+  }
+
+  /** The latest profiles, newest first, as they were last sent. */
+  async recentProfiles(limit: number): Promise<Record<string, unknown>[]> {
+    const rows = await this.db
+      .selectFrom('profiles')
+      .select('data')
+      .orderBy('updated_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => JSON.parse(r.data) as Record<string, unknown>);
   }
 
   async insertRuns(rows: RunRow[]): Promise<void> {

@@ -10,6 +10,7 @@ import { buildPlan } from '../flows/plan';
 import type { FlowRunInput, RunContext } from '../flows/run-types';
 import type { Logger } from '../logger';
 import { FLOW_ID, FLOW_VERSION, METRIC } from '../temporal/search-attributes';
+import { buildContext } from './context';
 import type { EventInput } from './schema';
 
 export interface StartedRun {
@@ -27,18 +28,6 @@ export function profileIdFor(p: EventInput['profile']): string {
       ? `phone:${p.phone_number}`
       : `external:${p.external_id ?? ''}`;
   return `prf_${sha(key).slice(0, 20)}`;
-}
-
-/** Template context: standard fields and custom properties at the top level (standard fields win). */
-export function buildContext(
-  profile: Record<string, unknown>,
-  properties: Record<string, unknown>,
-  profileId: string,
-): RunContext {
-  const { properties: custom, ...standard } = profile;
-  const customFields =
-    custom !== null && typeof custom === 'object' ? (custom as Record<string, unknown>) : {};
-  return { person: { ...customFields, ...standard, id: profileId }, event: { ...properties } };
 }
 
 /** With a unique_id, the run id is derived from flow, metric and unique_id: a repeat maps to the same run. */

@@ -192,3 +192,19 @@ export function findStep(steps: readonly Step[], id: string): Step | undefined {
   for (const s of walkSteps(steps)) if (s.id === id) return s;
   return undefined;
 }
+
+/** Each step's path in the flow document, e.g. `steps.0.yes.1`, as validation errors name it. */
+export function stepPaths(
+  steps: readonly Step[],
+  prefix = 'steps',
+  out = new Map<string, string>(),
+): Map<string, string> {
+  steps.forEach((s, i) => {
+    out.set(s.id, `${prefix}.${i}`);
+    if (s.type === 'split') {
+      stepPaths(s.yes, `${prefix}.${i}.yes`, out);
+      stepPaths(s.no, `${prefix}.${i}.no`, out);
+    }
+  });
+  return out;
+}

@@ -16,11 +16,12 @@ export function normalizeSteps(
   input: readonly StepInput[],
   previous: readonly Step[],
   secrets: SecretBox,
-): { steps: Step[]; problems: FieldProblem[] } {
+): { steps: Step[]; problems: FieldProblem[]; paths: Map<string, string> } {
   const problems: FieldProblem[] = [];
   const previousById = new Map<string, Step>();
   for (const s of walkSteps(previous)) previousById.set(s.id, s);
   const seen = new Set<string>();
+  const paths = new Map<string, string>();
   let count = 0;
 
   const visit = (list: readonly StepInput[], path: string, depth: number): Step[] =>
@@ -31,6 +32,7 @@ export function normalizeSteps(
       if (seen.has(id))
         problems.push({ path: `${at}.id`, message: `step id "${id}" is used twice in this flow` });
       seen.add(id);
+      paths.set(id, at);
       switch (raw.type) {
         case 'delay':
           return { id, type: 'delay', seconds: raw.seconds };
@@ -62,7 +64,13 @@ export function normalizeSteps(
           } catch (err) {
             if (!(err instanceof TemplateError)) throw err;
             const where = err.line !== undefined ? ` (line ${err.line}, column ${err.column ?? 0})` : '';
-            problems.push({ path: `${at}.body`, message: `template error${where}: ${err.message}` });
+            const problem: FieldProblem = {
+              path: `${at}.body`,
+              message: `template error${where}: ${err.message}`,
+            };
+            if (err.line !== undefined) problem.line = err.line;
+            if (err.column !== undefined) problem.column = err.column;
+            problems.push(problem);
           }
           const prev = previousById.get(id);
           const headers = sealHeaders(
@@ -82,7 +90,7 @@ export function normalizeSteps(
 
   const steps = visit(input, 'steps', 0);
   if (count > MAX_STEPS) problems.push({ path: 'steps', message: `a flow has at most ${MAX_STEPS} steps` });
-  return { steps, problems };
+  return { steps, problems, paths };
 }
 
 function sealHeaders(

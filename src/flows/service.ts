@@ -1,10 +1,16 @@
 import crypto from 'node:crypto';
+import type { EventStore } from '../db/event-store';
 import type { FlowStore } from '../db/flow-store';
+import type { FieldProblem } from '../errors';
 import { HttpError, NotFoundError, ValidationError } from '../errors';
 import type { SecretBox } from '../secrets';
 import { maskSealed } from '../secrets';
-import type { CreateFlowInput, Flow, PatchFlowInput, Step } from './model';
+import type { TemplateRenderer } from '../templates';
+import type { LiveCheckResult } from '../webhooks/live-check';
+import type { CreateFlowInput, Flow, PatchFlowInput, Step, WebhookStep } from './model';
+import { stepPaths, walkSteps } from './model';
 import { normalizeSteps } from './normalize';
+import { sampleContext } from './samples';
 
 /** A step as the API shows it: header values masked, never in full. */
 export type PublicStep =
@@ -30,15 +36,37 @@ export function toPublicFlow(flow: Flow): PublicFlow {
   return { ...flow, steps: toPublicSteps(flow.steps) };
 }
 
-/** Creating, changing and deleting flows; every change saves a new version. */
-export class FlowService {
-  constructor(
-    private readonly store: FlowStore,
-    private readonly secrets: SecretBox,
-  ) {}
+/** The result of checking one webhook step at save. `live` says whether the endpoint was contacted. */
+export interface StepCheck {
+  stepId: string;
+  ok: boolean;
+  live: boolean;
+  error?: string;
+  warnings: string[];
+}
 
-  async create(input: CreateFlowInput): Promise<Flow> {
-    const { steps, problems } = normalizeSteps(input.steps, [], this.secrets);
+export interface SaveResult {
+  flow: Flow;
+  checks: StepCheck[];
+}
+
+export interface FlowServiceDeps {
+  store: FlowStore;
+  events: EventStore;
+  secrets: SecretBox;
+  renderer: TemplateRenderer;
+  liveCheck(url: string): Promise<LiveCheckResult>;
+}
+
+const webhooks = (steps: readonly Step[]) =>
+  [...walkSteps(steps)].filter((s): s is WebhookStep => s.type === 'webhook');
+
+/** Creating, changing and deleting flows; every change saves a new version after its checks pass. */
+export class FlowService {
+  constructor(private readonly deps: FlowServiceDeps) {}
+
+  async create(input: CreateFlowInput): Promise<SaveResult> {
+    const { steps, problems, paths } = normalizeSteps(input.steps, [], this.deps.secrets);
     if (problems.length) throw new ValidationError(problems);
     const now = new Date().toISOString();
     const flow: Flow = {
@@ -51,27 +79,32 @@ export class FlowService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.store.insert(flow);
-    return flow;
+    const checks = await this.check(flow, undefined, paths);
+    await this.deps.store.insert(flow);
+    return { flow, checks };
   }
 
   async get(id: string): Promise<Flow> {
-    const flow = await this.store.get(id);
+    const flow = await this.deps.store.get(id);
     if (!flow) throw new NotFoundError(`flow ${id}`);
     return flow;
   }
 
   list(): Promise<Flow[]> {
-    return this.store.list();
+    return this.deps.store.list();
   }
 
-  async patch(id: string, patch: PatchFlowInput): Promise<Flow> {
+  async patch(id: string, patch: PatchFlowInput): Promise<SaveResult> {
     const current = await this.get(id);
     let steps = current.steps;
+    let paths = new Map<string, string>();
     if (patch.steps !== undefined) {
-      const normalized = normalizeSteps(patch.steps, current.steps, this.secrets);
+      const normalized = normalizeSteps(patch.steps, current.steps, this.deps.secrets);
       if (normalized.problems.length) throw new ValidationError(normalized.problems);
       steps = normalized.steps;
+      paths = normalized.paths;
+    } else {
+      paths = stepPaths(current.steps);
     }
     const next: Flow = {
       ...current,
@@ -82,17 +115,79 @@ export class FlowService {
       version: current.version + 1,
       updatedAt: new Date().toISOString(),
     };
-    if (!(await this.store.update(next, current.version))) {
+    const checks = await this.check(next, current, paths);
+    if (!(await this.deps.store.update(next, current.version))) {
       throw new HttpError(
         409,
         'conflict',
         `flow ${id} was changed by another request; fetch it and try again`,
       );
     }
-    return next;
+    return { flow: next, checks };
   }
 
   async delete(id: string): Promise<void> {
-    if (!(await this.store.delete(id))) throw new NotFoundError(`flow ${id}`);
+    if (!(await this.deps.store.delete(id))) throw new NotFoundError(`flow ${id}`);
+  }
+
+  /**
+   * Save-time checks: every changed body must render to JSON with sample data for the trigger,
+   * and, when the flow is (or goes) live, every new or changed URL gets the live check.
+   * Throws a 422 naming each problem; returns the per-step results otherwise.
+   */
+  private async check(
+    next: Flow,
+    previous: Flow | undefined,
+    paths: Map<string, string>,
+  ): Promise<StepCheck[]> {
+    const before = new Map(previous ? webhooks(previous.steps).map((s) => [s.id, s]) : []);
+    const triggerChanged = !previous || JSON.stringify(previous.trigger) !== JSON.stringify(next.trigger);
+    const goingLive = next.status === 'live' && previous?.status !== 'live';
+    const hooks = webhooks(next.steps);
+    const path = (s: WebhookStep) => paths.get(s.id) ?? `steps(${s.id})`;
+
+    const problems: FieldProblem[] = [];
+    const toRender = hooks.filter((s) => triggerChanged || before.get(s.id)?.body !== s.body);
+    if (toRender.length > 0) {
+      const sample = await sampleContext(this.deps.events, next.trigger);
+      const results = await Promise.all(
+        toRender.map((s) => this.deps.renderer.render(s.body, sample.context)),
+      );
+      results.forEach((r, i) => {
+        if (r.ok) return;
+        const problem: FieldProblem = {
+          path: `${path(toRender[i]!)}.body`,
+          message: `${r.error.message} (rendered with ${sample.source === 'sample' ? 'sample data' : 'the latest event of the trigger'})`,
+        };
+        if (r.error.line !== undefined) problem.line = r.error.line;
+        if (r.error.column !== undefined) problem.column = r.error.column;
+        if (r.error.excerpt !== undefined) problem.excerpt = r.error.excerpt;
+        problems.push(problem);
+      });
+    }
+    if (problems.length) throw new ValidationError(problems);
+
+    const checks = await Promise.all(
+      hooks.map(async (s): Promise<StepCheck> => {
+        const live = next.status === 'live' && (goingLive || before.get(s.id)?.url !== s.url);
+        if (!live) return { stepId: s.id, ok: true, live: false, warnings: [] };
+        const r = await this.deps.liveCheck(s.url);
+        const check: StepCheck = { stepId: s.id, ok: r.ok, live: true, warnings: r.warnings };
+        if (r.error !== undefined) check.error = r.error;
+        return check;
+      }),
+    );
+    const failed = checks.filter((c) => !c.ok);
+    if (failed.length) {
+      throw new ValidationError(
+        failed.map((c) => ({
+          path: `${path(hooks.find((h) => h.id === c.stepId)!)}.url`,
+          message: c.error ?? 'failed',
+        })),
+        'a flow cannot go live while a webhook check fails',
+        { checks },
+      );
+    }
+    return checks;
   }
 }

@@ -23,6 +23,7 @@ export type Reply =
 export class Receiver {
   readonly requests: ReceivedRequest[] = [];
   private readonly scripts = new Map<string, Reply[]>();
+  private readonly headScripts = new Map<string, Reply>();
   private readonly hanging = new Set<ServerResponse>();
 
   private constructor(private readonly server: https.Server) {}
@@ -46,12 +47,29 @@ export class Receiver {
     return `https://127.0.0.1:${this.port}${path}`;
   }
 
+  /** Replies to POSTs on `path`, in order; the last one repeats. */
   script(path: string, ...replies: Reply[]): void {
     this.scripts.set(path, replies);
   }
 
+  /** The reply to HEAD requests (hookflow's save-time probe) on `path`; 200 when not set. */
+  scriptHead(path: string, reply: Reply): void {
+    this.headScripts.set(path, reply);
+  }
+
+  /** Serves another certificate to new connections: the endpoint changed after it was checked. */
+  useCertificate(tls: KeyPair): void {
+    this.server.setSecureContext({ key: tls.key, cert: tls.cert });
+  }
+
+  /** The POSTs (deliveries and test sends) that reached `path`. */
   received(path: string): ReceivedRequest[] {
-    return this.requests.filter((r) => r.path === path);
+    return this.requests.filter((r) => r.path === path && r.method === 'POST');
+  }
+
+  /** The HEAD probes of save-time checks that reached `path`. */
+  probes(path: string): ReceivedRequest[] {
+    return this.requests.filter((r) => r.path === path && r.method === 'HEAD');
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
@@ -67,8 +85,9 @@ export class Receiver {
         body: Buffer.concat(chunks).toString('utf8'),
       });
       const script = this.scripts.get(path);
-      const reply: Reply =
-        script && script.length > 0 ? (script.length > 1 ? script.shift()! : script[0]!) : { status: 200 };
+      let reply: Reply = { status: 200 };
+      if (req.method === 'HEAD') reply = this.headScripts.get(path) ?? { status: 200, body: '' };
+      else if (script && script.length > 0) reply = script.length > 1 ? script.shift()! : script[0]!;
       if ('action' in reply) {
         if (reply.action === 'hang') this.hanging.add(res);
         else if (reply.action === 'reset') req.socket.destroy();

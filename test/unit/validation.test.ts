@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import { toProblems } from '../../src/api/validation';
 import { eventSchema } from '../../src/events/schema';
-import { buildContext, profileIdFor } from '../../src/events/service';
+import { buildContext } from '../../src/events/context';
+import { profileIdFor } from '../../src/events/service';
 import type { WebhookStep } from '../../src/flows/model';
 import { createFlowSchema } from '../../src/flows/model';
 import { normalizeSteps } from '../../src/flows/normalize';

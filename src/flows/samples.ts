@@ -1,0 +1,43 @@
+import type { EventStore } from '../db/event-store';
+import { buildContext } from '../events/context';
+import type { RunContext } from './run-types';
+import type { Trigger } from './model';
+
+/** What a template is previewed and checked with when no real event of the trigger exists yet. */
+export const SAMPLE_PROFILE: Record<string, unknown> = {
+  email: 'sample.customer@example.com',
+  phone_number: '+14155550100',
+  external_id: 'sample-1',
+  first_name: 'Sample',
+  last_name: 'Customer',
+  properties: { loyalty_id: 'L-0000' },
+};
+
+export const SAMPLE_EVENT: Record<string, unknown> = {
+  value: 99.5,
+  currency: 'USD',
+  order_id: 'sample-order-1',
+  items: [
+    { name: 'Sample product', sku: 'SKU-1', price: 49.75, quantity: 2 },
+    { name: 'Gift wrap', sku: 'SKU-2', price: 0, quantity: 1 },
+  ],
+};
+
+export interface SampleContext {
+  context: RunContext;
+  source: 'recent_event' | 'sample';
+  eventId?: string;
+}
+
+/** The most recent real event of the trigger (with its profile as it arrived), else sample data. */
+export async function sampleContext(events: EventStore, trigger: Trigger): Promise<SampleContext> {
+  const latest = await events.latestEvent(trigger.metric);
+  if (latest) {
+    return {
+      context: buildContext(latest.profile, latest.properties, latest.profileId),
+      source: 'recent_event',
+      eventId: latest.id,
+    };
+  }
+  return { context: buildContext(SAMPLE_PROFILE, SAMPLE_EVENT, 'prf_sample'), source: 'sample' };
+}
