@@ -13,9 +13,9 @@ test('translation keeps line numbers and marks each output by its JSON context',
   const src = '{\n  "a": "{{ x|default:"y" }}",\n  "b": {{ n }}\n}';
   const out = translateDjango(src);
   expect(out.split('\n')).toHaveLength(4);
-  expect(out).toContain('{{ (x|default("y")) | __json_in_string }}');
-  expect(out).toContain('{{ (n) | __json_value }}');
-  expect(translateDjango('{{- x -}}')).toBe('{{- (x) | __json_value -}}');
+  expect(out).toContain('{{ ( x|default("y") ) | __json_in_string }}');
+  expect(out).toContain('{{ ( n ) | __json_value }}');
+  expect(translateDjango('{{- x -}}')).toBe('{{- ( x ) | __json_value -}}');
   expect(translateDjango('{% for k, v in d.items %}{% endfor %}')).toBe('{% for k, v in d %}{% endfor %}');
   expect(translateDjango('{% for i in event.items %}{% empty %}{% endfor %}')).toBe(
     '{% for i in event.items %}{% else %}{% endfor %}',
