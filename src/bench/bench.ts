@@ -6,6 +6,7 @@ import { createTestPki } from '../testing/certs';
 import { Receiver } from '../testing/receiver';
 import { Stack } from '../testing/stack';
 import { peakRssMiB, percentile, pool } from './stats';
+import { benchTemplates } from './templates';
 
 /**
  * `npm run bench [-- --events N --concurrency C]`: the whole stack on loopback, a live flow with
@@ -33,6 +34,12 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const events = arg('events', 2000);
   const concurrency = arg('concurrency', 16);
+  console.log('template rendering (order payload, 5 line items, loop and filters)...');
+  const tpl = await benchTemplates();
+  console.log(`  renders per second, in process   ${fmt(tpl.inProcess, 0)}  (${tpl.bytes} bytes each)`);
+  console.log(`  renders per second, thread pool  ${fmt(tpl.pooled, 0)}  (as the worker renders)`);
+  if (process.argv.includes('--templates-only')) return;
+
   const pki = createTestPki();
   const receiver = await Receiver.start(pki.good);
   console.log(`hookflow benchmark: ${events} events, ${concurrency} concurrent posts`);

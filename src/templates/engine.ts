@@ -150,6 +150,8 @@ function createEnvironment(): nunjucks.Environment {
     string,
     unknown
   >;
+  // A retry must send the same body: nunjucks' `random` filter is not available.
+  delete (env as unknown as { filters: Record<string, unknown> }).filters.random;
   for (const [name, fn] of Object.entries(FILTERS)) env.addFilter(name, fn);
   env.addFilter(JSON_STRING_FILTER, jsonInString);
   env.addFilter(JSON_VALUE_FILTER, jsonValue);
@@ -169,13 +171,15 @@ export const AVAILABLE_FILTERS: readonly string[] = [...FILTER_NAMES]
 
 function toTemplateError(err: unknown): TemplateError {
   if (err instanceof TemplateError) return err;
-  if (err instanceof RangeError) return new TemplateError('the template recurses too deeply');
   const raw = err instanceof Error ? err.message : String(err);
+  // nunjucks wraps what a render throws; recognise the engine's own limits inside.
+  if (/Maximum call stack/.test(raw)) return new TemplateError('the template recurses too deeply');
+  if (/Invalid string length/.test(raw)) return new TemplateError('the rendered text grows too large');
   const pos = err as { lineno?: unknown; colno?: unknown };
   const m = /\[Line (\d+), Column (\d+)\]\s*([\s\S]*)$/.exec(raw);
   const detail = (m?.[3] ?? raw)
     .replace(/^\(unknown path\)\s*/, '')
-    .replace(/^Error:\s*/, '')
+    .replace(/^(?:\w*Error:\s*)+/, '')
     .replace(/\s+/g, ' ')
     .replace(/unknown block tag: (\S+)/, 'unknown tag "$1"')
     .trim();
