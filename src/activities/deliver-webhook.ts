@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { Dispatcher } from 'undici';
 import type { Config } from '../config';
-import type { DeliveryStore } from '../db/delivery-store';
+import type { AttemptSpool } from '../db/attempt-spool';
+import type { AttemptRecord, DeliveryStore } from '../db/delivery-store';
 import type { DeliveryStatus } from '../db/schema';
 import type { FlowStore } from '../db/flow-store';
 import type { FlowDefinition, WebhookStep } from '../flows/model';
@@ -28,6 +29,7 @@ export interface WebhookDeps {
   secrets: SecretBox;
   dispatcher: Dispatcher;
   renderer: TemplateRenderer;
+  spool: AttemptSpool;
   webhook: Config['webhook'];
 }
 
@@ -60,6 +62,12 @@ export function createDeliverWebhook(deps: WebhookDeps) {
   const versions = new Lru<string, FlowDefinition>(500);
 
   async function loadStep(input: DeliverWebhookInput): Promise<WebhookStep | undefined> {
+    if (input.resend) {
+      // A resend goes out with the step as it is now: fixing the endpoint, then resending, is the usual case.
+      const current = await deps.flows.get(input.flowId);
+      const step = current && findStep(current.steps, input.stepId);
+      return step?.type === 'webhook' ? step : undefined;
+    }
     const key = `${input.flowId}@${input.flowVersion}`;
     let def = versions.get(key);
     if (!def) {
@@ -101,7 +109,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       const wait = result.retryAfterMs ?? backoffMs(input.retry, attempt);
       next = new Date(startedAt.getTime() + result.durationMs + wait).toISOString();
     }
-    const rec = {
+    const rec: AttemptRecord = {
       deliveryId,
       runId: input.runId,
       flowId: input.flowId,
@@ -109,7 +117,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       stepId: input.stepId,
       profileId: input.profileId,
       attempt,
-      manual: false,
+      manual: input.resend !== undefined,
       startedAt: startedAt.toISOString(),
       durationMs: result.durationMs,
       httpStatus: result.httpStatus ?? null,
@@ -119,15 +127,19 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       responseExcerpt: excerpt ?? null,
       status,
       nextAttemptAt: next,
+      context: JSON.stringify(input.context),
+      resendOf: input.resend?.originalId ?? null,
     };
-    // The record must never change the delivery's outcome: retry the write a few times, then log.
+    // The record must never change the delivery's outcome: retry the write a few times, then spool it.
     for (let i = 0; ; i++) {
       try {
         await deps.deliveries.recordAttempt(rec);
         return;
       } catch (err) {
         if (i >= 2) {
-          log.error('could not record webhook attempt', {
+          // Never lost: spooled to disk and replayed into the database by the worker's reconciler.
+          deps.spool.append(rec);
+          log.error('webhook attempt spooled: the database refused it', {
             deliveryId,
             attempt,
             error: (err as Error).message,
@@ -142,7 +154,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
   return async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
-    const deliveryId = deliveryIdFor(input.runId, input.stepId);
+    const deliveryId = input.resend?.deliveryId ?? deliveryIdFor(input.runId, input.stepId);
     const startedAt = new Date();
     const prepared = await prepare(input);
     let result: SendResult;

@@ -14,7 +14,12 @@ import { listVariables } from '../flows/variables';
 import type { EventStore } from '../db/event-store';
 import type { Logger } from '../logger';
 import type { RunService } from '../runs/service';
+import type { ResendService } from '../analytics/resend';
+import type { AnalyticsStore } from '../analytics/store';
 import { errorHandler, notFound, requestLog } from './middleware';
+import { webhooksRouter } from './webhooks';
+import { webhooksPages } from '../pages/webhooks-page';
+import type { FlowStore } from '../db/flow-store';
 import { parseBody } from './validation';
 
 export interface ApiDeps {
@@ -26,6 +31,9 @@ export interface ApiDeps {
   runs: RunService;
   stepTools: StepTools;
   eventStore: EventStore;
+  analytics: AnalyticsStore;
+  resend: ResendService;
+  flowStore: FlowStore;
   logger: Logger;
 }
 
@@ -92,6 +100,9 @@ export function createApp(deps: ApiDeps): express.Express {
   app.get('/api/runs/:runId', async (req, res) => {
     res.json(await deps.runs.get(req.params.runId));
   });
+
+  app.use('/api/webhooks', webhooksRouter(deps));
+  app.use(webhooksPages({ analytics: deps.analytics, flows: deps.flowStore, runs: deps.runs }));
 
   app.use(notFound);
   app.use(errorHandler(deps.logger));

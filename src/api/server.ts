@@ -15,6 +15,8 @@ import { TemplateRenderer } from '../templates';
 import { liveCheckUrl } from '../webhooks/live-check';
 import { Agent } from 'undici';
 import { createDispatcher } from '../webhooks/send';
+import { ResendService } from '../analytics/resend';
+import { AnalyticsStore } from '../analytics/store';
 import { createApp } from './app';
 
 /** The live URL check waits at most this long for the endpoint. */
@@ -39,6 +41,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const dispatcher = createDispatcher({ connectTimeoutMs: Math.min(config.webhook.timeoutMs, 10_000) });
   // Live checks always open a new connection, so every check performs a full TLS handshake.
   const checkDispatcher = new Agent({ pipelining: 0, connect: { timeout: LIVE_CHECK_TIMEOUT_MS } });
+  const analytics = new AnalyticsStore(db);
+  const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
   const app = createApp({
     config,
     db,
@@ -55,7 +59,10 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     }),
     stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
     events: new EventService(eventStore, flowStore, client, config, logger),
-    runs: new RunService(client, eventStore, flowStore, deliveryStore, config),
+    runs,
+    analytics,
+    flowStore,
+    resend: new ResendService(deliveryStore, analytics, flowStore, client, config),
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, (err?: Error) => (err ? reject(err) : resolve(s)));

@@ -1,5 +1,8 @@
+import type { Transaction } from 'kysely';
+import { sql } from 'kysely';
+import { hourOf, latencyBucket } from '../analytics/buckets';
 import type { Db } from './index';
-import type { AttemptClass, DeliveriesTable, DeliveryStatus } from './schema';
+import type { AttemptClass, Database, DeliveriesTable, DeliveryStatus } from './schema';
 
 export interface AttemptRecord {
   deliveryId: string;
@@ -20,17 +23,23 @@ export interface AttemptRecord {
   /** The delivery's status after this attempt. */
   status: DeliveryStatus;
   nextAttemptAt: string | null;
+  /** JSON of the template context, stored with the delivery's first record for resends. */
+  context: string | null;
+  resendOf: string | null;
 }
 
 export type DeliveryRow = DeliveriesTable;
 
-/** Deliveries (one webhook step of one run) and their attempts. */
+type Trx = Transaction<Database>;
+
+/** Deliveries (one webhook step of one run, or one resend) and their attempts. */
 export class DeliveryStore {
   constructor(private readonly db: Db) {}
 
   /**
-   * Records one attempt and the delivery's state after it. Idempotent: the attempt row is unique
-   * per (delivery, manual, number), and a repeated attempt leaves the delivery as it was.
+   * Records one attempt and the delivery's state after it, and moves the delivery between the
+   * hourly roll-ups. Idempotent: the attempt row is unique per (delivery, manual, number), and a
+   * repeated attempt changes nothing.
    */
   async recordAttempt(a: AttemptRecord): Promise<void> {
     const now = new Date().toISOString();
@@ -52,6 +61,14 @@ export class DeliveryStore {
         .onConflict((oc) => oc.columns(['delivery_id', 'manual', 'attempt']).doNothing())
         .executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return;
+
+      const prev = await trx
+        .selectFrom('deliveries')
+        .select(['status', 'attempts', 'created_at'])
+        .where('id', '=', a.deliveryId)
+        .executeTakeFirst();
+      // An older attempt arriving late never moves the delivery backwards.
+      if (prev && prev.attempts > a.attempt) return;
       const state = {
         status: a.status,
         attempts: a.attempt,
@@ -62,37 +79,135 @@ export class DeliveryStore {
         latency_ms: a.outcome === 'delivered' ? a.durationMs : null,
         updated_at: now,
       };
+      const createdAt = prev?.created_at ?? now;
+      if (prev) {
+        await trx
+          .updateTable('deliveries')
+          .set({ ...state, first_attempt_at: sql<string>`coalesce(first_attempt_at, ${a.startedAt})` })
+          .where('id', '=', a.deliveryId)
+          .execute();
+        await bumpRollup(trx, a.flowId, a.stepId, createdAt, prev.status, prev.attempts, -1);
+      } else {
+        await trx
+          .insertInto('deliveries')
+          .values({
+            id: a.deliveryId,
+            run_id: a.runId,
+            flow_id: a.flowId,
+            flow_version: a.flowVersion,
+            step_id: a.stepId,
+            profile_id: a.profileId,
+            first_attempt_at: a.startedAt,
+            created_at: createdAt,
+            context: a.context,
+            manual: a.manual ? 1 : 0,
+            resend_of: a.resendOf,
+            ...state,
+          })
+          .execute();
+      }
+      await bumpRollup(trx, a.flowId, a.stepId, createdAt, a.status, a.attempt, 1);
+      if (a.status === 'delivered' && prev?.status !== 'delivered') {
+        await trx
+          .insertInto('latency_rollups')
+          .values({
+            flow_id: a.flowId,
+            step_id: a.stepId,
+            hour: hourOf(createdAt),
+            bucket: latencyBucket(a.durationMs),
+            count: 1,
+          })
+          .onConflict((oc) =>
+            oc
+              .columns(['flow_id', 'step_id', 'hour', 'bucket'])
+              .doUpdateSet({ count: sql<number>`latency_rollups.count + 1` }),
+          )
+          .execute();
+      }
+    });
+  }
+
+  /**
+   * Creates the pending delivery of a resend and links the original to it, unless the original's
+   * latest resend is still pending or retrying (then that one is returned).
+   */
+  async createResend(
+    original: DeliveryRow,
+    resendId: string,
+    runId: string,
+  ): Promise<{ id: string; created: boolean }> {
+    const now = new Date().toISOString();
+    return this.db.transaction().execute(async (trx) => {
+      if (original.resent_to) {
+        const latest = await trx
+          .selectFrom('deliveries')
+          .select(['id', 'status'])
+          .where('id', '=', original.resent_to)
+          .executeTakeFirst();
+        if (latest && (latest.status === 'pending' || latest.status === 'retrying'))
+          return { id: latest.id, created: false };
+      }
       await trx
         .insertInto('deliveries')
         .values({
-          id: a.deliveryId,
-          run_id: a.runId,
-          flow_id: a.flowId,
-          flow_version: a.flowVersion,
-          step_id: a.stepId,
-          profile_id: a.profileId,
-          first_attempt_at: a.startedAt,
+          id: resendId,
+          run_id: runId,
+          flow_id: original.flow_id,
+          flow_version: original.flow_version,
+          step_id: original.step_id,
+          profile_id: original.profile_id,
+          status: 'pending',
+          attempts: 0,
+          first_attempt_at: null,
+          last_attempt_at: null,
+          next_attempt_at: null,
+          last_http_status: null,
+          reason: 'resend requested',
+          latency_ms: null,
           created_at: now,
-          ...state,
+          updated_at: now,
+          context: original.context,
+          manual: 1,
+          resend_of: original.id,
+          resent_to: null,
+          resent_at: null,
         })
-        .onConflict((oc) =>
-          oc.column('id').doUpdateSet({
-            ...state,
-            // An out-of-order older attempt never lowers the count.
-            attempts: (eb) =>
-              eb
-                .case()
-                .when(eb.ref('deliveries.attempts'), '>', a.attempt)
-                .then(eb.ref('deliveries.attempts'))
-                .else(a.attempt)
-                .end(),
-          }),
-        )
         .execute();
+      await trx
+        .updateTable('deliveries')
+        .set({ resent_to: resendId, resent_at: now })
+        .where('id', '=', original.id)
+        .execute();
+      await bumpRollup(trx, original.flow_id, original.step_id, now, 'pending', 0, 1);
+      return { id: resendId, created: true };
     });
+  }
+
+  async get(id: string): Promise<DeliveryRow | undefined> {
+    return this.db.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
   async forRun(runId: string): Promise<DeliveryRow[]> {
     return this.db.selectFrom('deliveries').selectAll().where('run_id', '=', runId).execute();
   }
+}
+
+async function bumpRollup(
+  trx: Trx,
+  flowId: string,
+  stepId: string,
+  createdAt: string,
+  status: DeliveryStatus,
+  attempts: number,
+  delta: number,
+): Promise<void> {
+  await trx
+    .insertInto('delivery_rollups')
+    .values({ flow_id: flowId, step_id: stepId, hour: hourOf(createdAt), status, attempts, count: delta })
+    .onConflict((oc) =>
+      oc
+        .columns(['flow_id', 'step_id', 'hour', 'status', 'attempts'])
+        .doUpdateSet({ count: sql<number>`delivery_rollups.count + ${delta}` }),
+    )
+    .execute();
 }

@@ -136,6 +136,79 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_analytics': {
+    async up(db: Kysely<unknown>) {
+      // What a resend needs (the original context) and the links between an original and its resends.
+      await db.schema.alterTable('deliveries').addColumn('context', 'text').execute();
+      await db.schema
+        .alterTable('deliveries')
+        .addColumn('manual', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable('deliveries').addColumn('resend_of', 'text').execute();
+      await db.schema.alterTable('deliveries').addColumn('resent_to', 'text').execute();
+      await db.schema.alterTable('deliveries').addColumn('resent_at', 'text').execute();
+      // The queue listings: newest first by status, overall or for one flow step; id breaks ties.
+      await db.schema.dropIndex('deliveries_status_idx').execute();
+      await db.schema.dropIndex('deliveries_flow_idx').execute();
+      await db.schema
+        .createIndex('deliveries_queue_idx')
+        .on('deliveries')
+        .columns(['status', 'created_at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('deliveries_step_queue_idx')
+        .on('deliveries')
+        .columns(['flow_id', 'step_id', 'status', 'created_at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('deliveries_created_idx')
+        .on('deliveries')
+        .columns(['created_at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('deliveries_flow_created_idx')
+        .on('deliveries')
+        .columns(['flow_id', 'step_id', 'created_at', 'id'])
+        .execute();
+      await db.schema
+        .createIndex('delivery_attempts_delivery_idx')
+        .on('delivery_attempts')
+        .columns(['delivery_id', 'id'])
+        .execute();
+      await db.schema.createIndex('profiles_updated_idx').on('profiles').column('updated_at').execute();
+
+      // Hourly roll-ups, kept in step with every status change, so stats never scan deliveries.
+      await db.schema
+        .createTable('delivery_rollups')
+        .addColumn('flow_id', 'text', (c) => c.notNull())
+        .addColumn('step_id', 'text', (c) => c.notNull())
+        .addColumn('hour', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('delivery_rollups_pk', ['flow_id', 'step_id', 'hour', 'status', 'attempts'])
+        .execute();
+      await db.schema
+        .createIndex('delivery_rollups_hour_idx')
+        .on('delivery_rollups')
+        .columns(['hour'])
+        .execute();
+      await db.schema
+        .createTable('latency_rollups')
+        .addColumn('flow_id', 'text', (c) => c.notNull())
+        .addColumn('step_id', 'text', (c) => c.notNull())
+        .addColumn('hour', 'text', (c) => c.notNull())
+        .addColumn('bucket', 'integer', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('latency_rollups_pk', ['flow_id', 'step_id', 'hour', 'bucket'])
+        .execute();
+      await db.schema
+        .createIndex('latency_rollups_hour_idx')
+        .on('latency_rollups')
+        .columns(['hour'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

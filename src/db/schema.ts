@@ -77,6 +77,34 @@ export interface DeliveriesTable {
   latency_ms: number | null;
   created_at: Iso;
   updated_at: Iso;
+  /** JSON of the template context (person, event) the delivery was made with; a resend reuses it. */
+  context: string | null;
+  /** 1 for a resend started by a user. */
+  manual: number;
+  /** For a resend: the delivery it sends again. */
+  resend_of: string | null;
+  /** For an original: its latest resend, and when it was asked for. */
+  resent_to: string | null;
+  resent_at: Iso | null;
+}
+
+export interface DeliveryRollupsTable {
+  flow_id: string;
+  step_id: string;
+  /** The hour the delivery was created, `YYYY-MM-DDTHH`. */
+  hour: string;
+  status: DeliveryStatus;
+  attempts: number;
+  count: number;
+}
+
+export interface LatencyRollupsTable {
+  flow_id: string;
+  step_id: string;
+  hour: string;
+  /** Index of a logarithmic latency bucket; see `latencyBucket`. */
+  bucket: number;
+  count: number;
 }
 
 export interface DeliveryAttemptsTable {
@@ -101,4 +129,6 @@ export interface Database {
   runs: RunsTable;
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
+  delivery_rollups: DeliveryRollupsTable;
+  latency_rollups: LatencyRollupsTable;
 }

@@ -43,6 +43,24 @@ export interface DeliverWebhookInput {
   context: RunContext;
   /** The step's retry policy: tells the last attempt (→ failed) and when the next one is due. */
   retry: RetryPlan;
+  /**
+   * Set for a resend a user asked for: the delivery row the API created, and the one it sends
+   * again. A resend uses the flow's current version of the step (URL, headers, body).
+   */
+  resend?: { deliveryId: string; originalId: string };
+}
+
+export interface ResendInput {
+  deliveryId: string;
+  originalId: string;
+  runId: string;
+  flowId: string;
+  flowVersion: number;
+  stepId: string;
+  profileId: string;
+  context: RunContext;
+  retry: RetryPlan;
+  timeoutMs: number;
 }
 
 export interface DeliverWebhookResult {

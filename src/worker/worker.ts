@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import type { Db } from '../db';
 import { openDatabase } from '../db';
 import { DeliveryStore } from '../db/delivery-store';
+import { AttemptSpool } from '../db/attempt-spool';
 import { FlowStore } from '../db/flow-store';
 import type { Logger } from '../logger';
 import { createSecretBox } from '../secrets/from-config';
@@ -15,6 +16,9 @@ import { createDispatcher } from '../webhooks/send';
 
 /** Prebuilt by `npm run build` so a worker starts in a second instead of bundling with webpack. */
 const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
+
+/** How often attempts spooled after a database failure are replayed. */
+const SPOOL_DRAIN_MS = 10_000;
 
 const TEMPORAL_LEVELS: Record<Config['logLevel'], LogLevel> = {
   fatal: 'ERROR',
@@ -47,9 +51,12 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   const secrets = createSecretBox(config, logger);
   const dispatcher = createDispatcher({ connectTimeoutMs: Math.min(config.webhook.timeoutMs, 10_000) });
   const renderer = new TemplateRenderer();
+  const spool = new AttemptSpool(config.dataDir);
+  const deliveries = new DeliveryStore(db);
   const activities = createActivities({
     flows: new FlowStore(db),
-    deliveries: new DeliveryStore(db),
+    deliveries,
+    spool,
     secrets,
     dispatcher,
     renderer,
@@ -68,10 +75,19 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     // A restarted worker picks up its runs quickly instead of waiting on a dead sticky queue.
     stickyQueueScheduleToStartTimeout: '2s',
   });
+  // Reconcile attempts the database refused earlier (see AttemptSpool).
+  const reconcile = setInterval(() => {
+    spool.drain(deliveries).then(
+      (n) => n > 0 && logger.info({ records: n }, 'spooled webhook attempts recorded'),
+      (err: unknown) => logger.warn({ err }, 'spooled webhook attempts not recorded yet'),
+    );
+  }, SPOOL_DRAIN_MS);
+  reconcile.unref();
   return {
     worker,
     db,
     async close() {
+      clearInterval(reconcile);
       await connection.close();
       await dispatcher.close();
       await renderer.close();

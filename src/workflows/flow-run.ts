@@ -1,23 +1,33 @@
-import { RetryState } from '@temporalio/common';
 import type { ActivityOptions } from '@temporalio/workflow';
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  defineQuery,
-  log,
-  proxyActivities,
-  setHandler,
-  sleep,
-} from '@temporalio/workflow';
+import { defineQuery, log, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { evaluateCondition } from '../flows/condition';
-import type { FlowRunInput, PlanStep, RunState, StepState, WebhookFailureDetails } from '../flows/run-types';
+import type { FlowRunInput, PlanStep, RetryPlan, RunState, StepState } from '../flows/run-types';
+import { webhookEnding } from './webhook-outcome';
 
 /** The run's progress, step by step; read by `GET /api/runs/:runId`. */
 export const runStateQuery = defineQuery<RunState>('runState');
 
 /** Extra time beyond the HTTP timeout before Temporal gives up on an attempt (e.g. the worker died). */
 const ATTEMPT_MARGIN_MS = 15_000;
+
+/** The activity options of one webhook delivery: its retry policy is the step's. */
+export function webhookActivityOptions(
+  activityId: string,
+  retry: RetryPlan,
+  timeoutMs: number,
+): ActivityOptions {
+  return {
+    activityId,
+    startToCloseTimeout: timeoutMs + ATTEMPT_MARGIN_MS,
+    retry: {
+      maximumAttempts: retry.maxAttempts,
+      initialInterval: retry.initialIntervalMs,
+      backoffCoefficient: retry.backoffCoefficient,
+      maximumInterval: retry.maxIntervalMs,
+    },
+  };
+}
 
 function nowIso(): string {
   // Workflow time: deterministic, replayed from history.
@@ -68,17 +78,9 @@ export async function flowRun(input: FlowRunInput): Promise<RunState> {
   };
 
   const runWebhook = async (step: Extract<PlanStep, { type: 'webhook' }>, st: StepState) => {
-    const options: ActivityOptions = {
-      activityId: step.id,
-      startToCloseTimeout: step.timeoutMs + ATTEMPT_MARGIN_MS,
-      retry: {
-        maximumAttempts: step.retry.maxAttempts,
-        initialInterval: step.retry.initialIntervalMs,
-        backoffCoefficient: step.retry.backoffCoefficient,
-        maximumInterval: step.retry.maxIntervalMs,
-      },
-    };
-    const { deliverWebhook } = proxyActivities<Activities>(options);
+    const { deliverWebhook } = proxyActivities<Activities>(
+      webhookActivityOptions(step.id, step.retry, step.timeoutMs),
+    );
     st.status = 'running';
     try {
       const res = await deliverWebhook({
@@ -95,17 +97,13 @@ export async function flowRun(input: FlowRunInput): Promise<RunState> {
       st.attempts = res.attempts;
       st.lastHttpStatus = res.httpStatus;
     } catch (err) {
-      if (!(err instanceof ActivityFailure)) throw err;
-      const cause = err.cause;
-      const details = (cause instanceof ApplicationFailure ? cause.details?.[0] : undefined) as
-        WebhookFailureDetails | undefined;
-      // Non-retryable → skipped; anything else that ended the retries (attempts, timeouts) → failed.
-      st.status = err.retryState === RetryState.NON_RETRYABLE_FAILURE ? 'skipped' : 'failed';
-      st.reason = cause?.message ?? err.message;
-      if (details) {
-        st.deliveryId = details.deliveryId;
-        st.attempts = details.attempt;
-        if (details.httpStatus !== undefined) st.lastHttpStatus = details.httpStatus;
+      const ending = webhookEnding(err);
+      st.status = ending.status;
+      st.reason = ending.reason;
+      if (ending.details) {
+        st.deliveryId = ending.details.deliveryId;
+        st.attempts = ending.details.attempt;
+        if (ending.details.httpStatus !== undefined) st.lastHttpStatus = ending.details.httpStatus;
       }
       log.info('webhook step ended without delivery', {
         stepId: step.id,

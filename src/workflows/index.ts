@@ -1,2 +1,3 @@
 // The worker's `workflowsPath`: every workflow type hookflow registers.
 export { flowRun, runStateQuery } from './flow-run';
+export { resendDelivery } from './resend-delivery';

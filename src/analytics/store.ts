@@ -1,0 +1,294 @@
+import { sql } from 'kysely';
+import type { Db } from '../db';
+import type { DeliveryStatus } from '../db/schema';
+import { hourOf, percentileFromBuckets } from './buckets';
+
+export const STATUSES: readonly DeliveryStatus[] = ['pending', 'retrying', 'delivered', 'failed', 'skipped'];
+
+export interface Scope {
+  flowId?: string;
+  stepId?: string;
+}
+
+export interface StatsQuery extends Scope {
+  from: string;
+  to: string;
+}
+
+export interface SeriesPoint extends Record<DeliveryStatus, number> {
+  t: string;
+}
+
+export interface Stats {
+  from: string;
+  to: string;
+  counts: Record<DeliveryStatus, number>;
+  total: number;
+  /** Delivered out of deliveries that ended (delivered, failed, skipped); null when none ended. */
+  successRate: number | null;
+  /** Of delivered deliveries, from the latency roll-ups (within 10%). */
+  latencyMs: { p50: number | null; p95: number | null };
+  /** How many attempts deliveries took: [{ attempts, count }]. */
+  attempts: { attempts: number; count: number }[];
+  series: { interval: 'hour' | 'day'; points: SeriesPoint[] };
+}
+
+export interface ListQuery extends Scope {
+  status?: DeliveryStatus;
+  cursor?: string;
+  limit: number;
+}
+
+export interface DeliverySummary {
+  id: string;
+  flowId: string;
+  flowVersion: number;
+  stepId: string;
+  runId: string;
+  profileId: string;
+  status: DeliveryStatus;
+  attempts: number;
+  firstAttemptAt: string | null;
+  lastAttemptAt: string | null;
+  nextAttemptAt: string | null;
+  lastHttpStatus: number | null;
+  reason: string | null;
+  latencyMs: number | null;
+  createdAt: string;
+  manual: boolean;
+  resendOf: string | null;
+  resentTo: string | null;
+  resentAt: string | null;
+}
+
+export interface AttemptView {
+  attempt: number;
+  manual: boolean;
+  startedAt: string;
+  durationMs: number;
+  httpStatus: number | null;
+  errorClass: string | null;
+  class: string;
+  reason: string;
+  responseExcerpt: string | null;
+}
+
+type DeliveryRowLike = {
+  id: string;
+  flow_id: string;
+  flow_version: number;
+  step_id: string;
+  run_id: string;
+  profile_id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  first_attempt_at: string | null;
+  last_attempt_at: string | null;
+  next_attempt_at: string | null;
+  last_http_status: number | null;
+  reason: string | null;
+  latency_ms: number | null;
+  created_at: string;
+  manual: number;
+  resend_of: string | null;
+  resent_to: string | null;
+  resent_at: string | null;
+};
+
+const SUMMARY_COLUMNS = [
+  'id',
+  'flow_id',
+  'flow_version',
+  'step_id',
+  'run_id',
+  'profile_id',
+  'status',
+  'attempts',
+  'first_attempt_at',
+  'last_attempt_at',
+  'next_attempt_at',
+  'last_http_status',
+  'reason',
+  'latency_ms',
+  'created_at',
+  'manual',
+  'resend_of',
+  'resent_to',
+  'resent_at',
+] as const;
+
+export function toSummary(r: DeliveryRowLike): DeliverySummary {
+  return {
+    id: r.id,
+    flowId: r.flow_id,
+    flowVersion: r.flow_version,
+    stepId: r.step_id,
+    runId: r.run_id,
+    profileId: r.profile_id,
+    status: r.status,
+    attempts: r.attempts,
+    firstAttemptAt: r.first_attempt_at,
+    lastAttemptAt: r.last_attempt_at,
+    nextAttemptAt: r.next_attempt_at,
+    lastHttpStatus: r.last_http_status,
+    reason: r.reason,
+    latencyMs: r.latency_ms,
+    createdAt: r.created_at,
+    manual: r.manual === 1,
+    resendOf: r.resend_of,
+    resentTo: r.resent_to,
+    resentAt: r.resent_at,
+  };
+}
+
+/** Opaque keyset cursor: the (created_at, id) of the last row of a page. */
+export function encodeCursor(createdAt: string, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): [string, string] | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string')
+      return [v[0], v[1]];
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+/** The analytics queries, each served by an index or by the hourly roll-ups. */
+export class AnalyticsStore {
+  constructor(private readonly db: Db) {}
+
+  async stats(q: StatsQuery): Promise<Stats> {
+    const fromHour = hourOf(q.from);
+    const toHour = hourOf(q.to);
+    let rollups = this.db
+      .selectFrom('delivery_rollups')
+      .where('hour', '>=', fromHour)
+      .where('hour', '<=', toHour);
+    if (q.flowId) rollups = rollups.where('flow_id', '=', q.flowId);
+    if (q.stepId) rollups = rollups.where('step_id', '=', q.stepId);
+
+    const byStatus = await rollups
+      .select(['status', sql<number>`sum(count)`.as('n')])
+      .groupBy('status')
+      .execute();
+    const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
+    for (const r of byStatus) counts[r.status] = Number(r.n);
+    const total = STATUSES.reduce((n, s) => n + counts[s], 0);
+    const ended = counts.delivered + counts.failed + counts.skipped;
+
+    const attempts = (
+      await rollups
+        .select(['attempts', sql<number>`sum(count)`.as('n')])
+        .where('status', 'in', ['delivered', 'failed', 'skipped'])
+        .groupBy('attempts')
+        .orderBy('attempts')
+        .execute()
+    )
+      .map((r) => ({ attempts: r.attempts, count: Number(r.n) }))
+      .filter((r) => r.count > 0);
+
+    const hours = (Date.parse(q.to) - Date.parse(q.from)) / 3_600_000;
+    const interval: 'hour' | 'day' = hours <= 72 ? 'hour' : 'day';
+    const bucket = interval === 'hour' ? sql<string>`hour` : sql<string>`substr(hour, 1, 10)`;
+    const seriesRows = await rollups
+      .select([bucket.as('t'), 'status', sql<number>`sum(count)`.as('n')])
+      .groupBy([bucket, 'status'])
+      .orderBy(bucket)
+      .execute();
+    const points = new Map<string, SeriesPoint>();
+    for (const r of seriesRows) {
+      const t = interval === 'hour' ? `${r.t}:00:00Z` : `${r.t}T00:00:00Z`;
+      let p = points.get(t);
+      if (!p) {
+        p = { t, pending: 0, retrying: 0, delivered: 0, failed: 0, skipped: 0 };
+        points.set(t, p);
+      }
+      p[r.status] += Number(r.n);
+    }
+
+    let latency = this.db
+      .selectFrom('latency_rollups')
+      .select(['bucket', sql<number>`sum(count)`.as('n')])
+      .where('hour', '>=', fromHour)
+      .where('hour', '<=', toHour);
+    if (q.flowId) latency = latency.where('flow_id', '=', q.flowId);
+    if (q.stepId) latency = latency.where('step_id', '=', q.stepId);
+    const buckets = (await latency.groupBy('bucket').execute()).map((r) => ({
+      bucket: r.bucket,
+      count: Number(r.n),
+    }));
+
+    return {
+      from: q.from,
+      to: q.to,
+      counts,
+      total,
+      successRate: ended === 0 ? null : counts.delivered / ended,
+      latencyMs: { p50: percentileFromBuckets(buckets, 50), p95: percentileFromBuckets(buckets, 95) },
+      attempts,
+      series: { interval, points: [...points.values()] },
+    };
+  }
+
+  /** Newest first, keyset-paginated on (created_at, id). */
+  async list(q: ListQuery): Promise<{ deliveries: DeliverySummary[]; nextCursor: string | null }> {
+    let qb = this.db.selectFrom('deliveries').select(SUMMARY_COLUMNS);
+    if (q.flowId) qb = qb.where('flow_id', '=', q.flowId);
+    if (q.stepId) qb = qb.where('step_id', '=', q.stepId);
+    if (q.status) qb = qb.where('status', '=', q.status);
+    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
+    if (after) {
+      const [createdAt, id] = after;
+      qb = qb.where((eb) =>
+        eb.or([
+          eb('created_at', '<', createdAt),
+          eb.and([eb('created_at', '=', createdAt), eb('id', '<', id)]),
+        ]),
+      );
+    }
+    const rows = await qb
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(q.limit + 1)
+      .execute();
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return {
+      deliveries: page.map(toSummary),
+      nextCursor: rows.length > q.limit && last ? encodeCursor(last.created_at, last.id) : null,
+    };
+  }
+
+  async get(id: string): Promise<{ delivery: DeliverySummary; attempts: AttemptView[] } | undefined> {
+    const row = await this.db
+      .selectFrom('deliveries')
+      .select(SUMMARY_COLUMNS)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const attempts = await this.db
+      .selectFrom('delivery_attempts')
+      .selectAll()
+      .where('delivery_id', '=', id)
+      .orderBy('id')
+      .execute();
+    return {
+      delivery: toSummary(row),
+      attempts: attempts.map((a) => ({
+        attempt: a.attempt,
+        manual: a.manual === 1,
+        startedAt: a.started_at,
+        durationMs: a.duration_ms,
+        httpStatus: a.http_status,
+        errorClass: a.error_class,
+        class: a.outcome,
+        reason: a.reason,
+        responseExcerpt: a.response_excerpt,
+      })),
+    };
+  }
+}

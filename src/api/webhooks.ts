@@ -1,0 +1,88 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { ResendService } from '../analytics/resend';
+import type { AnalyticsStore } from '../analytics/store';
+import { decodeCursor } from '../analytics/store';
+import { NotFoundError, ValidationError } from '../errors';
+import type { RunService } from '../runs/service';
+import { parseBody, toProblems } from './validation';
+
+const status = z.enum(['pending', 'retrying', 'delivered', 'failed', 'skipped'], {
+  error: 'must be one of pending, retrying, delivered, failed, skipped',
+});
+const id = z.string().min(1).max(100);
+const scope = { flowId: id.optional(), stepId: id.optional() };
+const iso = z.iso.datetime({
+  offset: true,
+  error: 'must be an ISO-8601 date-time, e.g. 2026-11-29T10:00:00Z',
+});
+
+const statsQuery = z
+  .strictObject({ ...scope, from: iso.optional(), to: iso.optional() })
+  .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), {
+    message: 'must not be after to',
+    path: ['from'],
+  });
+const listQuery = z.strictObject({
+  ...scope,
+  status: status.optional(),
+  cursor: z
+    .string()
+    .optional()
+    .refine((c) => c === undefined || decodeCursor(c) !== undefined, 'is not a cursor this API returned'),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+const bulkBody = z.strictObject({ ...scope, status: status.optional() }).default({});
+
+function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
+  const res = schema.safeParse(query);
+  if (!res.success) throw new ValidationError(toProblems(res.error));
+  return res.data;
+}
+
+const DAY = 86_400_000;
+
+/** Webhook analytics: stats, the queues, one delivery with its attempts, and resends. */
+export function webhooksRouter(deps: {
+  analytics: AnalyticsStore;
+  resend: ResendService;
+  runs: RunService;
+}): Router {
+  const r = Router();
+
+  r.get('/stats', async (req, res) => {
+    const q = parseQuery(statsQuery, req.query);
+    const to = q.to ? new Date(q.to).toISOString() : new Date().toISOString();
+    const from = q.from ? new Date(q.from).toISOString() : new Date(Date.parse(to) - 7 * DAY).toISOString();
+    res.json(await deps.analytics.stats({ ...q, from, to }));
+  });
+
+  r.get('/deliveries', async (req, res) => {
+    res.json(await deps.analytics.list(parseQuery(listQuery, req.query)));
+  });
+
+  r.post('/deliveries/resend', async (req, res) => {
+    const filters = parseBody(bulkBody, req.body ?? {});
+    const statuses = filters.status ? [filters.status] : (['failed', 'skipped'] as const);
+    const total = { resent: 0, alreadyRunning: 0, remaining: 0 };
+    for (const s of statuses) {
+      const r1 = await deps.resend.resendMany({ ...filters, status: s });
+      total.resent += r1.resent;
+      total.alreadyRunning += r1.alreadyRunning;
+      total.remaining += r1.remaining;
+    }
+    res.status(202).json(total);
+  });
+
+  r.get('/deliveries/:id', async (req, res) => {
+    const found = await deps.analytics.get(req.params.id);
+    if (!found) throw new NotFoundError(`delivery ${req.params.id}`);
+    res.json({ ...found, runUrl: deps.runs.temporalUrl(found.delivery.runId) });
+  });
+
+  r.post('/deliveries/:id/resend', async (req, res) => {
+    res.status(202).json(await deps.resend.resendOne(req.params.id));
+  });
+
+  return r;
+}

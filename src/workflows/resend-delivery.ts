@@ -1,0 +1,44 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { ResendInput } from '../flows/run-types';
+import { webhookActivityOptions } from './flow-run';
+import { webhookEnding } from './webhook-outcome';
+
+export interface ResendResult {
+  deliveryId: string;
+  status: 'delivered' | 'failed' | 'skipped';
+  attempts: number;
+  reason?: string;
+}
+
+/**
+ * A resend a user asked for: one delivery of the step as it is now, with the original's context,
+ * under the step's retry policy. Its workflow id is derived from the original, so a resend that is
+ * still running is never started twice.
+ */
+export async function resendDelivery(input: ResendInput): Promise<ResendResult> {
+  const { deliverWebhook } = proxyActivities<Activities>(
+    webhookActivityOptions('resend', input.retry, input.timeoutMs),
+  );
+  try {
+    const res = await deliverWebhook({
+      runId: input.runId,
+      flowId: input.flowId,
+      flowVersion: input.flowVersion,
+      stepId: input.stepId,
+      profileId: input.profileId,
+      context: input.context,
+      retry: input.retry,
+      resend: { deliveryId: input.deliveryId, originalId: input.originalId },
+    });
+    return { deliveryId: input.deliveryId, status: 'delivered', attempts: res.attempts };
+  } catch (err) {
+    const ending = webhookEnding(err);
+    return {
+      deliveryId: input.deliveryId,
+      status: ending.status,
+      attempts: ending.details?.attempt ?? 0,
+      reason: ending.reason,
+    };
+  }
+}

@@ -1,0 +1,26 @@
+import { RetryState } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import type { WebhookFailureDetails } from '../flows/run-types';
+
+export interface WebhookEnding {
+  status: 'failed' | 'skipped';
+  reason: string;
+  details?: WebhookFailureDetails;
+}
+
+/**
+ * Reads how a webhook activity ended without delivery: non-retryable → skipped; anything else
+ * that ended the retries (attempts, timeouts) → failed. Rethrows what is not an activity failure.
+ */
+export function webhookEnding(err: unknown): WebhookEnding {
+  if (!(err instanceof ActivityFailure)) throw err;
+  const cause = err.cause;
+  const details = (cause instanceof ApplicationFailure ? cause.details?.[0] : undefined) as
+    WebhookFailureDetails | undefined;
+  const ending: WebhookEnding = {
+    status: err.retryState === RetryState.NON_RETRYABLE_FAILURE ? 'skipped' : 'failed',
+    reason: cause?.message ?? err.message,
+  };
+  if (details) ending.details = details;
+  return ending;
+}

@@ -1,0 +1,279 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { createTestPki } from '../../src/testing/certs';
+import { Receiver } from '../../src/testing/receiver';
+import { ARTIFACTS, poll, Stack } from '../../src/testing/stack';
+import type { ErrorResponse } from '../support/api-types';
+import { createLiveFlow, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';
+
+/** Webhook Analytics on the real stack: records, queues, stats, resend, and the page in Chromium. */
+
+interface Summary {
+  runId: string;
+  id: string;
+  status: string;
+  attempts: number;
+  reason: string | null;
+  lastHttpStatus: number | null;
+  stepId: string;
+  resentTo: string | null;
+  resendOf: string | null;
+  manual: boolean;
+}
+interface Detail {
+  delivery: Summary;
+  attempts: {
+    attempt: number;
+    class: string;
+    httpStatus: number | null;
+    manual: boolean;
+    responseExcerpt: string | null;
+  }[];
+  runUrl: string;
+}
+
+let stack: Stack;
+let receiver: Receiver;
+let flowId: string;
+let failedId: string;
+let skippedId: string;
+const metric = uniqueMetric('Analytics');
+const fast = { retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 100 } };
+
+beforeAll(async () => {
+  const pki = createTestPki();
+  receiver = await Receiver.start(pki.good);
+  stack = await Stack.start({ name: 'analytics', caCert: pki.caCert });
+  receiver.script('/loyalty', { status: 503, body: '{"error": "maintenance"}' });
+  receiver.script('/crm', { status: 404, body: 'no such hook' });
+  const flow = await createLiveFlow(stack, metric, [
+    {
+      id: 'loyalty',
+      type: 'webhook',
+      name: 'Loyalty points',
+      url: receiver.url('/loyalty'),
+      body: '{"email": "{{ person.email }}"}',
+      ...fast,
+    },
+    {
+      id: 'crm',
+      type: 'webhook',
+      name: 'CRM sync',
+      url: receiver.url('/crm'),
+      body: '{"email": "{{ person.email }}"}',
+      ...fast,
+    },
+    {
+      id: 'ok',
+      type: 'webhook',
+      name: 'Fulfilment',
+      url: receiver.url('/ok'),
+      body: '{"v": {{ event.value }}}',
+      ...fast,
+    },
+  ]);
+  flowId = flow.id;
+  const run = await waitForRun(stack, await startOneRun(stack, metric));
+  expect([step(run, 'loyalty').status, step(run, 'crm').status, step(run, 'ok').status]).toEqual([
+    'failed',
+    'skipped',
+    'delivered',
+  ]);
+  failedId = step(run, 'loyalty').deliveryId!;
+  skippedId = step(run, 'crm').deliveryId!;
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await receiver?.close();
+});
+
+test('the queues list failed and skipped deliveries with a one-line reason', async () => {
+  const failed = await stack.request<{ deliveries: Summary[] }>(
+    'GET',
+    `/api/webhooks/deliveries?status=failed&flowId=${flowId}`,
+  );
+  expect(failed.body.deliveries).toEqual([
+    expect.objectContaining({
+      id: failedId,
+      stepId: 'loyalty',
+      status: 'failed',
+      attempts: 2,
+      lastHttpStatus: 503,
+    }),
+  ]);
+  expect(failed.body.deliveries[0]!.reason).toMatch(/^HTTP 503 Service Unavailable$/);
+  const skipped = await stack.request<{ deliveries: Summary[] }>(
+    'GET',
+    `/api/webhooks/deliveries?status=skipped&flowId=${flowId}`,
+  );
+  expect(skipped.body.deliveries.map((d) => [d.id, d.attempts, d.lastHttpStatus])).toEqual([
+    [skippedId, 1, 404],
+  ]);
+});
+
+test('a delivery shows every attempt, its excerpt, and the link to its run', async () => {
+  const res = await stack.request<Detail>('GET', `/api/webhooks/deliveries/${failedId}`);
+  expect(res.status).toBe(200);
+  expect(res.body.attempts.map((a) => [a.attempt, a.class, a.httpStatus, a.manual])).toEqual([
+    [1, 'retryable', 503, false],
+    [2, 'retryable', 503, false],
+  ]);
+  expect(res.body.attempts[0]!.responseExcerpt).toBe('{"error": "maintenance"}');
+  expect(res.body.runUrl).toMatch(/\/namespaces\/default\/workflows\/run_/);
+  expect((await stack.request('GET', '/api/webhooks/deliveries/dlv_nope')).status).toBe(404);
+});
+
+test('stats: counts per status, success rate, latency, attempts and a time series', async () => {
+  const res = await stack.request<{
+    counts: Record<string, number>;
+    total: number;
+    successRate: number;
+    latencyMs: { p50: number; p95: number };
+    attempts: { attempts: number; count: number }[];
+    series: { interval: string; points: { delivered: number; failed: number; skipped: number }[] };
+  }>('GET', `/api/webhooks/stats?flowId=${flowId}`);
+  expect(res.body.counts).toMatchObject({ delivered: 1, failed: 1, skipped: 1, retrying: 0 });
+  expect(res.body.successRate).toBeCloseTo(1 / 3);
+  expect(res.body.latencyMs.p50).toBeGreaterThan(0);
+  expect(res.body.attempts).toEqual([
+    { attempts: 1, count: 2 },
+    { attempts: 2, count: 1 },
+  ]);
+  expect(res.body.series.interval).toBe('day');
+  const sum = res.body.series.points.reduce((n, p) => n + p.delivered + p.failed + p.skipped, 0);
+  expect(sum).toBe(3);
+  const one = await stack.request<{ counts: Record<string, number> }>(
+    'GET',
+    `/api/webhooks/stats?flowId=${flowId}&stepId=crm`,
+  );
+  expect(one.body.counts).toMatchObject({ skipped: 1, delivered: 0, failed: 0 });
+});
+
+test('bad queries get 422 naming the parameter', async () => {
+  const bad = await stack.request<ErrorResponse>(
+    'GET',
+    '/api/webhooks/deliveries?status=lost&limit=1000&cursor=zzz',
+  );
+  expect(bad.status).toBe(422);
+  expect(bad.body.error.details.map((d) => d.path).sort()).toEqual(['cursor', 'limit', 'status']);
+  const range = await stack.request<ErrorResponse>(
+    'GET',
+    '/api/webhooks/stats?from=2026-12-01T00:00:00Z&to=2026-11-01T00:00:00Z',
+  );
+  expect(range.status).toBe(422);
+});
+
+test('the Webhook Analytics page: see both queues, fix the endpoint, resend, see it delivered', async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${stack.apiUrl}/webhooks`);
+    const panel = page.locator(`section[data-step="${flowId}/loyalty"]`);
+    const failedRow = panel.locator(`[data-queue="failed"] li[data-delivery="${failedId}"]`);
+    await failedRow.waitFor();
+    expect(await failedRow.locator('.reason').innerText()).toBe('HTTP 503 Service Unavailable');
+    const skippedRow = page.locator(
+      `section[data-step="${flowId}/crm"] [data-queue="skipped"] li[data-delivery="${skippedId}"]`,
+    );
+    expect(await skippedRow.locator('.reason').innerText()).toMatch(
+      /HTTP 404 Not Found: the endpoint rejected the request/,
+    );
+    await page.screenshot({ path: path.join(ARTIFACTS, 'webhooks-page-before.png'), fullPage: true });
+
+    receiver.script('/loyalty', { status: 200 }); // the team fixes its endpoint
+    await failedRow.locator(`button[data-resend="${failedId}"]`).click();
+    const note = page.locator(`[data-testid="note-${failedId}"]`);
+    await page.waitForFunction(
+      (id) => document.getElementById(`note-${id}`)?.dataset.status === 'delivered',
+      failedId,
+      {
+        timeout: 30_000,
+      },
+    );
+    expect(await note.innerText()).toMatch(/Resend delivered/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'webhooks-page.png'), fullPage: true });
+
+    // After a reload the original stays in the failed queue, marked as resent and linked.
+    await page.reload();
+    await failedRow.waitFor();
+    expect(await failedRow.innerText()).toMatch(/resent → dlv_/);
+
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.goto(`${stack.apiUrl}/webhooks`);
+    await phone.screenshot({ path: path.join(ARTIFACTS, 'webhooks-page-phone.png'), fullPage: true });
+    // Readable at a phone width: nothing wider than the screen.
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(1);
+  } finally {
+    await browser.close();
+  }
+  expect(receiver.received('/loyalty')).toHaveLength(3);
+
+  const original = await stack.request<Detail>('GET', `/api/webhooks/deliveries/${failedId}`);
+  expect(original.body.delivery.status).toBe('failed');
+  const resendId = original.body.delivery.resentTo!;
+  const resend = await stack.request<Detail>('GET', `/api/webhooks/deliveries/${resendId}`);
+  expect(resend.body.delivery).toMatchObject({
+    status: 'delivered',
+    resendOf: failedId,
+    manual: true,
+    attempts: 1,
+  });
+  expect(resend.body.attempts).toEqual([
+    expect.objectContaining({ attempt: 1, class: 'delivered', manual: true }),
+  ]);
+});
+
+test('bulk resend uses the list filters, skips what was resent, and never runs a resend twice', async () => {
+  receiver.script('/crm', { status: 200 });
+  const first = await stack.request<{ resent: number }>('POST', '/api/webhooks/deliveries/resend', {
+    flowId,
+    status: 'skipped',
+  });
+  expect(first.status).toBe(202);
+  expect(first.body.resent).toBe(1);
+  const again = await stack.request<{ resent: number }>('POST', '/api/webhooks/deliveries/resend', {
+    flowId,
+    status: 'skipped',
+  });
+  expect(again.body.resent).toBe(0);
+  const d = await poll(
+    () => stack.request<Detail>('GET', `/api/webhooks/deliveries/${skippedId}`),
+    (r) => r.body.delivery.resentTo !== null,
+  );
+  await poll(
+    () => stack.request<Detail>('GET', `/api/webhooks/deliveries/${d.body.delivery.resentTo!}`),
+    (r) => r.body.delivery.status === 'delivered',
+  );
+  // One original, one resend: the endpoint saw the first skip and exactly one resend.
+  expect(receiver.received('/crm')).toHaveLength(2);
+
+  // A resend of something still retrying is refused.
+  receiver.script('/slow', { status: 503 });
+  const m = uniqueMetric('Slow');
+  await createLiveFlow(stack, m, [
+    {
+      id: 'slow',
+      type: 'webhook',
+      url: receiver.url('/slow'),
+      body: '{}',
+      retry: { maxAttempts: 3, initialIntervalMs: 5000 },
+    },
+  ]);
+  const runId = await startOneRun(stack, m);
+  const retrying = await poll(
+    () => stack.request<{ deliveries: Summary[] }>('GET', '/api/webhooks/deliveries?status=retrying'),
+    (r) => r.body.deliveries.some((x) => x.runId === runId),
+    15_000,
+  );
+  const id = retrying.body.deliveries.find((x) => x.runId === runId)!.id;
+  const refused = await stack.request<ErrorResponse>('POST', `/api/webhooks/deliveries/${id}/resend`);
+  expect(refused.status).toBe(409);
+  expect(refused.body.error.code).toBe('still_delivering');
+});
