@@ -5,7 +5,6 @@ import nunjucks from 'nunjucks';
 import type { AnalyticsStore, DeliverySummary, Stats } from '../analytics/store';
 import type { FlowStore } from '../db/flow-store';
 import { NotFoundError } from '../errors';
-import type { WebhookStep } from '../flows/model';
 import { walkSteps } from '../flows/model';
 import type { RunService } from '../runs/service';
 import type { ChartGeometry } from './chart';
