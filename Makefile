@@ -19,6 +19,9 @@ test: deps build
 bench: deps build
 	node dist/bench/bench.js $(ARGS)
 
+bench-analytics: deps build
+	node dist/bench/analytics.js $(ARGS)
+
 deps: node_modules/.package-lock.json tools
 
 # npm ci when the lock file changed since the last install.

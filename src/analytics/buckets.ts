@@ -18,6 +18,11 @@ export function hourOf(iso: string): string {
   return iso.slice(0, 13);
 }
 
+/** The roll-up day of a timestamp: `YYYY-MM-DD` (UTC). */
+export function dayOf(iso: string): string {
+  return iso.slice(0, 10);
+}
+
 /** Percentile from (bucket, count) pairs, by nearest rank. */
 export function percentileFromBuckets(
   rows: readonly { bucket: number; count: number }[],

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db';
 import type { DeliveryStatus } from '../db/schema';
-import { hourOf, percentileFromBuckets } from './buckets';
+import { dayOf, hourOf, percentileFromBuckets } from './buckets';
 
 export const STATUSES: readonly DeliveryStatus[] = ['pending', 'retrying', 'delivered', 'failed', 'skipped'];
 
@@ -161,66 +161,57 @@ export function decodeCursor(cursor: string): [string, string] | undefined {
 export class AnalyticsStore {
   constructor(private readonly db: Db) {}
 
+  /**
+   * One pass over the roll-ups: hourly ones for ranges up to 3 days, daily ones beyond (those
+   * ranges count whole UTC days). Counts, attempts and the series come from the same rows.
+   */
   async stats(q: StatsQuery): Promise<Stats> {
-    const fromHour = hourOf(q.from);
-    const toHour = hourOf(q.to);
-    let rollups = this.db
-      .selectFrom('delivery_rollups')
-      .where('hour', '>=', fromHour)
-      .where('hour', '<=', toHour);
-    if (q.flowId) rollups = rollups.where('flow_id', '=', q.flowId);
-    if (q.stepId) rollups = rollups.where('step_id', '=', q.stepId);
-
-    const byStatus = await rollups
-      .select(['status', sql<number>`sum(count)`.as('n')])
-      .groupBy('status')
-      .execute();
-    const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
-    for (const r of byStatus) counts[r.status] = Number(r.n);
-    const total = STATUSES.reduce((n, s) => n + counts[s], 0);
-    const ended = counts.delivered + counts.failed + counts.skipped;
-
-    const attempts = (
-      await rollups
-        .select(['attempts', sql<number>`sum(count)`.as('n')])
-        .where('status', 'in', ['delivered', 'failed', 'skipped'])
-        .groupBy('attempts')
-        .orderBy('attempts')
-        .execute()
-    )
-      .map((r) => ({ attempts: r.attempts, count: Number(r.n) }))
-      .filter((r) => r.count > 0);
-
     const hours = (Date.parse(q.to) - Date.parse(q.from)) / 3_600_000;
     const interval: 'hour' | 'day' = hours <= 72 ? 'hour' : 'day';
-    const bucket = interval === 'hour' ? sql<string>`hour` : sql<string>`substr(hour, 1, 10)`;
-    const seriesRows = await rollups
-      .select([bucket.as('t'), 'status', sql<number>`sum(count)`.as('n')])
-      .groupBy([bucket, 'status'])
-      .orderBy(bucket)
-      .execute();
+    const grain = interval === 'hour' ? 'h' : 'd';
+    const cut = interval === 'hour' ? hourOf : dayOf;
+    const [fromP, toP] = [cut(q.from), cut(q.to)];
+
+    let rollups = this.db
+      .selectFrom('delivery_rollups')
+      .select(['period', 'status', 'attempts', sql<number>`sum(count)`.as('n')])
+      .where('grain', '=', grain)
+      .where('period', '>=', fromP)
+      .where('period', '<=', toP);
+    if (q.flowId) rollups = rollups.where('flow_id', '=', q.flowId);
+    if (q.stepId) rollups = rollups.where('step_id', '=', q.stepId);
+    const rows = await rollups.groupBy(['period', 'status', 'attempts']).execute();
+
+    const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
+    const attemptCounts = new Map<number, number>();
     const points = new Map<string, SeriesPoint>();
-    for (const r of seriesRows) {
-      const t = interval === 'hour' ? `${r.t}:00:00Z` : `${r.t}T00:00:00Z`;
+    for (const r of rows) {
+      const n = Number(r.n);
+      if (n === 0) continue;
+      counts[r.status] += n;
+      if (r.status === 'delivered' || r.status === 'failed' || r.status === 'skipped') {
+        attemptCounts.set(r.attempts, (attemptCounts.get(r.attempts) ?? 0) + n);
+      }
+      const t = interval === 'hour' ? `${r.period}:00:00.000Z` : `${r.period}T00:00:00.000Z`;
       let p = points.get(t);
       if (!p) {
         p = { t, pending: 0, retrying: 0, delivered: 0, failed: 0, skipped: 0 };
         points.set(t, p);
       }
-      p[r.status] += Number(r.n);
+      p[r.status] += n;
     }
+    const total = STATUSES.reduce((n, s) => n + counts[s], 0);
+    const ended = counts.delivered + counts.failed + counts.skipped;
 
     let latency = this.db
       .selectFrom('latency_rollups')
       .select(['bucket', sql<number>`sum(count)`.as('n')])
-      .where('hour', '>=', fromHour)
-      .where('hour', '<=', toHour);
+      .where('grain', '=', grain)
+      .where('period', '>=', fromP)
+      .where('period', '<=', toP);
     if (q.flowId) latency = latency.where('flow_id', '=', q.flowId);
     if (q.stepId) latency = latency.where('step_id', '=', q.stepId);
-    const buckets = (await latency.groupBy('bucket').execute()).map((r) => ({
-      bucket: r.bucket,
-      count: Number(r.n),
-    }));
+    const buckets = (await latency.groupBy('bucket').execute()).map((r) => ({ bucket: r.bucket, count: Number(r.n) }));
 
     return {
       from: q.from,
@@ -229,8 +220,8 @@ export class AnalyticsStore {
       total,
       successRate: ended === 0 ? null : counts.delivered / ended,
       latencyMs: { p50: percentileFromBuckets(buckets, 50), p95: percentileFromBuckets(buckets, 95) },
-      attempts,
-      series: { interval, points: [...points.values()] },
+      attempts: [...attemptCounts.entries()].sort((a, b) => a[0] - b[0]).map(([attempts, count]) => ({ attempts, count })),
+      series: { interval, points: [...points.values()].sort((a, b) => a.t.localeCompare(b.t)) },
     };
   }
 

@@ -1,8 +1,8 @@
 import type { Transaction } from 'kysely';
 import { sql } from 'kysely';
-import { hourOf, latencyBucket } from '../analytics/buckets';
+import { dayOf, hourOf, latencyBucket } from '../analytics/buckets';
 import type { Db } from './index';
-import type { AttemptClass, Database, DeliveriesTable, DeliveryStatus } from './schema';
+import type { AttemptClass, Database, DeliveriesTable, DeliveryStatus, Grain } from './schema';
 
 export interface AttemptRecord {
   deliveryId: string;
@@ -108,21 +108,17 @@ export class DeliveryStore {
       }
       await bumpRollup(trx, a.flowId, a.stepId, createdAt, a.status, a.attempt, 1);
       if (a.status === 'delivered' && prev?.status !== 'delivered') {
-        await trx
-          .insertInto('latency_rollups')
-          .values({
-            flow_id: a.flowId,
-            step_id: a.stepId,
-            hour: hourOf(createdAt),
-            bucket: latencyBucket(a.durationMs),
-            count: 1,
-          })
-          .onConflict((oc) =>
-            oc
-              .columns(['flow_id', 'step_id', 'hour', 'bucket'])
-              .doUpdateSet({ count: sql<number>`latency_rollups.count + 1` }),
-          )
-          .execute();
+        for (const [grain, period] of periods(createdAt)) {
+          await trx
+            .insertInto('latency_rollups')
+            .values({ grain, period, flow_id: a.flowId, step_id: a.stepId, bucket: latencyBucket(a.durationMs), count: 1 })
+            .onConflict((oc) =>
+              oc
+                .columns(['grain', 'period', 'flow_id', 'step_id', 'bucket'])
+                .doUpdateSet({ count: sql<number>`latency_rollups.count + 1` }),
+            )
+            .execute();
+        }
       }
     });
   }
@@ -192,6 +188,13 @@ export class DeliveryStore {
   }
 }
 
+function periods(createdAt: string): [Grain, string][] {
+  return [
+    ['h', hourOf(createdAt)],
+    ['d', dayOf(createdAt)],
+  ];
+}
+
 async function bumpRollup(
   trx: Trx,
   flowId: string,
@@ -201,13 +204,15 @@ async function bumpRollup(
   attempts: number,
   delta: number,
 ): Promise<void> {
-  await trx
-    .insertInto('delivery_rollups')
-    .values({ flow_id: flowId, step_id: stepId, hour: hourOf(createdAt), status, attempts, count: delta })
-    .onConflict((oc) =>
-      oc
-        .columns(['flow_id', 'step_id', 'hour', 'status', 'attempts'])
-        .doUpdateSet({ count: sql<number>`delivery_rollups.count + ${delta}` }),
-    )
-    .execute();
+  for (const [grain, period] of periods(createdAt)) {
+    await trx
+      .insertInto('delivery_rollups')
+      .values({ grain, period, flow_id: flowId, step_id: stepId, status, attempts, count: delta })
+      .onConflict((oc) =>
+        oc
+          .columns(['grain', 'period', 'flow_id', 'step_id', 'status', 'attempts'])
+          .doUpdateSet({ count: sql<number>`delivery_rollups.count + ${delta}` }),
+      )
+      .execute();
+  }
 }

@@ -177,35 +177,38 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema.createIndex('profiles_updated_idx').on('profiles').column('updated_at').execute();
 
-      // Hourly roll-ups, kept in step with every status change, so stats never scan deliveries.
+      // Roll-ups by hour and by day (grain 'h' / 'd'), kept in step with every status change, so
+      // stats read a few thousand rows whatever the number of deliveries.
       await db.schema
         .createTable('delivery_rollups')
+        .addColumn('grain', 'text', (c) => c.notNull())
+        .addColumn('period', 'text', (c) => c.notNull())
         .addColumn('flow_id', 'text', (c) => c.notNull())
         .addColumn('step_id', 'text', (c) => c.notNull())
-        .addColumn('hour', 'text', (c) => c.notNull())
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('attempts', 'integer', (c) => c.notNull())
         .addColumn('count', 'integer', (c) => c.notNull())
-        .addPrimaryKeyConstraint('delivery_rollups_pk', ['flow_id', 'step_id', 'hour', 'status', 'attempts'])
+        .addPrimaryKeyConstraint('delivery_rollups_pk', ['grain', 'period', 'flow_id', 'step_id', 'status', 'attempts'])
         .execute();
       await db.schema
-        .createIndex('delivery_rollups_hour_idx')
+        .createIndex('delivery_rollups_step_idx')
         .on('delivery_rollups')
-        .columns(['hour'])
+        .columns(['grain', 'flow_id', 'step_id', 'period'])
         .execute();
       await db.schema
         .createTable('latency_rollups')
+        .addColumn('grain', 'text', (c) => c.notNull())
+        .addColumn('period', 'text', (c) => c.notNull())
         .addColumn('flow_id', 'text', (c) => c.notNull())
         .addColumn('step_id', 'text', (c) => c.notNull())
-        .addColumn('hour', 'text', (c) => c.notNull())
         .addColumn('bucket', 'integer', (c) => c.notNull())
         .addColumn('count', 'integer', (c) => c.notNull())
-        .addPrimaryKeyConstraint('latency_rollups_pk', ['flow_id', 'step_id', 'hour', 'bucket'])
+        .addPrimaryKeyConstraint('latency_rollups_pk', ['grain', 'period', 'flow_id', 'step_id', 'bucket'])
         .execute();
       await db.schema
-        .createIndex('latency_rollups_hour_idx')
+        .createIndex('latency_rollups_step_idx')
         .on('latency_rollups')
-        .columns(['hour'])
+        .columns(['grain', 'flow_id', 'step_id', 'period'])
         .execute();
     },
   },

@@ -88,20 +88,24 @@ export interface DeliveriesTable {
   resent_at: Iso | null;
 }
 
+/** `h`: an hour, period `YYYY-MM-DDTHH`; `d`: a day, period `YYYY-MM-DD` (UTC, of the delivery's creation). */
+export type Grain = 'h' | 'd';
+
 export interface DeliveryRollupsTable {
+  grain: Grain;
+  period: string;
   flow_id: string;
   step_id: string;
-  /** The hour the delivery was created, `YYYY-MM-DDTHH`. */
-  hour: string;
   status: DeliveryStatus;
   attempts: number;
   count: number;
 }
 
 export interface LatencyRollupsTable {
+  grain: Grain;
+  period: string;
   flow_id: string;
   step_id: string;
-  hour: string;
   /** Index of a logarithmic latency bucket; see `latencyBucket`. */
   bucket: number;
   count: number;

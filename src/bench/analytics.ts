@@ -1,0 +1,198 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { latencyBucket } from '../analytics/buckets';
+import { AnalyticsStore } from '../analytics/store';
+import { openDatabase } from '../db';
+import { percentile } from './stats';
+
+/**
+ * `npm run bench:analytics [-- --deliveries N]`: seeds N deliveries (default 1,000,000) with their
+ * attempts and roll-ups into a fresh SQLite database, then times every analytics query the API
+ * and the page run. Prints figures; asserts nothing. Target: each under 50 ms.
+ */
+
+const STATUSES = [
+  ['delivered', 0.85],
+  ['failed', 0.05],
+  ['skipped', 0.05],
+  ['retrying', 0.04],
+  ['pending', 0.01],
+] as const;
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+/** A small deterministic PRNG, so every run seeds the same data. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function seed(file: string, n: number): void {
+  const db = new SqliteDatabase(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = OFF');
+  const rand = rng(42);
+  const now = Date.now();
+  const span = 30 * 86_400_000;
+  const insertDelivery = db.prepare(
+    `insert into deliveries (id, run_id, flow_id, flow_version, step_id, profile_id, status, attempts, first_attempt_at,
+       last_attempt_at, next_attempt_at, last_http_status, reason, latency_ms, created_at, updated_at, context, manual)
+     values (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, 0)`,
+  );
+  const insertAttempt = db.prepare(
+    `insert into delivery_attempts (delivery_id, attempt, manual, started_at, duration_ms, http_status, error_class, outcome, reason, response_excerpt)
+     values (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const batch = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const r = rand();
+      let acc = 0;
+      let status: (typeof STATUSES)[number][0] = 'delivered';
+      for (const [s, p] of STATUSES) {
+        acc += p;
+        if (r < acc) {
+          status = s;
+          break;
+        }
+      }
+      const created = new Date(now - Math.floor(rand() * span));
+      const iso = created.toISOString();
+      const flow = `flw_bench${String(i % 10).padStart(2, '0')}`;
+      const stepId = i % 20 < 10 ? 'hook_a' : 'hook_b';
+      const attempts = status === 'pending' ? 0 : status === 'failed' ? 18 : status === 'skipped' ? 1 : 1 + Math.floor(rand() * rand() * 4);
+      const latency = 20 + Math.floor(rand() * rand() * 2000);
+      const httpStatus = status === 'delivered' ? 200 : status === 'skipped' ? 404 : status === 'pending' ? null : 503;
+      const reason = httpStatus === 200 ? 'HTTP 200 OK' : httpStatus === 404 ? 'HTTP 404 Not Found: the endpoint rejected the request' : httpStatus ? 'HTTP 503 Service Unavailable' : 'resend requested';
+      const id = `dlv_${i.toString(16).padStart(24, '0')}`;
+      insertDelivery.run(
+        id,
+        `run_bench_${i}`,
+        flow,
+        stepId,
+        `prf_${i % 50_000}`,
+        status,
+        attempts,
+        attempts ? iso : null,
+        attempts ? iso : null,
+        status === 'retrying' ? new Date(now + 60_000).toISOString() : null,
+        httpStatus,
+        reason,
+        status === 'delivered' ? latency : null,
+        iso,
+        iso,
+      );
+      // Attempts: all of them for most, the last three for long failures (enough to page through).
+      for (let a = Math.max(1, attempts - 2); a <= attempts; a++) {
+        const last = a === attempts;
+        const outcome = last && status === 'delivered' ? 'delivered' : status === 'skipped' ? 'non_retryable' : 'retryable';
+        insertAttempt.run(id, a, iso, last ? latency : 30, last ? httpStatus : 503, null, outcome, last ? reason : 'HTTP 503 Service Unavailable', '{"ok":false}');
+      }
+    }
+  });
+  const started = performance.now();
+  const chunk = 50_000;
+  for (let i = 0; i < n; i += chunk) {
+    batch(i, Math.min(n, i + chunk));
+    process.stdout.write(`\r  seeded ${Math.min(n, i + chunk)}/${n} deliveries`);
+  }
+  process.stdout.write('\n');
+  // Roll-ups, as DeliveryStore keeps them on every status change, by hour and by day.
+  for (const [grain, len] of [
+    ['h', 13],
+    ['d', 10],
+  ] as const) {
+    db.exec(`insert into delivery_rollups (grain, period, flow_id, step_id, status, attempts, count)
+             select '${grain}', substr(created_at, 1, ${len}), flow_id, step_id, status, attempts, count(*) from deliveries
+             group by 2, 3, 4, 5, 6`);
+  }
+  const latencyRows = db
+    .prepare(`select flow_id, step_id, created_at, latency_ms from deliveries where status = 'delivered'`)
+    .iterate() as Iterable<{ flow_id: string; step_id: string; created_at: string; latency_ms: number }>;
+  const agg = new Map<string, number>();
+  for (const r of latencyRows) {
+    const b = latencyBucket(r.latency_ms);
+    for (const k of [`h|${r.created_at.slice(0, 13)}`, `d|${r.created_at.slice(0, 10)}`]) {
+      const key = `${k}|${r.flow_id}|${r.step_id}|${b}`;
+      agg.set(key, (agg.get(key) ?? 0) + 1);
+    }
+  }
+  const insertLatency = db.prepare(
+    'insert into latency_rollups (grain, period, flow_id, step_id, bucket, count) values (?, ?, ?, ?, ?, ?)',
+  );
+  db.transaction(() => {
+    for (const [k, count] of agg) {
+      const [g, p, f, s, b] = k.split('|') as [string, string, string, string, string];
+      insertLatency.run(g, p, f, s, Number(b), count);
+    }
+  })();
+  db.exec('analyze');
+  const counts = db.prepare('select (select count(*) from deliveries) d, (select count(*) from delivery_attempts) a').get() as {
+    d: number;
+    a: number;
+  };
+  console.log(
+    `  ${counts.d} deliveries, ${counts.a} attempts, roll-ups built in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  db.close();
+}
+
+async function time(label: string, fn: () => Promise<unknown>, runs = 7): Promise<void> {
+  await fn(); // warm the page cache once
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    ms.push(performance.now() - t0);
+  }
+  const p50 = percentile(ms, 50);
+  const max = Math.max(...ms);
+  console.log(`  ${label.padEnd(58)} p50 ${p50.toFixed(1).padStart(6)} ms   max ${max.toFixed(1).padStart(6)} ms  ${max < 50 ? '' : '  (over 50 ms)'}`);
+}
+
+async function main(): Promise<void> {
+  const n = arg('deliveries', 1_000_000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookflow-analytics-bench-'));
+  const file = path.join(dir, 'hookflow.sqlite');
+  console.log(`analytics benchmark: seeding ${n} deliveries into ${file}`);
+  (await openDatabase(file)).destroy().catch(() => undefined); // create the schema
+  seed(file, n);
+  const db = await openDatabase(file);
+  const store = new AnalyticsStore(db);
+  const to = new Date().toISOString();
+  const week = new Date(Date.now() - 7 * 86_400_000).toISOString();
+  const month = new Date(Date.now() - 30 * 86_400_000).toISOString();
+  const day = new Date(Date.now() - 86_400_000).toISOString();
+  const flow = { flowId: 'flw_bench03' };
+  const step = { flowId: 'flw_bench03', stepId: 'hook_b' };
+
+  console.log('query times (7 runs each):');
+  await time('stats, all flows, 30 days (daily series)', () => store.stats({ from: month, to }));
+  await time('stats, all flows, 7 days', () => store.stats({ from: week, to }));
+  await time('stats, one flow, 30 days', () => store.stats({ ...flow, from: month, to }));
+  await time('stats, one step, 24 hours (hourly series)', () => store.stats({ ...step, from: day, to }));
+  await time('queue: failed, newest 50', () => store.list({ status: 'failed', limit: 50 }));
+  await time('queue: skipped for one step, newest 50', () => store.list({ ...step, status: 'skipped', limit: 50 }));
+  await time('queue: delivered for one step, newest 200', () => store.list({ ...step, status: 'delivered', limit: 200 }));
+  await time('all deliveries, newest 50', () => store.list({ limit: 50 }));
+  const deep = await store.list({ status: 'failed', limit: 200 });
+  let cursor = deep.nextCursor!;
+  for (let i = 0; i < 50; i++) cursor = (await store.list({ status: 'failed', limit: 200, cursor })).nextCursor!;
+  await time('queue: failed, page 52 by cursor (10,400 rows in)', () => store.list({ status: 'failed', limit: 200, cursor }));
+  const one = deep.deliveries[17]!.id;
+  await time('one delivery with its attempts', () => store.get(one));
+  await db.destroy();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
