@@ -18,9 +18,9 @@ import type { SecretBox } from '../secrets';
 import type { TemplateRenderer } from '../templates';
 import type { AttemptOutcome } from '../webhooks/classify';
 import type { PreparedRequest } from '../webhooks/delivery';
-import { isOutcome, prepareRequest, redactSecrets } from '../webhooks/delivery';
+import { isOutcome, prepareRequest } from '../webhooks/delivery';
 import type { SendResult } from '../webhooks/send';
-import { EXCERPT_BYTES, sendWebhook } from '../webhooks/send';
+import { sendWebhook } from '../webhooks/send';
 import { Lru } from './lru';
 
 export interface WebhookDeps {
@@ -87,8 +87,10 @@ export function createDeliverWebhook(deps: WebhookDeps) {
         errorClass: 'step_missing',
       };
     }
-    // Compiled once per flow version and step (the cache key), in the renderer's threads.
-    return prepareRequest(step, input.context, deps, `${input.flowId}@${input.flowVersion}#${step.id}`);
+    // Compiled once per flow version and step (the cache key), in the renderer's threads. A resend
+    // renders the current step, which may change between its retries: its cache key is the source.
+    const key = input.resend ? undefined : `${input.flowId}@${input.flowVersion}#${step.id}`;
+    return prepareRequest(step, input.context, deps, key);
   }
 
   async function record(
@@ -171,14 +173,11 @@ export function createDeliverWebhook(deps: WebhookDeps) {
           maxResponseBytes: deps.webhook.maxResponseBytes,
           retryAfterMaxMs: deps.webhook.retryAfterMaxMs,
           signal: ctx.cancellationSignal,
+          redact: secretValues,
         },
       );
     }
-    const excerpt =
-      result.excerpt === undefined
-        ? undefined
-        : redactSecrets(result.excerpt, secretValues).slice(0, EXCERPT_BYTES);
-    await record(input, deliveryId, attempt, startedAt, result, excerpt);
+    await record(input, deliveryId, attempt, startedAt, result, result.excerpt);
 
     if (result.class === 'delivered') {
       return {

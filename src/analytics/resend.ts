@@ -51,9 +51,10 @@ export class ResendService {
   /** Resends every delivery the filters select that has not been resent yet, newest first. */
   async resendMany(
     filters: Omit<ListQuery, 'cursor' | 'limit'>,
-  ): Promise<{ resent: number; alreadyRunning: number; remaining: number }> {
+  ): Promise<{ resent: number; alreadyRunning: number; notResendable: number; more: boolean }> {
     let resent = 0;
     let alreadyRunning = 0;
+    let notResendable = 0;
     let cursor: string | undefined;
     const targets: DeliveryRow[] = [];
     do {
@@ -67,13 +68,17 @@ export class ResendService {
     } while (cursor && targets.length < BULK_RESEND_LIMIT + 1);
     const batch = targets.slice(0, BULK_RESEND_LIMIT);
     for (let i = 0; i < batch.length; i += 16) {
-      const outcomes = await Promise.all(batch.slice(i, i + 16).map((d) => this.start(d)));
+      // One delivery that cannot be resent (its step was removed, say) does not stop the others.
+      const outcomes = await Promise.allSettled(batch.slice(i, i + 16).map((d) => this.start(d)));
       for (const o of outcomes) {
-        if (o.status === 'started') resent++;
+        if (o.status === 'rejected') {
+          if (!(o.reason instanceof HttpError)) throw o.reason;
+          notResendable++;
+        } else if (o.value.status === 'started') resent++;
         else alreadyRunning++;
       }
     }
-    return { resent, alreadyRunning, remaining: Math.max(0, targets.length - batch.length) };
+    return { resent, alreadyRunning, notResendable, more: targets.length > batch.length };
   }
 
   private async start(original: DeliveryRow): Promise<ResendOutcome> {
@@ -119,8 +124,14 @@ export class ResendService {
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       });
     } catch (err) {
+      // Nothing runs behind the new row: remove it, so it never blocks the next resend.
+      await this.deliveries.abandonResend(original, resendId);
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        return { originalId: original.id, deliveryId: resendId, status: 'already_running' };
+        return {
+          originalId: original.id,
+          deliveryId: original.resent_to ?? resendId,
+          status: 'already_running',
+        };
       }
       throw err;
     }

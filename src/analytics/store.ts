@@ -211,7 +211,10 @@ export class AnalyticsStore {
       .where('period', '<=', toP);
     if (q.flowId) latency = latency.where('flow_id', '=', q.flowId);
     if (q.stepId) latency = latency.where('step_id', '=', q.stepId);
-    const buckets = (await latency.groupBy('bucket').execute()).map((r) => ({ bucket: r.bucket, count: Number(r.n) }));
+    const buckets = (await latency.groupBy('bucket').execute()).map((r) => ({
+      bucket: r.bucket,
+      count: Number(r.n),
+    }));
 
     return {
       from: q.from,
@@ -220,7 +223,9 @@ export class AnalyticsStore {
       total,
       successRate: ended === 0 ? null : counts.delivered / ended,
       latencyMs: { p50: percentileFromBuckets(buckets, 50), p95: percentileFromBuckets(buckets, 95) },
-      attempts: [...attemptCounts.entries()].sort((a, b) => a[0] - b[0]).map(([attempts, count]) => ({ attempts, count })),
+      attempts: [...attemptCounts.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([attempts, count]) => ({ attempts, count })),
       series: { interval, points: [...points.values()].sort((a, b) => a.t.localeCompare(b.t)) },
     };
   }

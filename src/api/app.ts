@@ -16,7 +16,7 @@ import type { Logger } from '../logger';
 import type { RunService } from '../runs/service';
 import type { ResendService } from '../analytics/resend';
 import type { AnalyticsStore } from '../analytics/store';
-import { errorHandler, notFound, requestLog } from './middleware';
+import { errorHandler, notFound, requestLog, sameOriginWrites } from './middleware';
 import { webhooksRouter } from './webhooks';
 import { webhooksPages } from '../pages/webhooks-page';
 import type { FlowStore } from '../db/flow-store';
@@ -47,6 +47,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestLog(deps.logger));
+  app.use(sameOriginWrites);
   app.use(express.json({ limit: '512kb', strict: false }));
 
   app.get('/health', async (_req, res) => {

@@ -27,6 +27,31 @@ export function requestLog(logger: Logger): RequestHandler {
   };
 }
 
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Browsers send `Origin` on cross-site requests: a page elsewhere must not be able to make a
+ * signed-in or local user's browser resend deliveries or change flows. API clients send no Origin.
+ */
+export const sameOriginWrites: RequestHandler = (req, _res, next) => {
+  const origin = req.get('origin');
+  if (
+    UNSAFE.has(req.method) &&
+    origin !== undefined &&
+    origin !== `${req.protocol}://${req.get('host') ?? ''}`
+  ) {
+    next(
+      new HttpError(
+        403,
+        'cross_origin',
+        `requests that change data are refused from another site (${origin})`,
+      ),
+    );
+    return;
+  }
+  next();
+};
+
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new HttpError(404, 'not_found', `no route for ${req.method} ${req.path}`));
 };

@@ -64,12 +64,13 @@ export function webhooksRouter(deps: {
   r.post('/deliveries/resend', async (req, res) => {
     const filters = parseBody(bulkBody, req.body ?? {});
     const statuses = filters.status ? [filters.status] : (['failed', 'skipped'] as const);
-    const total = { resent: 0, alreadyRunning: 0, remaining: 0 };
+    const total = { resent: 0, alreadyRunning: 0, notResendable: 0, more: false };
     for (const s of statuses) {
       const r1 = await deps.resend.resendMany({ ...filters, status: s });
       total.resent += r1.resent;
       total.alreadyRunning += r1.alreadyRunning;
-      total.remaining += r1.remaining;
+      total.notResendable += r1.notResendable;
+      total.more ||= r1.more;
     }
     res.status(202).json(total);
   });

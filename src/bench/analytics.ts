@@ -67,10 +67,25 @@ function seed(file: string, n: number): void {
       const iso = created.toISOString();
       const flow = `flw_bench${String(i % 10).padStart(2, '0')}`;
       const stepId = i % 20 < 10 ? 'hook_a' : 'hook_b';
-      const attempts = status === 'pending' ? 0 : status === 'failed' ? 18 : status === 'skipped' ? 1 : 1 + Math.floor(rand() * rand() * 4);
+      const attempts =
+        status === 'pending'
+          ? 0
+          : status === 'failed'
+            ? 18
+            : status === 'skipped'
+              ? 1
+              : 1 + Math.floor(rand() * rand() * 4);
       const latency = 20 + Math.floor(rand() * rand() * 2000);
-      const httpStatus = status === 'delivered' ? 200 : status === 'skipped' ? 404 : status === 'pending' ? null : 503;
-      const reason = httpStatus === 200 ? 'HTTP 200 OK' : httpStatus === 404 ? 'HTTP 404 Not Found: the endpoint rejected the request' : httpStatus ? 'HTTP 503 Service Unavailable' : 'resend requested';
+      const httpStatus =
+        status === 'delivered' ? 200 : status === 'skipped' ? 404 : status === 'pending' ? null : 503;
+      const reason =
+        httpStatus === 200
+          ? 'HTTP 200 OK'
+          : httpStatus === 404
+            ? 'HTTP 404 Not Found: the endpoint rejected the request'
+            : httpStatus
+              ? 'HTTP 503 Service Unavailable'
+              : 'resend requested';
       const id = `dlv_${i.toString(16).padStart(24, '0')}`;
       insertDelivery.run(
         id,
@@ -92,8 +107,19 @@ function seed(file: string, n: number): void {
       // Attempts: all of them for most, the last three for long failures (enough to page through).
       for (let a = Math.max(1, attempts - 2); a <= attempts; a++) {
         const last = a === attempts;
-        const outcome = last && status === 'delivered' ? 'delivered' : status === 'skipped' ? 'non_retryable' : 'retryable';
-        insertAttempt.run(id, a, iso, last ? latency : 30, last ? httpStatus : 503, null, outcome, last ? reason : 'HTTP 503 Service Unavailable', '{"ok":false}');
+        const outcome =
+          last && status === 'delivered' ? 'delivered' : status === 'skipped' ? 'non_retryable' : 'retryable';
+        insertAttempt.run(
+          id,
+          a,
+          iso,
+          last ? latency : 30,
+          last ? httpStatus : 503,
+          null,
+          outcome,
+          last ? reason : 'HTTP 503 Service Unavailable',
+          '{"ok":false}',
+        );
       }
     }
   });
@@ -134,7 +160,9 @@ function seed(file: string, n: number): void {
     }
   })();
   db.exec('analyze');
-  const counts = db.prepare('select (select count(*) from deliveries) d, (select count(*) from delivery_attempts) a').get() as {
+  const counts = db
+    .prepare('select (select count(*) from deliveries) d, (select count(*) from delivery_attempts) a')
+    .get() as {
     d: number;
     a: number;
   };
@@ -154,7 +182,9 @@ async function time(label: string, fn: () => Promise<unknown>, runs = 7): Promis
   }
   const p50 = percentile(ms, 50);
   const max = Math.max(...ms);
-  console.log(`  ${label.padEnd(58)} p50 ${p50.toFixed(1).padStart(6)} ms   max ${max.toFixed(1).padStart(6)} ms  ${max < 50 ? '' : '  (over 50 ms)'}`);
+  console.log(
+    `  ${label.padEnd(58)} p50 ${p50.toFixed(1).padStart(6)} ms   max ${max.toFixed(1).padStart(6)} ms  ${max < 50 ? '' : '  (over 50 ms)'}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -179,13 +209,20 @@ async function main(): Promise<void> {
   await time('stats, one flow, 30 days', () => store.stats({ ...flow, from: month, to }));
   await time('stats, one step, 24 hours (hourly series)', () => store.stats({ ...step, from: day, to }));
   await time('queue: failed, newest 50', () => store.list({ status: 'failed', limit: 50 }));
-  await time('queue: skipped for one step, newest 50', () => store.list({ ...step, status: 'skipped', limit: 50 }));
-  await time('queue: delivered for one step, newest 200', () => store.list({ ...step, status: 'delivered', limit: 200 }));
+  await time('queue: skipped for one step, newest 50', () =>
+    store.list({ ...step, status: 'skipped', limit: 50 }),
+  );
+  await time('queue: delivered for one step, newest 200', () =>
+    store.list({ ...step, status: 'delivered', limit: 200 }),
+  );
   await time('all deliveries, newest 50', () => store.list({ limit: 50 }));
   const deep = await store.list({ status: 'failed', limit: 200 });
   let cursor = deep.nextCursor!;
-  for (let i = 0; i < 50; i++) cursor = (await store.list({ status: 'failed', limit: 200, cursor })).nextCursor!;
-  await time('queue: failed, page 52 by cursor (10,400 rows in)', () => store.list({ status: 'failed', limit: 200, cursor }));
+  for (let i = 0; i < 50; i++)
+    cursor = (await store.list({ status: 'failed', limit: 200, cursor })).nextCursor!;
+  await time('queue: failed, page 52 by cursor (10,400 rows in)', () =>
+    store.list({ status: 'failed', limit: 200, cursor }),
+  );
   const one = deep.deliveries[17]!.id;
   await time('one delivery with its attempts', () => store.get(one));
   await db.destroy();

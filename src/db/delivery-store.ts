@@ -111,7 +111,14 @@ export class DeliveryStore {
         for (const [grain, period] of periods(createdAt)) {
           await trx
             .insertInto('latency_rollups')
-            .values({ grain, period, flow_id: a.flowId, step_id: a.stepId, bucket: latencyBucket(a.durationMs), count: 1 })
+            .values({
+              grain,
+              period,
+              flow_id: a.flowId,
+              step_id: a.stepId,
+              bucket: latencyBucket(a.durationMs),
+              count: 1,
+            })
             .onConflict((oc) =>
               oc
                 .columns(['grain', 'period', 'flow_id', 'step_id', 'bucket'])
@@ -134,14 +141,22 @@ export class DeliveryStore {
   ): Promise<{ id: string; created: boolean }> {
     const now = new Date().toISOString();
     return this.db.transaction().execute(async (trx) => {
-      if (original.resent_to) {
+      // Read the link inside the transaction: two resends of one delivery are decided one after the other.
+      const current = await trx
+        .selectFrom('deliveries')
+        .select('resent_to')
+        .where('id', '=', original.id)
+        .executeTakeFirst();
+      const resentTo = current?.resent_to ?? null;
+      if (resentTo) {
         const latest = await trx
           .selectFrom('deliveries')
           .select(['id', 'status'])
-          .where('id', '=', original.resent_to)
+          .where('id', '=', resentTo)
           .executeTakeFirst();
-        if (latest && (latest.status === 'pending' || latest.status === 'retrying'))
+        if (latest && (latest.status === 'pending' || latest.status === 'retrying')) {
           return { id: latest.id, created: false };
+        }
       }
       await trx
         .insertInto('deliveries')
@@ -179,12 +194,60 @@ export class DeliveryStore {
     });
   }
 
+  /** Undoes {@link createResend} when its workflow could not be started. */
+  async abandonResend(original: DeliveryRow, resendId: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('deliveries')
+        .select(['status', 'attempts', 'created_at'])
+        .where('id', '=', resendId)
+        .executeTakeFirst();
+      if (!row || row.status !== 'pending' || row.attempts !== 0) return;
+      await trx.deleteFrom('deliveries').where('id', '=', resendId).execute();
+      await trx
+        .updateTable('deliveries')
+        .set({ resent_to: original.resent_to, resent_at: original.resent_at })
+        .where('id', '=', original.id)
+        .where('resent_to', '=', resendId)
+        .execute();
+      await bumpRollup(trx, original.flow_id, original.step_id, row.created_at, 'pending', 0, -1);
+    });
+  }
+
+  /**
+   * Ends a delivery the workflow gave up on when its last attempt was never recorded (the worker
+   * died, or the attempt timed out): without this it would stay pending or retrying for ever.
+   */
+  async finalize(id: string, status: 'failed' | 'skipped', reason: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('deliveries')
+        .select(['status', 'attempts', 'created_at', 'flow_id', 'step_id'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (!row || (row.status !== 'pending' && row.status !== 'retrying')) return;
+      await trx
+        .updateTable('deliveries')
+        .set({ status, reason, next_attempt_at: null, updated_at: new Date().toISOString() })
+        .where('id', '=', id)
+        .execute();
+      await bumpRollup(trx, row.flow_id, row.step_id, row.created_at, row.status, row.attempts, -1);
+      await bumpRollup(trx, row.flow_id, row.step_id, row.created_at, status, row.attempts, 1);
+    });
+  }
+
   async get(id: string): Promise<DeliveryRow | undefined> {
     return this.db.selectFrom('deliveries').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** The run's own deliveries (resends share the run id but are not part of the run). */
   async forRun(runId: string): Promise<DeliveryRow[]> {
-    return this.db.selectFrom('deliveries').selectAll().where('run_id', '=', runId).execute();
+    return this.db
+      .selectFrom('deliveries')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .where('manual', '=', 0)
+      .execute();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql } from 'kysely';
 
 /**
  * Migrations live in code (not files on disk) so the compiled worker and API carry them. Keep the
@@ -188,7 +189,14 @@ const migrations: Record<string, Migration> = {
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('attempts', 'integer', (c) => c.notNull())
         .addColumn('count', 'integer', (c) => c.notNull())
-        .addPrimaryKeyConstraint('delivery_rollups_pk', ['grain', 'period', 'flow_id', 'step_id', 'status', 'attempts'])
+        .addPrimaryKeyConstraint('delivery_rollups_pk', [
+          'grain',
+          'period',
+          'flow_id',
+          'step_id',
+          'status',
+          'attempts',
+        ])
         .execute();
       await db.schema
         .createIndex('delivery_rollups_step_idx')
@@ -210,6 +218,15 @@ const migrations: Record<string, Migration> = {
         .on('latency_rollups')
         .columns(['grain', 'flow_id', 'step_id', 'period'])
         .execute();
+      // Deliveries recorded before the roll-ups existed are counted too.
+      for (const [grain, len] of [
+        ['h', 13],
+        ['d', 10],
+      ] as const) {
+        await sql`insert into delivery_rollups (grain, period, flow_id, step_id, status, attempts, count)
+          select ${grain}, substr(created_at, 1, ${len}), flow_id, step_id, status, attempts, count(*)
+          from deliveries group by 2, 3, 4, 5, 6`.execute(db);
+      }
     },
   },
 };

@@ -8,7 +8,7 @@ import { buildContext } from '../events/context';
 import type { SecretBox } from '../secrets';
 import type { JsonProblem, TemplateRenderer } from '../templates';
 import type { OutcomeClass } from '../webhooks/classify';
-import { isOutcome, prepareRequest, redactSecrets } from '../webhooks/delivery';
+import { isOutcome, prepareRequest } from '../webhooks/delivery';
 import { sendWebhook } from '../webhooks/send';
 import type { Flow, WebhookStep } from './model';
 import { findStep } from './model';
@@ -111,6 +111,7 @@ export class StepTools {
         timeoutMs: this.deps.webhook.timeoutMs,
         maxResponseBytes: this.deps.webhook.maxResponseBytes,
         retryAfterMaxMs: this.deps.webhook.retryAfterMaxMs,
+        redact: Object.values(prepared.headers),
       },
     );
     const out: TestSendResult = {
@@ -122,8 +123,7 @@ export class StepTools {
     };
     if (result.httpStatus !== undefined) out.httpStatus = result.httpStatus;
     if (result.errorClass !== undefined) out.errorClass = result.errorClass;
-    if (result.excerpt !== undefined)
-      out.responseExcerpt = redactSecrets(result.excerpt, Object.values(prepared.headers));
+    if (result.excerpt !== undefined) out.responseExcerpt = result.excerpt;
     return out;
   }
 }

@@ -60,7 +60,8 @@ export function webhooksPages(deps: {
   const r = Router();
 
   r.get('/webhooks', async (req: Request, res: Response) => {
-    const rangeKey = typeof req.query.range === 'string' && RANGES[req.query.range] ? req.query.range : '7d';
+    const asked = req.query.range;
+    const rangeKey = typeof asked === 'string' && Object.hasOwn(RANGES, asked) ? asked : '7d';
     const range = RANGES[rangeKey]!;
     const to = new Date().toISOString();
     const from = new Date(Date.now() - range.ms).toISOString();

@@ -3,6 +3,7 @@ import { Agent, request } from 'undici';
 import type { AttemptOutcome } from './classify';
 import { classifyError, classifyResponse } from './classify';
 import { VERSION } from '../version';
+import { redactSecrets } from './redact';
 
 export const USER_AGENT = `hookflow/${VERSION}`;
 /** Longest response excerpt kept on an attempt record. */
@@ -23,6 +24,8 @@ export interface SendOptions {
   retryAfterMaxMs: number;
   /** Cancels the attempt, e.g. the activity's cancellation signal. */
   signal?: AbortSignal;
+  /** Header values to redact from the response before the excerpt is cut (an echo may straddle the cut). */
+  redact?: readonly string[];
 }
 
 export interface SendResult extends AttemptOutcome {
@@ -91,7 +94,9 @@ export async function sendWebhook(req: WebhookRequest, opts: SendOptions): Promi
     return {
       ...outcome,
       durationMs: Math.round(performance.now() - started),
-      excerpt: raw.subarray(0, EXCERPT_BYTES).toString('utf8'),
+      excerpt: Buffer.from(redactSecrets(raw.toString('utf8'), opts.redact ?? []), 'utf8')
+        .subarray(0, EXCERPT_BYTES)
+        .toString('utf8'),
     };
   } catch (err) {
     // A cancelled activity is not an outcome of the endpoint: let the caller see the cancellation.

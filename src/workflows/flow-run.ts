@@ -3,7 +3,7 @@ import { defineQuery, log, proxyActivities, setHandler, sleep } from '@temporali
 import type { Activities } from '../activities';
 import { evaluateCondition } from '../flows/condition';
 import type { FlowRunInput, PlanStep, RetryPlan, RunState, StepState } from '../flows/run-types';
-import { webhookEnding } from './webhook-outcome';
+import { finalizeIfUnrecorded, webhookEnding } from './webhook-outcome';
 
 /** The run's progress, step by step; read by `GET /api/runs/:runId`. */
 export const runStateQuery = defineQuery<RunState>('runState');
@@ -98,6 +98,7 @@ export async function flowRun(input: FlowRunInput): Promise<RunState> {
       st.lastHttpStatus = res.httpStatus;
     } catch (err) {
       const ending = webhookEnding(err);
+      await finalizeIfUnrecorded(ending, { runId: input.runId, stepId: step.id });
       st.status = ending.status;
       st.reason = ending.reason;
       if (ending.details) {

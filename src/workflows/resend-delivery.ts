@@ -2,7 +2,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ResendInput } from '../flows/run-types';
 import { webhookActivityOptions } from './flow-run';
-import { webhookEnding } from './webhook-outcome';
+import { finalizeIfUnrecorded, webhookEnding } from './webhook-outcome';
 
 export interface ResendResult {
   deliveryId: string;
@@ -34,6 +34,11 @@ export async function resendDelivery(input: ResendInput): Promise<ResendResult> 
     return { deliveryId: input.deliveryId, status: 'delivered', attempts: res.attempts };
   } catch (err) {
     const ending = webhookEnding(err);
+    await finalizeIfUnrecorded(ending, {
+      runId: input.runId,
+      stepId: input.stepId,
+      deliveryId: input.deliveryId,
+    });
     return {
       deliveryId: input.deliveryId,
       status: ending.status,

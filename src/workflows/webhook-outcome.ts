@@ -1,5 +1,6 @@
 import { RetryState } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { Activities, FinalizeDeliveryInput } from '../activities';
 import type { WebhookFailureDetails } from '../flows/run-types';
 
 export interface WebhookEnding {
@@ -23,4 +24,18 @@ export function webhookEnding(err: unknown): WebhookEnding {
   };
   if (details) ending.details = details;
   return ending;
+}
+
+const { finalizeDelivery } = proxyActivities<Activities>({ startToCloseTimeout: '30s' });
+
+/**
+ * When the ending did not come from the activity itself (no details: the last attempt timed out
+ * or its worker died), its record may still say pending or retrying: end it.
+ */
+export async function finalizeIfUnrecorded(
+  ending: WebhookEnding,
+  input: Omit<FinalizeDeliveryInput, 'status' | 'reason'>,
+): Promise<void> {
+  if (ending.details) return;
+  await finalizeDelivery({ ...input, status: ending.status, reason: ending.reason });
 }

@@ -151,6 +151,16 @@ test('stats: counts per status, success rate, latency, attempts and a time serie
   expect(one.body.counts).toMatchObject({ skipped: 1, delivered: 0, failed: 0 });
 });
 
+test('a resend from another site is refused (the browser sends its Origin)', async () => {
+  const res = await fetch(`${stack.apiUrl}/api/webhooks/deliveries/resend`, {
+    method: 'POST',
+    headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'x=1',
+  });
+  expect(res.status).toBe(403);
+  expect(((await res.json()) as ErrorResponse).error.code).toBe('cross_origin');
+});
+
 test('bad queries get 422 naming the parameter', async () => {
   const bad = await stack.request<ErrorResponse>(
     'GET',
