@@ -1,6 +1,17 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import type { OutboundPolicy } from './webhooks/outbound';
+import { parsePolicy } from './webhooks/outbound';
+
+function parseOutbound(allow: string | undefined, ports: string | undefined): OutboundPolicy {
+  try {
+    return parsePolicy(allow, ports);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new ConfigError(`invalid configuration: ${message}`, [message]);
+  }
+}
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
@@ -47,6 +58,13 @@ const envSchema = z.object({
    * encrypts, all decrypt. Unset: a development key is generated in the data folder.
    */
   HOOKFLOW_SECRET_KEYS: z.string().optional(),
+  /**
+   * Networks (CIDRs or addresses) and host names webhooks may reach although they are private,
+   * loopback, link-local…: "10.1.0.0/16, crm.internal". @default none
+   */
+  HOOKFLOW_OUTBOUND_ALLOW: z.string().optional(),
+  /** Ports webhooks may use besides 443: "8443, 9443", or "*" for any. @default none */
+  HOOKFLOW_OUTBOUND_PORTS: z.string().optional(),
   /** pino log level. @default "info" */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -70,6 +88,7 @@ export interface Config {
     retry: RetryDefaults;
   };
   secretKeys: string | undefined;
+  outbound: OutboundPolicy;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -104,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     secretKeys: e.HOOKFLOW_SECRET_KEYS,
+    outbound: parseOutbound(e.HOOKFLOW_OUTBOUND_ALLOW, e.HOOKFLOW_OUTBOUND_PORTS),
     logLevel: e.LOG_LEVEL,
   };
 }

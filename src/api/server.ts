@@ -13,7 +13,7 @@ import { createSecretBox } from '../secrets/from-config';
 import { StepTools } from '../flows/step-tools';
 import { TemplateRenderer } from '../templates';
 import { liveCheckUrl } from '../webhooks/live-check';
-import { Agent } from 'undici';
+import { checkDestination } from '../webhooks/outbound';
 import { createDispatcher } from '../webhooks/send';
 import { ResendService } from '../analytics/resend';
 import { AnalyticsStore } from '../analytics/store';
@@ -38,9 +38,16 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const eventStore = new EventStore(db);
   const deliveryStore = new DeliveryStore(db);
   const renderer = new TemplateRenderer({ threads: 1 });
-  const dispatcher = createDispatcher({ connectTimeoutMs: Math.min(config.webhook.timeoutMs, 10_000) });
+  const dispatcher = createDispatcher({
+    connectTimeoutMs: Math.min(config.webhook.timeoutMs, 10_000),
+    policy: config.outbound,
+  });
   // Live checks always open a new connection, so every check performs a full TLS handshake.
-  const checkDispatcher = new Agent({ pipelining: 0, connect: { timeout: LIVE_CHECK_TIMEOUT_MS } });
+  const checkDispatcher = createDispatcher({
+    connectTimeoutMs: LIVE_CHECK_TIMEOUT_MS,
+    policy: config.outbound,
+    keepAlive: false,
+  });
   const analytics = new AnalyticsStore(db);
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
   const app = createApp({
@@ -56,6 +63,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       renderer,
       liveCheck: (url) =>
         liveCheckUrl(url, { dispatcher: checkDispatcher, timeoutMs: LIVE_CHECK_TIMEOUT_MS }),
+      checkDestination: (url) => checkDestination(url, config.outbound),
     }),
     stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
     events: new EventService(eventStore, flowStore, client, config, logger),

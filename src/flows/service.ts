@@ -56,6 +56,8 @@ export interface FlowServiceDeps {
   secrets: SecretBox;
   renderer: TemplateRenderer;
   liveCheck(url: string): Promise<LiveCheckResult>;
+  /** The outbound policy's verdict on a URL's destination; a message when it is blocked. */
+  checkDestination(url: string): Promise<string | undefined>;
 }
 
 const webhooks = (steps: readonly Step[]) =>
@@ -165,6 +167,12 @@ export class FlowService {
         problems.push(problem);
       });
     }
+    // Outbound safety, for every new or changed URL, draft or live.
+    const moved = hooks.filter((s) => before.get(s.id)?.url !== s.url);
+    const verdicts = await Promise.all(moved.map((s) => this.deps.checkDestination(s.url)));
+    verdicts.forEach((why, i) => {
+      if (why) problems.push({ path: `${path(moved[i]!)}.url`, message: why });
+    });
     if (problems.length) throw new ValidationError(problems);
 
     const checks = await Promise.all(

@@ -23,6 +23,9 @@ export const FAST_RETRY_ENV: Record<string, string> = {
   HOOKFLOW_RETRY_BACKOFF_COEFFICIENT: '2',
   HOOKFLOW_RETRY_MAX_INTERVAL_MS: '1000',
   HOOKFLOW_WEBHOOK_TIMEOUT_MS: '1500',
+  // The test endpoints listen on loopback, on ports the kernel picks.
+  HOOKFLOW_OUTBOUND_ALLOW: '127.0.0.1',
+  HOOKFLOW_OUTBOUND_PORTS: '*',
 };
 
 export interface StackOptions {

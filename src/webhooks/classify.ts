@@ -167,9 +167,22 @@ function errorCodes(err: unknown): string[] {
   return codes;
 }
 
+/** The message of an outbound-policy refusal anywhere in the error's causes. */
+function findBlocked(err: unknown): string | undefined {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 5; depth++) {
+    const e = cur as { code?: unknown; message?: unknown; cause?: unknown };
+    if (e.code === 'ERR_HOOKFLOW_BLOCKED_DESTINATION' && typeof e.message === 'string') return e.message;
+    cur = e.cause;
+  }
+  return undefined;
+}
+
 /** Classifies an error thrown while connecting, sending or reading the response. */
 export function classifyError(err: unknown, timeoutMs: number): AttemptOutcome {
   const codes = errorCodes(err);
+  const blocked = findBlocked(err);
+  if (blocked) return { class: 'non_retryable', reason: blocked, errorClass: 'blocked_destination' };
   for (const code of codes) {
     const tls = TLS_ERRORS[code];
     if (tls) return { class: 'non_retryable', reason: `TLS: ${tls.reason}`, errorClass: tls.errorClass };

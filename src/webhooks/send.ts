@@ -1,5 +1,7 @@
 import type { Dispatcher } from 'undici';
-import { Agent, request } from 'undici';
+import { Agent, buildConnector, request } from 'undici';
+import type { OutboundPolicy, Resolver } from './outbound';
+import { guardConnector, safeLookup } from './outbound';
 import type { AttemptOutcome } from './classify';
 import { classifyError, classifyResponse } from './classify';
 import { VERSION } from '../version';
@@ -34,12 +36,27 @@ export interface SendResult extends AttemptOutcome {
   excerpt?: string;
 }
 
-/** One shared connection pool for every delivery of a worker. Redirects are never followed. */
-export function createDispatcher(opts: { connectTimeoutMs: number }): Agent {
+/**
+ * One shared connection pool for every delivery of a worker. Redirects are never followed, and
+ * every connection goes through the outbound policy (see outbound.ts).
+ */
+export function createDispatcher(opts: {
+  connectTimeoutMs: number;
+  policy: OutboundPolicy;
+  keepAlive?: boolean;
+  /** Name resolution; the system resolver unless a test gives its own. */
+  resolver?: Resolver;
+}): Agent {
+  const connect = guardConnector(
+    buildConnector({ timeout: opts.connectTimeoutMs, lookup: safeLookup(opts.policy, opts.resolver) }),
+    opts.policy,
+  );
   return new Agent({
-    connect: { timeout: opts.connectTimeoutMs },
+    connect,
     keepAliveTimeout: 10_000,
     connections: 64,
+    // pipelining 0 turns keep-alive off: every request opens (and validates) a new connection.
+    ...(opts.keepAlive === false ? { pipelining: 0 } : {}),
   });
 }
 

@@ -49,7 +49,10 @@ export interface RunningWorker {
 export async function createWorker(config: Config, logger: Logger): Promise<RunningWorker> {
   const db = await openDatabase(config.dbPath);
   const secrets = createSecretBox(config, logger);
-  const dispatcher = createDispatcher({ connectTimeoutMs: Math.min(config.webhook.timeoutMs, 10_000) });
+  const dispatcher = createDispatcher({
+    connectTimeoutMs: Math.min(config.webhook.timeoutMs, 10_000),
+    policy: config.outbound,
+  });
   const renderer = new TemplateRenderer();
   const spool = new AttemptSpool(config.dataDir);
   const deliveries = new DeliveryStore(db);

@@ -327,3 +327,26 @@ describe('variables, preview and test send', () => {
     expect(rows).toEqual([]);
   });
 });
+
+describe('outbound network safety (the suite allows 127.0.0.1 only)', () => {
+  test.each([
+    ['https://169.254.169.254/latest/meta-data', /link-local/],
+    ['https://10.0.0.1/hook', /private network/],
+    ['https://[::1]/hook', /loopback/],
+    ['https://[::ffff:192.168.0.1]/hook', /private network/],
+    ['https://[fd00::1]/hook', /unique-local/],
+    ['https://100.64.1.1/hook', /carrier-grade NAT/],
+  ])('%s is refused at save, draft or live, saying how to allow it', async (url, why) => {
+    const res = await createFlow(uniqueMetric('Ssrf'), 'draft', [hook(url)]);
+    expect(res.status).toBe(422);
+    expect(res.body.error.details).toEqual([
+      { path: 'steps.0.url', message: expect.stringMatching(why) as string },
+    ]);
+    expect(res.body.error.details[0]!.message).toMatch(/HOOKFLOW_OUTBOUND_ALLOW/);
+  });
+
+  test('the allowlisted loopback address is reachable', async () => {
+    const res = await createFlow(uniqueMetric('Allowed'), 'live', [hook(good.url('/allowed'))]);
+    expect(res.status).toBe(201);
+  });
+});
