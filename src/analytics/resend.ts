@@ -105,15 +105,16 @@ export class ResendService {
     const [plan] = buildPlan([step], this.config.webhook.retry, this.config.webhook.timeoutMs);
     const retry = plan?.type === 'webhook' ? plan.retry : this.config.webhook.retry;
     const input: ResendInput = {
-      deliveryId: resendId,
-      originalId: original.id,
-      runId: original.run_id,
-      flowId: original.flow_id,
-      flowVersion: flow.version,
-      stepId: original.step_id,
-      profileId: original.profile_id,
-      context: JSON.parse(original.context) as RunContext,
-      retry,
+      delivery: {
+        runId: original.run_id,
+        flowId: original.flow_id,
+        flowVersion: flow.version,
+        stepId: original.step_id,
+        profileId: original.profile_id,
+        context: JSON.parse(original.context) as RunContext,
+        retry,
+        resend: { deliveryId: resendId, originalId: original.id },
+      },
       timeoutMs: this.config.webhook.timeoutMs,
     };
     try {

@@ -57,7 +57,7 @@ async function main(): Promise<void> {
           url: receiver.url('/bench'),
           headers: { 'X-Api-Key': 'bench-secret-value' },
           body:
-            '{"seq": {{ event.seq }}, "email": "{{ person.email }}", "total": {{ event.value }}, ' +
+            '{"seq": {{ event.seq|default:0 }}, "email": "{{ person.email }}", "total": {{ event.value }}, ' +
             '"items": [{% for i in event.items %}{"name": "{{ i.name }}", "price": {{ i.price }}}{% if not loop.last %},{% endif %}{% endfor %}]}',
         },
       ],

@@ -50,16 +50,9 @@ export interface DeliverWebhookInput {
   resend?: { deliveryId: string; originalId: string };
 }
 
+/** A resend: the delivery it sends (as the activity takes it) and the attempt timeout. */
 export interface ResendInput {
-  deliveryId: string;
-  originalId: string;
-  runId: string;
-  flowId: string;
-  flowVersion: number;
-  stepId: string;
-  profileId: string;
-  context: RunContext;
-  retry: RetryPlan;
+  delivery: DeliverWebhookInput & { resend: NonNullable<DeliverWebhookInput['resend']> };
   timeoutMs: number;
 }
 

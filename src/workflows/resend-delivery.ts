@@ -17,30 +17,19 @@ export interface ResendResult {
  * still running is never started twice.
  */
 export async function resendDelivery(input: ResendInput): Promise<ResendResult> {
+  const { delivery } = input;
   const { deliverWebhook } = proxyActivities<Activities>(
-    webhookActivityOptions('resend', input.retry, input.timeoutMs),
+    webhookActivityOptions('resend', delivery.retry, input.timeoutMs),
   );
+  const deliveryId = delivery.resend.deliveryId;
   try {
-    const res = await deliverWebhook({
-      runId: input.runId,
-      flowId: input.flowId,
-      flowVersion: input.flowVersion,
-      stepId: input.stepId,
-      profileId: input.profileId,
-      context: input.context,
-      retry: input.retry,
-      resend: { deliveryId: input.deliveryId, originalId: input.originalId },
-    });
-    return { deliveryId: input.deliveryId, status: 'delivered', attempts: res.attempts };
+    const res = await deliverWebhook(delivery);
+    return { deliveryId, status: 'delivered', attempts: res.attempts };
   } catch (err) {
     const ending = webhookEnding(err);
-    await finalizeIfUnrecorded(ending, {
-      runId: input.runId,
-      stepId: input.stepId,
-      deliveryId: input.deliveryId,
-    });
+    await finalizeIfUnrecorded(ending, { runId: delivery.runId, stepId: delivery.stepId, deliveryId });
     return {
-      deliveryId: input.deliveryId,
+      deliveryId,
       status: ending.status,
       attempts: ending.details?.attempt ?? 0,
       reason: ending.reason,
