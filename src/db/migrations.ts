@@ -1,5 +1,6 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from 'kysely';
+import { latencyBucket } from '../analytics/buckets';
 
 /**
  * Migrations live in code (not files on disk) so the compiled worker and API carry them. Keep the
@@ -226,6 +227,36 @@ const migrations: Record<string, Migration> = {
         await sql`insert into delivery_rollups (grain, period, flow_id, step_id, status, attempts, count)
           select ${grain}, substr(created_at, 1, ${len}), flow_id, step_id, status, attempts, count(*)
           from deliveries group by 2, 3, 4, 5, 6`.execute(db);
+      }
+      // And their latencies (bucketed here: SQLite has no portable logarithm).
+      const delivered = await sql<{
+        flow_id: string;
+        step_id: string;
+        created_at: string;
+        latency_ms: number;
+      }>`
+        select flow_id, step_id, created_at, latency_ms from deliveries
+        where status = 'delivered' and latency_ms is not null`.execute(db);
+      const counts = new Map<string, number>();
+      for (const r of delivered.rows) {
+        for (const [grain, period] of [
+          ['h', r.created_at.slice(0, 13)],
+          ['d', r.created_at.slice(0, 10)],
+        ]) {
+          const key = JSON.stringify([grain, period, r.flow_id, r.step_id, latencyBucket(r.latency_ms)]);
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+      }
+      for (const [key, count] of counts) {
+        const [grain, period, flowId, stepId, bucket] = JSON.parse(key) as [
+          string,
+          string,
+          string,
+          string,
+          number,
+        ];
+        await sql`insert into latency_rollups (grain, period, flow_id, step_id, bucket, count)
+          values (${grain}, ${period}, ${flowId}, ${stepId}, ${bucket}, ${count})`.execute(db);
       }
     },
   },

@@ -49,7 +49,10 @@ test('a render that takes longer than the limit is stopped with its thread', asy
   try {
     const src = '{% for a in event.list %}{{ event.list|join:","|sha_256 }}{% endfor %}{}';
     const r = await slow.render(src, list(90_000));
-    expect(r).toEqual({ ok: false, error: { message: 'template error: rendering took longer than 1000 ms' } });
+    expect(r).toEqual({
+      ok: false,
+      error: { message: 'template error: rendering took longer than 1000 ms' },
+    });
     expect(await slow.render('{"after": 1}', list(1))).toEqual({ ok: true, body: '{"after": 1}' });
   } finally {
     await slow.close();
