@@ -104,8 +104,17 @@ async function main(): Promise<void> {
     // Open-loop posting above capacity measures queueing; this measures one delivery's own path.
     console.log('latency at light load: 4 events in flight, each waiting for its delivery...');
     const light: number[] = [];
-    const arrivedAt = (seq: number) =>
-      receiver.received('/bench').find((r) => (JSON.parse(r.body) as { seq: number }).seq === seq)?.at;
+    // Index arrivals as they come (incrementally: the receiver shares this process's event loop).
+    const arrivals = new Map<number, number>();
+    let scanned = 0;
+    const arrivedAt = (seq: number) => {
+      for (; scanned < receiver.requests.length; scanned++) {
+        const r = receiver.requests[scanned]!;
+        if (r.path === '/bench' && r.method === 'POST')
+          arrivals.set((JSON.parse(r.body) as { seq: number }).seq, r.at);
+      }
+      return arrivals.get(seq);
+    };
     await pool(200, 4, async (i) => {
       const seq = events + i;
       const t0 = Date.now();
@@ -116,7 +125,7 @@ async function main(): Promise<void> {
       });
       let at = arrivedAt(seq);
       while (at === undefined) {
-        await new Promise((r) => setTimeout(r, 5));
+        await new Promise((r) => setTimeout(r, 10));
         at = arrivedAt(seq);
       }
       light.push(at - t0);
