@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     console.log('latency at light load: 4 events in flight, each waiting for its delivery...');
     const light: number[] = [];
     // Index arrivals as they come (incrementally: the receiver shares this process's event loop).
-    const arrivals = new Map<number, number>();
+    const lightArrivals = new Map<number, number>();
     let scanned = 0;
     const arrivedAt = (seq: number) => {
       for (; scanned < receiver.requests.length; scanned++) {
