@@ -111,9 +111,9 @@ async function main(): Promise<void> {
       for (; scanned < receiver.requests.length; scanned++) {
         const r = receiver.requests[scanned]!;
         if (r.path === '/bench' && r.method === 'POST')
-          arrivals.set((JSON.parse(r.body) as { seq: number }).seq, r.at);
+          lightArrivals.set((JSON.parse(r.body) as { seq: number }).seq, r.at);
       }
-      return arrivals.get(seq);
+      return lightArrivals.get(seq);
     };
     await pool(200, 4, async (i) => {
       const seq = events + i;
