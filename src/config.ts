@@ -65,6 +65,10 @@ const envSchema = z.object({
   HOOKFLOW_OUTBOUND_ALLOW: z.string().optional(),
   /** Ports webhooks may use besides 443: "8443, 9443", or "*" for any. @default none */
   HOOKFLOW_OUTBOUND_PORTS: z.string().optional(),
+  /** The first owner, created at start when no user exists yet (with HOOKFLOW_OWNER_PASSWORD). */
+  HOOKFLOW_OWNER_EMAIL: z.email().optional(),
+  /** Password of that first owner; at least 12 characters. */
+  HOOKFLOW_OWNER_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   /** pino log level. @default "info" */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -89,6 +93,7 @@ export interface Config {
   };
   secretKeys: string | undefined;
   outbound: OutboundPolicy;
+  owner: { email: string; password: string } | undefined;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -124,6 +129,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     secretKeys: e.HOOKFLOW_SECRET_KEYS,
     outbound: parseOutbound(e.HOOKFLOW_OUTBOUND_ALLOW, e.HOOKFLOW_OUTBOUND_PORTS),
+    owner:
+      e.HOOKFLOW_OWNER_EMAIL && e.HOOKFLOW_OWNER_PASSWORD
+        ? { email: e.HOOKFLOW_OWNER_EMAIL, password: e.HOOKFLOW_OWNER_PASSWORD }
+        : undefined,
     logLevel: e.LOG_LEVEL,
   };
 }

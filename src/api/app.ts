@@ -18,6 +18,8 @@ import type { ResendService } from '../analytics/resend';
 import type { AnalyticsStore } from '../analytics/store';
 import { errorHandler, notFound, requestLog, sameOriginWrites } from './middleware';
 import { webhooksRouter } from './webhooks';
+import type { AccountService } from '../auth/service';
+import { accountsRouter, resolvePrincipal } from './accounts';
 import { webhooksPages } from '../pages/webhooks-page';
 import type { FlowStore } from '../db/flow-store';
 import { parseBody } from './validation';
@@ -34,6 +36,7 @@ export interface ApiDeps {
   analytics: AnalyticsStore;
   resend: ResendService;
   flowStore: FlowStore;
+  accounts: AccountService;
   logger: Logger;
 }
 
@@ -49,6 +52,8 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(requestLog(deps.logger));
   app.use(sameOriginWrites);
   app.use(express.json({ limit: '512kb', strict: false }));
+  app.use(resolvePrincipal(deps.accounts));
+  app.use('/api', accountsRouter(deps.accounts));
 
   app.get('/health', async (_req, res) => {
     const checks = { database: 'ok', temporal: 'ok' };

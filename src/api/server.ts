@@ -17,6 +17,7 @@ import { checkDestination } from '../webhooks/outbound';
 import { createDispatcher } from '../webhooks/send';
 import { ResendService } from '../analytics/resend';
 import { AnalyticsStore } from '../analytics/store';
+import { AccountService } from '../auth/service';
 import { createApp } from './app';
 
 /** The live URL check waits at most this long for the endpoint. */
@@ -49,6 +50,12 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     keepAlive: false,
   });
   const analytics = new AnalyticsStore(db);
+  const accounts = new AccountService(db, secrets);
+  // First start: the initial owner comes from configuration (never from the repository).
+  if (config.owner && (await accounts.userCount()) === 0) {
+    await accounts.createUser({ ...config.owner, role: 'owner' });
+    logger.info({ email: config.owner.email }, 'initial owner created from HOOKFLOW_OWNER_EMAIL');
+  }
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
   const app = createApp({
     config,
@@ -70,6 +77,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     runs,
     analytics,
     flowStore,
+    accounts,
     resend: new ResendService(deliveryStore, analytics, flowStore, client, config),
   });
   const server = await new Promise<Server>((resolve, reject) => {

@@ -125,6 +125,61 @@ export interface DeliveryAttemptsTable {
   response_excerpt: string | null;
 }
 
+export interface UsersTable {
+  id: string;
+  email: string;
+  password_hash: string;
+  role: 'owner' | 'admin' | 'manager' | 'analyst' | 'support';
+  /** Sealed (SecretBox JSON) TOTP secret once two-step authentication is on. */
+  totp_secret: string | null;
+  /** Sealed secret between setup and the first confirmed code. */
+  totp_pending: string | null;
+  /** The last TOTP time step accepted, so a code is never accepted twice. */
+  totp_last_step: Generated<number>;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface RecoveryCodesTable {
+  id: Generated<number>;
+  user_id: string;
+  code_hash: string;
+  used_at: Iso | null;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the session token; the token itself is only ever in the client's hands. */
+  token_hash: string;
+  user_id: string;
+  csrf: string;
+  created_at: Iso;
+  expires_at: Iso;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  user_id: string;
+  name: string;
+  key_hash: string;
+  /** JSON array of scopes. */
+  scopes: string;
+  created_at: Iso;
+  last_used_at: Iso | null;
+  revoked_at: Iso | null;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: Iso;
+  user_id: string;
+  api_key_id: string | null;
+  action: string;
+  flow_id: string | null;
+  step_id: string | null;
+  /** JSON: which fields changed; never values of secrets. */
+  fields: string;
+}
+
 export interface Database {
   flows: FlowsTable;
   flow_versions: FlowVersionsTable;
@@ -135,4 +190,9 @@ export interface Database {
   delivery_attempts: DeliveryAttemptsTable;
   delivery_rollups: DeliveryRollupsTable;
   latency_rollups: LatencyRollupsTable;
+  users: UsersTable;
+  recovery_codes: RecoveryCodesTable;
+  sessions: SessionsTable;
+  api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
 }

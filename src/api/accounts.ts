@@ -1,0 +1,144 @@
+import type { NextFunction, Request, Response } from 'express';
+import { Router } from 'express';
+import { z } from 'zod';
+import { SCOPES } from '../auth/api-keys';
+import type { AccountService, Principal } from '../auth/service';
+import { SESSION_TTL_MS } from '../auth/service';
+import { ROLES } from '../auth/roles';
+import { HttpError } from '../errors';
+import { parseBody } from './validation';
+
+export const SESSION_COOKIE = 'hookflow_session';
+
+/** The bearer token (`Authorization: Bearer …`) or the session cookie. */
+export function tokenOf(req: Request): string | undefined {
+  const auth = req.get('authorization');
+  const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
+  if (m) return m[1];
+  const cookie = req.get('cookie') ?? '';
+  const c = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(cookie);
+  return c?.[1];
+}
+
+/** Resolves the caller, when there is one, into `res.locals.principal`. */
+export function resolvePrincipal(accounts: AccountService) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const token = tokenOf(req);
+    if (token) res.locals.principal = await accounts.authenticate(token);
+    next();
+  };
+}
+
+export function principalOf(res: Response): Principal {
+  const p = res.locals.principal as Principal | undefined;
+  if (!p)
+    throw new HttpError(
+      401,
+      'unauthenticated',
+      'sign in (POST /api/auth/sign-in) or send an API key as a Bearer token',
+    );
+  return p;
+}
+
+/** Account management needs a person, not a key. */
+function sessionOf(res: Response): Extract<Principal, { kind: 'session' }> {
+  const p = principalOf(res);
+  if (p.kind !== 'session')
+    throw new HttpError(403, 'session_required', 'API keys cannot manage accounts or keys; sign in');
+  return p;
+}
+
+const signInSchema = z.strictObject({
+  email: z.string().min(1).max(320),
+  password: z.string().min(1).max(256),
+  code: z.string().max(32).optional(),
+});
+const codeSchema = z.strictObject({ code: z.string().min(1).max(32) });
+const newUserSchema = z.strictObject({
+  email: z.email({ error: 'must be an email address' }),
+  password: z.string().max(256),
+  role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }),
+});
+const roleSchema = z.strictObject({ role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }) });
+const keySchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  scopes: z.array(z.enum(SCOPES, { error: `each scope must be one of ${SCOPES.join(', ')}` })).min(1),
+});
+
+/** Sign-in, two-step authentication, users (owners) and API keys. */
+export function accountsRouter(accounts: AccountService): Router {
+  const r = Router();
+
+  r.post('/auth/sign-in', async (req, res) => {
+    const out = await accounts.signIn(parseBody(signInSchema, req.body), req.ip ?? 'unknown');
+    res.cookie(SESSION_COOKIE, out.token, {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: req.secure,
+      path: '/',
+      maxAge: SESSION_TTL_MS,
+    });
+    res.json(out);
+  });
+
+  r.post('/auth/sign-out', async (req, res) => {
+    const token = tokenOf(req);
+    if (token) await accounts.signOut(token);
+    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.status(204).end();
+  });
+
+  r.get('/auth/me', (_req, res) => {
+    const p = principalOf(res);
+    res.json({ user: p.user, via: p.kind, ...(p.kind === 'api_key' ? { scopes: p.scopes } : {}) });
+  });
+
+  r.post('/auth/two-step/setup', async (_req, res) => {
+    res.json(await accounts.twoStepSetup(sessionOf(res).user));
+  });
+  r.post('/auth/two-step/confirm', async (req, res) => {
+    const { code } = parseBody(codeSchema, req.body);
+    res.json(await accounts.twoStepConfirm(sessionOf(res).user, code));
+  });
+  r.post('/auth/two-step/disable', async (req, res) => {
+    const { code } = parseBody(codeSchema, req.body);
+    await accounts.twoStepDisable(sessionOf(res).user, code);
+    res.status(204).end();
+  });
+
+  const owner = (res: Response) => {
+    const p = sessionOf(res);
+    if (p.user.role !== 'owner')
+      throw new HttpError(403, 'role_forbidden', 'only owners manage users and roles');
+    return p;
+  };
+  r.get('/users', async (_req, res) => {
+    const p = sessionOf(res);
+    if (p.user.role !== 'owner' && p.user.role !== 'admin') {
+      throw new HttpError(403, 'role_forbidden', 'only owners and admins list users');
+    }
+    res.json({ users: await accounts.listUsers() });
+  });
+  r.post('/users', async (req, res) => {
+    owner(res);
+    res.status(201).json(await accounts.createUser(parseBody(newUserSchema, req.body)));
+  });
+  r.patch('/users/:id', async (req, res) => {
+    owner(res);
+    res.json(await accounts.setRole(req.params.id, parseBody(roleSchema, req.body).role));
+  });
+
+  r.get('/keys', async (_req, res) => {
+    res.json({ keys: await accounts.listApiKeys(sessionOf(res).user) });
+  });
+  r.post('/keys', async (req, res) => {
+    const { name, scopes } = parseBody(keySchema, req.body);
+    res.status(201).json(await accounts.createApiKey(sessionOf(res).user, name, scopes));
+  });
+  r.delete('/keys/:id', async (req, res) => {
+    await accounts.revokeApiKey(sessionOf(res).user, req.params.id);
+    res.status(204).end();
+  });
+
+  return r;
+}

@@ -1,0 +1,341 @@
+import crypto from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { Db } from '../db';
+import type { UsersTable } from '../db/schema';
+import { HttpError, ValidationError } from '../errors';
+import type { SealedValue } from '../flows/model';
+import type { SecretBox } from '../secrets';
+import type { Scope } from './api-keys';
+import { apiKeyId, apiKeyMatches, createApiKey } from './api-keys';
+import { decoyHash, hashPassword, passwordProblem, verifyPassword } from './passwords';
+import { FailureLimiter } from './rate-limit';
+import type { Role } from './roles';
+import { createRecoveryCodes, createTotpSetup, matchRecoveryCode, verifyTotp } from './totp';
+
+export interface User {
+  id: string;
+  email: string;
+  role: Role;
+  twoStepEnabled: boolean;
+  createdAt: string;
+}
+
+/** Who is calling: a signed-in user (session) or an API key acting for its user. */
+export type Principal =
+  | { kind: 'session'; user: User; csrf: string }
+  | { kind: 'api_key'; user: User; keyId: string; scopes: Scope[] };
+
+export const SESSION_TTL_MS = 12 * 3600 * 1000;
+const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
+
+function toUser(r: Pick<UsersTable, 'id' | 'email' | 'role' | 'totp_secret' | 'created_at'>): User {
+  return {
+    id: r.id,
+    email: r.email,
+    role: r.role,
+    twoStepEnabled: r.totp_secret !== null,
+    createdAt: r.created_at,
+  };
+}
+
+/** Accounts: users, sign-in with two-step codes, sessions, API keys. */
+export class AccountService {
+  /** Five failures in 15 minutes lock an account for 15 minutes; an address gets twenty. */
+  readonly byAccount = new FailureLimiter(5, 15 * 60_000, 15 * 60_000);
+  readonly byAddress = new FailureLimiter(20, 15 * 60_000, 15 * 60_000);
+
+  constructor(
+    private readonly db: Db,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  async userCount(): Promise<number> {
+    const r = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async createUser(input: { email: string; password: string; role: Role }): Promise<User> {
+    const email = input.email.trim().toLowerCase();
+    const problem = passwordProblem(input.password);
+    if (problem) throw new ValidationError([{ path: 'password', message: problem }]);
+    const existing = await this.db
+      .selectFrom('users')
+      .select('id')
+      .where('email', '=', email)
+      .executeTakeFirst();
+    if (existing) throw new HttpError(409, 'email_taken', `a user with email ${email} exists`);
+    const now = new Date().toISOString();
+    const row = {
+      id: `usr_${crypto.randomBytes(8).toString('hex')}`,
+      email,
+      password_hash: await hashPassword(input.password),
+      role: input.role,
+      totp_secret: null,
+      totp_pending: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.db.insertInto('users').values(row).execute();
+    return toUser(row);
+  }
+
+  async listUsers(): Promise<User[]> {
+    const rows = await this.db.selectFrom('users').selectAll().orderBy('created_at').execute();
+    return rows.map(toUser);
+  }
+
+  async setRole(userId: string, role: Role): Promise<User> {
+    const res = await this.db
+      .updateTable('users')
+      .set({ role, updated_at: new Date().toISOString() })
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1)
+      throw new HttpError(404, 'not_found', `user ${userId} was not found`);
+    return (await this.getUser(userId))!;
+  }
+
+  async getUser(id: string): Promise<User | undefined> {
+    const r = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return r && toUser(r);
+  }
+
+  private locked(email: string, address: string): void {
+    const wait = Math.max(
+      this.byAccount.lockedFor(`acct:${email}`),
+      this.byAddress.lockedFor(`addr:${address}`),
+    );
+    if (wait > 0) {
+      throw new HttpError(
+        429,
+        'locked_out',
+        `too many failed attempts; try again in ${Math.ceil(wait / 60_000)} minute(s)`,
+        [],
+        {
+          extra: { retryAfterSeconds: Math.ceil(wait / 1000) },
+        },
+      );
+    }
+  }
+
+  private failed(email: string, address: string): void {
+    this.byAccount.fail(`acct:${email}`);
+    this.byAddress.fail(`addr:${address}`);
+  }
+
+  /** Checks a TOTP code, or a recovery code (used once); records the step so codes are not replayed. */
+  private async checkCode(row: Selectable<UsersTable>, code: string): Promise<boolean> {
+    if (!row.totp_secret) return false;
+    const secret = this.secrets.open(JSON.parse(row.totp_secret) as SealedValue);
+    const step = verifyTotp(secret, code, row.totp_last_step);
+    if (step !== undefined) {
+      // Only one request can move the step forward: a replayed code in flight loses.
+      const res = await this.db
+        .updateTable('users')
+        .set({ totp_last_step: step })
+        .where('id', '=', row.id)
+        .where('totp_last_step', '<', step)
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) === 1;
+    }
+    const codes = await this.db
+      .selectFrom('recovery_codes')
+      .select(['id', 'code_hash'])
+      .where('user_id', '=', row.id)
+      .where('used_at', 'is', null)
+      .execute();
+    const i = matchRecoveryCode(
+      code,
+      codes.map((c) => c.code_hash),
+    );
+    if (i < 0) return false;
+    const res = await this.db
+      .updateTable('recovery_codes')
+      .set({ used_at: new Date().toISOString() })
+      .where('id', '=', codes[i]!.id)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  /** Signs in; with two-step authentication on, a code (or a recovery code) is required too. */
+  async signIn(input: { email: string; password: string; code?: string }, address: string) {
+    const email = input.email.trim().toLowerCase();
+    this.locked(email, address);
+    const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+    const ok = row
+      ? await verifyPassword(row.password_hash, input.password)
+      : await verifyPassword(await decoyHash(), input.password);
+    if (!row || !ok) {
+      this.failed(email, address);
+      throw new HttpError(401, 'invalid_credentials', 'the email or the password is wrong');
+    }
+    if (row.totp_secret) {
+      if (!input.code)
+        throw new HttpError(
+          401,
+          'two_step_code_required',
+          'enter the code from your authenticator app (or a recovery code)',
+        );
+      if (!(await this.checkCode(row, input.code))) {
+        this.failed(email, address);
+        throw new HttpError(401, 'invalid_code', 'the code is wrong or was already used');
+      }
+    }
+    this.byAccount.succeed(`acct:${email}`);
+    const token = `hfs_${crypto.randomBytes(32).toString('base64url')}`;
+    const now = Date.now();
+    const session = {
+      token_hash: sha(token),
+      user_id: row.id,
+      csrf: crypto.randomBytes(18).toString('base64url'),
+      created_at: new Date(now).toISOString(),
+      expires_at: new Date(now + SESSION_TTL_MS).toISOString(),
+    };
+    await this.db.insertInto('sessions').values(session).execute();
+    return { token, csrf: session.csrf, expiresAt: session.expires_at, user: toUser(row) };
+  }
+
+  async signOut(token: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('token_hash', '=', sha(token)).execute();
+  }
+
+  /** Resolves a bearer token or session cookie value to a principal; undefined when unknown, expired or revoked. */
+  async authenticate(token: string): Promise<Principal | undefined> {
+    const keyId = apiKeyId(token);
+    if (keyId) {
+      const key = await this.db.selectFrom('api_keys').selectAll().where('id', '=', keyId).executeTakeFirst();
+      if (!key || key.revoked_at || !apiKeyMatches(token, key.key_hash)) return undefined;
+      const user = await this.getUser(key.user_id);
+      if (!user) return undefined;
+      await this.db
+        .updateTable('api_keys')
+        .set({ last_used_at: new Date().toISOString() })
+        .where('id', '=', keyId)
+        .execute();
+      return { kind: 'api_key', user, keyId, scopes: JSON.parse(key.scopes) as Scope[] };
+    }
+    const s = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('token_hash', '=', sha(token))
+      .executeTakeFirst();
+    if (!s || s.expires_at <= new Date().toISOString()) return undefined;
+    const user = await this.getUser(s.user_id);
+    return user && { kind: 'session', user, csrf: s.csrf };
+  }
+
+  async twoStepSetup(user: User): Promise<{ otpauthUri: string; qrSvg: string }> {
+    if (user.twoStepEnabled)
+      throw new HttpError(409, 'two_step_enabled', 'two-step authentication is already on; disable it first');
+    const setup = await createTotpSetup(user.email);
+    await this.db
+      .updateTable('users')
+      .set({ totp_pending: JSON.stringify(this.secrets.seal(setup.secret)) })
+      .where('id', '=', user.id)
+      .execute();
+    return { otpauthUri: setup.uri, qrSvg: setup.qrSvg };
+  }
+
+  /** Turns two-step authentication on with a first code; returns the recovery codes, shown once. */
+  async twoStepConfirm(user: User, code: string): Promise<{ recoveryCodes: string[] }> {
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    if (!row.totp_pending) throw new HttpError(409, 'no_setup', 'start with POST /api/auth/two-step/setup');
+    const secret = this.secrets.open(JSON.parse(row.totp_pending) as SealedValue);
+    const step = verifyTotp(secret, code);
+    if (step === undefined)
+      throw new HttpError(422, 'invalid_code', 'the code is wrong; check the time on your device');
+    const { codes, hashes } = createRecoveryCodes();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('users')
+        .set({
+          totp_secret: row.totp_pending,
+          totp_pending: null,
+          totp_last_step: step,
+          updated_at: new Date().toISOString(),
+        })
+        .where('id', '=', user.id)
+        .execute();
+      await trx.deleteFrom('recovery_codes').where('user_id', '=', user.id).execute();
+      await trx
+        .insertInto('recovery_codes')
+        .values(hashes.map((h) => ({ user_id: user.id, code_hash: h, used_at: null })))
+        .execute();
+    });
+    return { recoveryCodes: codes };
+  }
+
+  /** Turning two-step authentication off takes a current code (or a recovery code). */
+  async twoStepDisable(user: User, code: string): Promise<void> {
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    if (!row.totp_secret) throw new HttpError(409, 'two_step_disabled', 'two-step authentication is not on');
+    if (!(await this.checkCode(row, code)))
+      throw new HttpError(422, 'invalid_code', 'the code is wrong or was already used');
+    await this.db
+      .updateTable('users')
+      .set({ totp_secret: null, totp_last_step: -1 })
+      .where('id', '=', user.id)
+      .execute();
+    await this.db.deleteFrom('recovery_codes').where('user_id', '=', user.id).execute();
+  }
+
+  async createApiKey(user: User, name: string, scopes: Scope[]) {
+    const k = createApiKey();
+    const now = new Date().toISOString();
+    await this.db
+      .insertInto('api_keys')
+      .values({
+        id: k.id,
+        user_id: user.id,
+        name,
+        key_hash: k.hash,
+        scopes: JSON.stringify(scopes),
+        created_at: now,
+        last_used_at: null,
+        revoked_at: null,
+      })
+      .execute();
+    return { id: k.id, key: k.key, name, scopes, createdAt: now };
+  }
+
+  async listApiKeys(user: User) {
+    const rows = await this.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      scopes: JSON.parse(r.scopes) as Scope[],
+      createdAt: r.created_at,
+      lastUsedAt: r.last_used_at,
+      revokedAt: r.revoked_at,
+    }));
+  }
+
+  async revokeApiKey(user: User, id: string): Promise<void> {
+    const res = await this.db
+      .updateTable('api_keys')
+      .set({ revoked_at: new Date().toISOString() })
+      .where('id', '=', id)
+      .where('user_id', '=', user.id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) !== 1)
+      throw new HttpError(404, 'not_found', `API key ${id} was not found`);
+  }
+}
