@@ -21,7 +21,7 @@ import type { PreparedRequest } from '../webhooks/delivery';
 import { isOutcome, prepareRequest } from '../webhooks/delivery';
 import type { SendResult } from '../webhooks/send';
 import { sendWebhook } from '../webhooks/send';
-import { Lru } from './lru';
+import { Lru } from '../lru';
 
 export interface WebhookDeps {
   flows: FlowStore;

@@ -162,11 +162,6 @@ function createEnvironment(): nunjucks.Environment {
 const env = createEnvironment();
 const FILTER_NAMES = new Set(Object.keys((env as unknown as { filters: Record<string, unknown> }).filters));
 
-/** The filters a template may use, for documentation and error messages. */
-export const AVAILABLE_FILTERS: readonly string[] = [...FILTER_NAMES]
-  .filter((n) => !n.startsWith('__'))
-  .sort();
-
 // ---- compile and render -----------------------------------------------------------------------
 
 function toTemplateError(err: unknown): TemplateError {

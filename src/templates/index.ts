@@ -3,6 +3,6 @@
  * render (bounded, in worker threads). Everything about syntax, filters and escaping is behind it.
  */
 export type { CompiledTemplate, JsonProblem, JsonRender, RenderLimits, TemplateContext } from './engine';
-export { AVAILABLE_FILTERS, compileTemplate, DEFAULT_LIMITS, renderJson } from './engine';
+export { compileTemplate, DEFAULT_LIMITS, renderJson } from './engine';
 export { TemplateError } from './errors';
 export { TemplateRenderer } from './renderer';

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { CompiledTemplate, JsonRender, RenderLimits, TemplateContext } from './engine';
 import { compileTemplate, renderJson } from './engine';
+import { Lru } from '../lru';
 import { TemplateError } from './errors';
 
 /** One render, as sent to a worker thread. */
@@ -12,8 +13,7 @@ export interface RenderTask {
   key?: string;
 }
 
-const CACHE_SIZE = 2000;
-const cache = new Map<string, CompiledTemplate>();
+const cache = new Lru<string, CompiledTemplate>(2000);
 
 /** Compiled once per key and reused: flow versions never change, so neither do their templates. */
 function compiled(task: RenderTask): CompiledTemplate {
@@ -22,7 +22,6 @@ function compiled(task: RenderTask): CompiledTemplate {
   if (!tpl) {
     tpl = compileTemplate(task.source);
     cache.set(key, tpl);
-    if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
   }
   return tpl;
 }

@@ -53,5 +53,3 @@ export async function prepareRequest(
 export function isOutcome(p: PreparedRequest | AttemptOutcome): p is AttemptOutcome {
   return 'class' in p;
 }
-
-export { redactSecrets } from './redact';

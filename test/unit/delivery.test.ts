@@ -1,4 +1,4 @@
-import { redactSecrets } from '../../src/webhooks/delivery';
+import { redactSecrets } from '../../src/webhooks/redact';
 import { translateDjango } from '../../src/templates/django';
 
 test('excerpts never carry header values, whole or as the token of a scheme', () => {
