@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { z } from 'zod';
 import { SCOPES } from '../auth/api-keys';
@@ -7,38 +7,7 @@ import { SESSION_TTL_MS } from '../auth/service';
 import { ROLES } from '../auth/roles';
 import { HttpError } from '../errors';
 import { parseBody } from './validation';
-
-export const SESSION_COOKIE = 'hookflow_session';
-
-/** The bearer token (`Authorization: Bearer …`) or the session cookie. */
-export function tokenOf(req: Request): string | undefined {
-  const auth = req.get('authorization');
-  const m = auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null;
-  if (m) return m[1];
-  const cookie = req.get('cookie') ?? '';
-  const c = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(cookie);
-  return c?.[1];
-}
-
-/** Resolves the caller, when there is one, into `res.locals.principal`. */
-export function resolvePrincipal(accounts: AccountService) {
-  return async (req: Request, res: Response, next: NextFunction) => {
-    const token = tokenOf(req);
-    if (token) res.locals.principal = await accounts.authenticate(token);
-    next();
-  };
-}
-
-export function principalOf(res: Response): Principal {
-  const p = res.locals.principal as Principal | undefined;
-  if (!p)
-    throw new HttpError(
-      401,
-      'unauthenticated',
-      'sign in (POST /api/auth/sign-in) or send an API key as a Bearer token',
-    );
-  return p;
-}
+import { principalOf, SESSION_COOKIE, tokenOf } from './auth';
 
 /** Account management needs a person, not a key. */
 function sessionOf(res: Response): Extract<Principal, { kind: 'session' }> {
@@ -52,6 +21,11 @@ const signInSchema = z.strictObject({
   email: z.string().min(1).max(320),
   password: z.string().min(1).max(256),
   code: z.string().max(32).optional(),
+});
+const setupSchema = z.strictObject({
+  token: z.string().min(1).max(200),
+  email: z.email({ error: 'must be an email address' }),
+  password: z.string().max(256),
 });
 const codeSchema = z.strictObject({ code: z.string().min(1).max(32) });
 const newUserSchema = z.strictObject({
@@ -69,16 +43,25 @@ const keySchema = z.strictObject({
 export function accountsRouter(accounts: AccountService): Router {
   const r = Router();
 
-  r.post('/auth/sign-in', async (req, res) => {
-    const out = await accounts.signIn(parseBody(signInSchema, req.body), req.ip ?? 'unknown');
-    res.cookie(SESSION_COOKIE, out.token, {
+  const setCookie = (req: Request, res: Response, token: string) =>
+    res.cookie(SESSION_COOKIE, token, {
       httpOnly: true,
       sameSite: 'lax',
       secure: req.secure,
       path: '/',
       maxAge: SESSION_TTL_MS,
     });
+
+  r.post('/auth/sign-in', async (req, res) => {
+    const out = await accounts.signIn(parseBody(signInSchema, req.body), req.ip ?? 'unknown');
+    setCookie(req, res, out.token);
     res.json(out);
+  });
+
+  r.post('/setup', async (req, res) => {
+    const out = await accounts.completeSetup(parseBody(setupSchema, req.body), req.ip ?? 'unknown');
+    setCookie(req, res, out.token);
+    res.status(201).json(out);
   });
 
   r.post('/auth/sign-out', async (req, res) => {

@@ -18,6 +18,7 @@ import { createDispatcher } from '../webhooks/send';
 import { ResendService } from '../analytics/resend';
 import { AnalyticsStore } from '../analytics/store';
 import { AccountService } from '../auth/service';
+import { AuditStore } from '../db/audit-store';
 import { createApp } from './app';
 
 /** The live URL check waits at most this long for the endpoint. */
@@ -52,10 +53,12 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const analytics = new AnalyticsStore(db);
   const accounts = new AccountService(db, secrets);
   // First start: the initial owner comes from configuration (never from the repository).
+  // Otherwise a one-time setup link is printed once the API listens (see below).
   if (config.owner && (await accounts.userCount()) === 0) {
     await accounts.createUser({ ...config.owner, role: 'owner' });
     logger.info({ email: config.owner.email }, 'initial owner created from HOOKFLOW_OWNER_EMAIL');
   }
+  const setupToken = await accounts.createSetupToken();
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
   const app = createApp({
     config,
@@ -78,6 +81,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     analytics,
     flowStore,
     accounts,
+    audit: new AuditStore(db),
     resend: new ResendService(deliveryStore, analytics, flowStore, client, config),
   });
   const server = await new Promise<Server>((resolve, reject) => {
@@ -85,6 +89,15 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   });
   const addr = server.address();
   const port = addr && typeof addr === 'object' ? addr.port : config.api.port;
+  const host = config.api.host === '0.0.0.0' || config.api.host === '::' ? 'localhost' : config.api.host;
+  if (setupToken) {
+    // The link is a one-time credential: printed on the console for the operator, never logged.
+    process.stdout.write(
+      `\nNo user exists yet. Open this one-time link to create the first owner:\n  http://${host}:${port}/setup?token=${setupToken}\n` +
+        '(or set HOOKFLOW_OWNER_EMAIL and HOOKFLOW_OWNER_PASSWORD and restart)\n\n',
+    );
+    logger.warn('no user exists yet: the one-time setup link is printed on the console');
+  }
   return {
     server,
     url: `http://${config.api.host}:${port}`,

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import type { ResendService } from '../analytics/resend';
 import type { AnalyticsStore } from '../analytics/store';
 import { decodeCursor } from '../analytics/store';
-import { NotFoundError, ValidationError } from '../errors';
+import { NotFoundError } from '../errors';
 import type { RunService } from '../runs/service';
-import { parseBody, toProblems } from './validation';
+import { parseBody, parseQuery } from './validation';
+import { requireAccess, requireWebhookAccess } from './auth';
 
 const status = z.enum(['pending', 'retrying', 'delivered', 'failed', 'skipped'], {
   error: 'must be one of pending, retrying, delivered, failed, skipped',
@@ -34,12 +35,6 @@ const listQuery = z.strictObject({
 });
 const bulkBody = z.strictObject({ ...scope, status: status.optional() }).default({});
 
-function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
-  const res = schema.safeParse(query);
-  if (!res.success) throw new ValidationError(toProblems(res.error));
-  return res.data;
-}
-
 const DAY = 86_400_000;
 
 /** Webhook analytics: stats, the queues, one delivery with its attempts, and resends. */
@@ -49,19 +44,20 @@ export function webhooksRouter(deps: {
   runs: RunService;
 }): Router {
   const r = Router();
+  const read = requireAccess('analytics:read');
 
-  r.get('/stats', async (req, res) => {
+  r.get('/stats', read, async (req, res) => {
     const q = parseQuery(statsQuery, req.query);
     const to = q.to ? new Date(q.to).toISOString() : new Date().toISOString();
     const from = q.from ? new Date(q.from).toISOString() : new Date(Date.parse(to) - 7 * DAY).toISOString();
     res.json(await deps.analytics.stats({ ...q, from, to }));
   });
 
-  r.get('/deliveries', async (req, res) => {
+  r.get('/deliveries', read, async (req, res) => {
     res.json(await deps.analytics.list(parseQuery(listQuery, req.query)));
   });
 
-  r.post('/deliveries/resend', async (req, res) => {
+  r.post('/deliveries/resend', requireWebhookAccess, async (req, res) => {
     const filters = parseBody(bulkBody, req.body ?? {});
     const statuses = filters.status ? [filters.status] : (['failed', 'skipped'] as const);
     const total = { resent: 0, alreadyRunning: 0, notResendable: 0, more: false };
@@ -75,13 +71,13 @@ export function webhooksRouter(deps: {
     res.status(202).json(total);
   });
 
-  r.get('/deliveries/:id', async (req, res) => {
+  r.get('/deliveries/:id', read, async (req, res) => {
     const found = await deps.analytics.get(req.params.id);
     if (!found) throw new NotFoundError(`delivery ${req.params.id}`);
     res.json({ ...found, runUrl: deps.runs.temporalUrl(found.delivery.runId) });
   });
 
-  r.post('/deliveries/:id/resend', async (req, res) => {
+  r.post('/deliveries/:id/resend', requireWebhookAccess, async (req, res) => {
     res.status(202).json(await deps.resend.resendOne(req.params.id));
   });
 

@@ -44,6 +44,8 @@ export class AccountService {
   readonly byAccount = new FailureLimiter(5, 15 * 60_000, 15 * 60_000);
   readonly byAddress = new FailureLimiter(20, 15 * 60_000, 15 * 60_000);
 
+  private setupTokenHash: string | undefined;
+
   constructor(
     private readonly db: Db,
     private readonly secrets: SecretBox,
@@ -186,6 +188,10 @@ export class AccountService {
       }
     }
     this.byAccount.succeed(`acct:${email}`);
+    return this.startSession(row);
+  }
+
+  private async startSession(row: Selectable<UsersTable>) {
     const token = `hfs_${crypto.randomBytes(32).toString('base64url')}`;
     const now = Date.now();
     const session = {
@@ -196,7 +202,48 @@ export class AccountService {
       expires_at: new Date(now + SESSION_TTL_MS).toISOString(),
     };
     await this.db.insertInto('sessions').values(session).execute();
+    // Expired sessions are of no use to anyone; clear them as new ones start.
+    await this.db.deleteFrom('sessions').where('expires_at', '<=', session.created_at).execute();
     return { token, csrf: session.csrf, expiresAt: session.expires_at, user: toUser(row) };
+  }
+
+  /**
+   * First start without a configured owner: a one-time setup token (held in memory, hashed) that
+   * creates the first owner. Returns undefined once any user exists.
+   */
+  async createSetupToken(): Promise<string | undefined> {
+    if ((await this.userCount()) > 0) return undefined;
+    const token = crypto.randomBytes(24).toString('base64url');
+    this.setupTokenHash = sha(token);
+    return token;
+  }
+
+  get setupPending(): boolean {
+    return this.setupTokenHash !== undefined;
+  }
+
+  /** Uses the setup token (once) to create the first owner and signs them in. */
+  async completeSetup(input: { token: string; email: string; password: string }, address: string) {
+    this.locked('setup', address);
+    const expected = this.setupTokenHash;
+    const a = Buffer.from(sha(input.token), 'hex');
+    if (!expected || !crypto.timingSafeEqual(a, Buffer.from(expected, 'hex'))) {
+      this.failed('setup', address);
+      throw new HttpError(403, 'setup_link_invalid', 'this setup link is not valid or was already used');
+    }
+    if (passwordProblem(input.password))
+      throw new ValidationError([{ path: 'password', message: passwordProblem(input.password)! }]);
+    // Consumed before any await, so two requests with the same link cannot both create an owner.
+    this.setupTokenHash = undefined;
+    if ((await this.userCount()) > 0)
+      throw new HttpError(409, 'setup_done', 'an owner exists already; sign in');
+    const user = await this.createUser({ email: input.email, password: input.password, role: 'owner' });
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    return this.startSession(row);
   }
 
   async signOut(token: string): Promise<void> {

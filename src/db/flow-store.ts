@@ -1,11 +1,14 @@
 import type { Flow, FlowDefinition } from '../flows/model';
+import type { NewAuditEntry } from './audit-store';
+import { writeAudit } from './audit-store';
 import type { Db } from './index';
 
 /** Flows and their versions. A flow row points at its current version; versions are never rewritten. */
 export class FlowStore {
   constructor(private readonly db: Db) {}
 
-  async insert(flow: Flow): Promise<void> {
+  /** `audit` entries are written in the same transaction. */
+  async insert(flow: Flow, audit: readonly NewAuditEntry[] = []): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('flows')
@@ -29,11 +32,12 @@ export class FlowStore {
           created_at: flow.updatedAt,
         })
         .execute();
+      await writeAudit(trx, audit);
     });
   }
 
   /** Saves `flow` as the version after `expectedVersion`; false when someone else saved first. */
-  async update(flow: Flow, expectedVersion: number): Promise<boolean> {
+  async update(flow: Flow, expectedVersion: number, audit: readonly NewAuditEntry[] = []): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const res = await trx
         .updateTable('flows')
@@ -58,6 +62,7 @@ export class FlowStore {
           created_at: flow.updatedAt,
         })
         .execute();
+      await writeAudit(trx, audit);
       return true;
     });
   }
@@ -83,9 +88,17 @@ export class FlowStore {
   }
 
   /** Deletes the flow; its versions stay so runs in flight can finish. */
-  async delete(id: string): Promise<boolean> {
-    const res = await this.db.deleteFrom('flows').where('id', '=', id).executeTakeFirst();
-    return Number(res.numDeletedRows) === 1;
+  async delete(id: string, expectedVersion: number, audit: readonly NewAuditEntry[] = []): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const res = await trx
+        .deleteFrom('flows')
+        .where('id', '=', id)
+        .where('version', '=', expectedVersion)
+        .executeTakeFirst();
+      if (Number(res.numDeletedRows) !== 1) return false;
+      await writeAudit(trx, audit);
+      return true;
+    });
   }
 
   async getVersion(flowId: string, version: number): Promise<FlowDefinition | undefined> {

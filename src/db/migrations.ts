@@ -317,6 +317,12 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_log_at_idx').on('audit_log').columns(['at', 'id']).execute();
     },
   },
+  '0004_audit_by_flow': {
+    // The audit log is read newest first, for all flows or one.
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('audit_log_flow_idx').on('audit_log').columns(['flow_id', 'id']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

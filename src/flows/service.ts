@@ -11,6 +11,19 @@ import type { CreateFlowInput, Flow, PatchFlowInput, Step, WebhookStep } from '.
 import { stepPaths, walkSteps } from './model';
 import { normalizeSteps } from './normalize';
 import { sampleContext } from './samples';
+import type { NewAuditEntry } from '../db/audit-store';
+import type { WebhookChange } from './webhook-changes';
+import { needsWebhookPermission, webhookChanges } from './webhook-changes';
+
+/**
+ * Who is saving, for the webhook rule and the audit log. `webhookRefusal` is the reason this
+ * caller may not add or change webhooks (role, two-step), or undefined when they may.
+ */
+export interface Actor {
+  userId: string;
+  apiKeyId: string | null;
+  webhookRefusal?: { code: string; message: string };
+}
 
 /** A step as the API shows it: header values masked, never in full. */
 export type PublicStep =
@@ -67,8 +80,10 @@ const webhooks = (steps: readonly Step[]) =>
 export class FlowService {
   constructor(private readonly deps: FlowServiceDeps) {}
 
-  async create(input: CreateFlowInput): Promise<SaveResult> {
+  async create(input: CreateFlowInput, actor: Actor): Promise<SaveResult> {
     const { steps, problems, paths } = normalizeSteps(input.steps, [], this.deps.secrets);
+    const changes = webhookChanges([], steps);
+    authorize(changes, actor);
     if (problems.length) throw new ValidationError(problems);
     const now = new Date().toISOString();
     const flow: Flow = {
@@ -82,7 +97,7 @@ export class FlowService {
       updatedAt: now,
     };
     const checks = await this.check(flow, undefined, paths);
-    await this.deps.store.insert(flow);
+    await this.deps.store.insert(flow, auditEntries(flow.id, changes, actor, now));
     return { flow, checks };
   }
 
@@ -96,12 +111,15 @@ export class FlowService {
     return this.deps.store.list();
   }
 
-  async patch(id: string, patch: PatchFlowInput): Promise<SaveResult> {
+  async patch(id: string, patch: PatchFlowInput, actor: Actor): Promise<SaveResult> {
     const current = await this.get(id);
     let steps = current.steps;
     let paths = new Map<string, string>();
+    let changes: WebhookChange[] = [];
     if (patch.steps !== undefined) {
       const normalized = normalizeSteps(patch.steps, current.steps, this.deps.secrets);
+      changes = webhookChanges(current.steps, normalized.steps);
+      authorize(changes, actor);
       if (normalized.problems.length) throw new ValidationError(normalized.problems);
       steps = normalized.steps;
       paths = normalized.paths;
@@ -118,7 +136,8 @@ export class FlowService {
       updatedAt: new Date().toISOString(),
     };
     const checks = await this.check(next, current, paths);
-    if (!(await this.deps.store.update(next, current.version))) {
+    const audit = auditEntries(id, changes, actor, next.updatedAt);
+    if (!(await this.deps.store.update(next, current.version, audit))) {
       throw new HttpError(
         409,
         'conflict',
@@ -128,8 +147,19 @@ export class FlowService {
     return { flow: next, checks };
   }
 
-  async delete(id: string): Promise<void> {
-    if (!(await this.deps.store.delete(id))) throw new NotFoundError(`flow ${id}`);
+  /** Deleting a flow removes its webhook steps, so the webhook rule applies when it has any. */
+  async delete(id: string, actor: Actor): Promise<void> {
+    const current = await this.get(id);
+    const changes = webhookChanges(current.steps, []);
+    authorize(changes, actor);
+    const audit = auditEntries(id, changes, actor, new Date().toISOString());
+    if (!(await this.deps.store.delete(id, current.version, audit))) {
+      throw new HttpError(
+        409,
+        'conflict',
+        `flow ${id} was changed by another request; fetch it and try again`,
+      );
+    }
   }
 
   /**
@@ -198,4 +228,35 @@ export class FlowService {
     }
     return checks;
   }
+}
+
+/** Refuses a save that touches webhooks the way only permitted callers may (403, naming the step). */
+function authorize(changes: readonly WebhookChange[], actor: Actor): void {
+  const refusal = actor.webhookRefusal;
+  const gated = changes.find(needsWebhookPermission);
+  if (!refusal || !gated) return;
+  const what =
+    gated.action === 'webhook.added'
+      ? `adds webhook step ${gated.stepId}`
+      : gated.action === 'webhook.removed'
+        ? `removes webhook step ${gated.stepId}`
+        : `changes ${gated.fields.filter((f) => f !== 'name' && f !== 'retry').join(', ')} of webhook step ${gated.stepId}`;
+  throw new HttpError(403, refusal.code, `this save ${what}: ${refusal.message}`);
+}
+
+function auditEntries(
+  flowId: string,
+  changes: readonly WebhookChange[],
+  actor: Actor,
+  at: string,
+): NewAuditEntry[] {
+  return changes.map((c) => ({
+    at,
+    user_id: actor.userId,
+    api_key_id: actor.apiKeyId,
+    action: c.action,
+    flow_id: flowId,
+    step_id: c.stepId,
+    fields: JSON.stringify(c.fields),
+  }));
 }

@@ -1,7 +1,5 @@
-import path from 'node:path';
 import type { Request, Response } from 'express';
 import { Router } from 'express';
-import nunjucks from 'nunjucks';
 import type { AnalyticsStore, DeliverySummary, Stats } from '../analytics/store';
 import type { FlowStore } from '../db/flow-store';
 import { NotFoundError } from '../errors';
@@ -9,9 +7,8 @@ import { walkSteps } from '../flows/model';
 import type { RunService } from '../runs/service';
 import type { ChartGeometry } from './chart';
 import { chartGeometry } from './chart';
-
-/** Views sit at the repository root, two levels up from both src/pages and dist/pages. */
-const VIEWS = path.join(__dirname, '..', '..', 'views');
+import type { Render } from './views';
+import { signedInPage } from './views';
 
 const RANGES: Record<string, { label: string; ms: number }> = {
   '24h': { label: 'Last 24 hours', ms: 86_400_000 },
@@ -49,17 +46,12 @@ export function webhooksPages(deps: {
   analytics: AnalyticsStore;
   flows: FlowStore;
   runs: RunService;
+  render: Render;
 }): Router {
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(VIEWS, { noCache: false }), {
-    autoescape: true,
-    throwOnUndefined: false,
-  });
-  const render = (res: Response, view: string, ctx: object) => {
-    res.type('html').send(env.render(view, ctx));
-  };
+  const { render } = deps;
   const r = Router();
 
-  r.get('/webhooks', async (req: Request, res: Response) => {
+  r.get('/webhooks', signedInPage, async (req: Request, res: Response) => {
     const asked = req.query.range;
     const rangeKey = typeof asked === 'string' && Object.hasOwn(RANGES, asked) ? asked : '7d';
     const range = RANGES[rangeKey]!;
@@ -104,7 +96,7 @@ export function webhooksPages(deps: {
     });
   });
 
-  r.get('/webhooks/deliveries/:id', async (req: Request<{ id: string }>, res: Response) => {
+  r.get('/webhooks/deliveries/:id', signedInPage, async (req: Request<{ id: string }>, res: Response) => {
     const found = await deps.analytics.get(req.params.id);
     if (!found) throw new NotFoundError(`delivery ${req.params.id}`);
     const flow = await deps.flows.get(found.delivery.flowId);

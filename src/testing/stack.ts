@@ -4,6 +4,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import crypto from 'node:crypto';
+import { currentTotp } from '../auth/totp';
 import { DevServer } from '../temporal/dev-server';
 import { freePort } from '../temporal/ports';
 
@@ -34,6 +36,23 @@ export interface StackOptions {
   /** PEM of the CA the worker trusts (written to a file for NODE_EXTRA_CA_CERTS). */
   caCert?: string;
   env?: Record<string, string>;
+  /**
+   * `owner` (default): the stack creates an owner from config, signs in, turns on two-step
+   * authentication with a real code and creates an all-scope API key, which `request()` sends.
+   * `none`: no user; the test creates its own.
+   */
+  auth?: 'owner' | 'none';
+}
+
+/** The owner a stack signs in as: a session (for pages), its TOTP secret and an all-scope key. */
+export interface StackOwner {
+  email: string;
+  password: string;
+  totpSecret: string;
+  /** Unused one-time recovery codes (tests take them with `shift()`). */
+  recoveryCodes: string[];
+  session: { token: string; csrf: string };
+  apiKey: string;
 }
 
 /**
@@ -45,6 +64,8 @@ export class Stack {
   private api?: ChildProcess;
   private readonly output: string[] = [];
   readonly taskQueue: string;
+  /** Set when the stack was started with `auth: 'owner'`. */
+  owner?: StackOwner;
 
   private constructor(
     readonly name: string,
@@ -64,6 +85,10 @@ export class Stack {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hookflow-${opts.name}-`));
     const [temporalPort, apiPort] = [await freePort(), await freePort()];
     const server = await DevServer.start({ port: temporalPort, dbFile: path.join(dir, 'temporal.sqlite') });
+    const owner =
+      (opts.auth ?? 'owner') === 'owner'
+        ? { email: 'owner@hookflow.test', password: crypto.randomBytes(12).toString('base64url') }
+        : undefined;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       HOOKFLOW_DATA_DIR: dir,
@@ -75,6 +100,7 @@ export class Stack {
       TEMPORAL_UI_URL: 'http://127.0.0.1:8233',
       LOG_LEVEL: 'debug',
       ...FAST_RETRY_ENV,
+      ...(owner ? { HOOKFLOW_OWNER_EMAIL: owner.email, HOOKFLOW_OWNER_PASSWORD: owner.password } : {}),
       ...opts.env,
     };
     if (opts.caCert) {
@@ -85,6 +111,7 @@ export class Stack {
     const stack = new Stack(opts.name, dir, server, `http://127.0.0.1:${apiPort}`, env);
     try {
       await Promise.all([stack.startWorker(), stack.startApi()]);
+      if (owner) stack.owner = await stack.signInOwner(owner);
     } catch (err) {
       await stack.stop();
       throw err;
@@ -151,10 +178,65 @@ export class Stack {
     });
   }
 
-  async request<T = unknown>(method: string, urlPath: string, body?: unknown): Promise<ApiResponse<T>> {
+  /**
+   * Signs the owner in (the session is opened before two-step authentication is on, so no second
+   * code is needed), turns two-step authentication on with a real code, and creates an API key.
+   */
+  private async signInOwner(o: { email: string; password: string }): Promise<StackOwner> {
+    const must = async <T>(r: Promise<ApiResponse<T>>, what: string): Promise<T> => {
+      const res = await r;
+      if (res.status >= 300) throw new Error(`${what}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    };
+    const session = await must(
+      this.requestAs<{ token: string; csrf: string }>(undefined, 'POST', '/api/auth/sign-in', o),
+      'sign-in',
+    );
+    const setup = await must(
+      this.requestAs<{ otpauthUri: string }>(session.token, 'POST', '/api/auth/two-step/setup'),
+      'two-step setup',
+    );
+    const totpSecret = new URL(setup.otpauthUri).searchParams.get('secret')!;
+    const { recoveryCodes } = await must(
+      this.requestAs<{ recoveryCodes: string[] }>(session.token, 'POST', '/api/auth/two-step/confirm', {
+        code: currentTotp(totpSecret),
+      }),
+      'two-step confirm',
+    );
+    const key = await must(
+      this.requestAs<{ key: string }>(session.token, 'POST', '/api/keys', {
+        name: 'test suite',
+        scopes: ['events:write', 'flows:read', 'flows:write', 'analytics:read'],
+      }),
+      'API key',
+    );
+    return {
+      ...o,
+      totpSecret,
+      recoveryCodes,
+      session: { token: session.token, csrf: session.csrf },
+      apiKey: key.key,
+    };
+  }
+
+  /** A request as the stack's owner (with its API key), or unauthenticated with `auth: 'none'`. */
+  request<T = unknown>(method: string, urlPath: string, body?: unknown): Promise<ApiResponse<T>> {
+    return this.requestAs<T>(this.owner?.apiKey, method, urlPath, body);
+  }
+
+  /** A request with a bearer token (API key or session token), or none. */
+  async requestAs<T = unknown>(
+    token: string | undefined,
+    method: string,
+    urlPath: string,
+    body?: unknown,
+  ): Promise<ApiResponse<T>> {
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`${this.apiUrl}${urlPath}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();

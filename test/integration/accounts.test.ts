@@ -37,6 +37,7 @@ const nextStepCode = async (secret: string) => {
 beforeAll(async () => {
   stack = await Stack.start({
     name: 'accounts',
+    auth: 'none',
     env: { HOOKFLOW_OWNER_EMAIL: OWNER.email, HOOKFLOW_OWNER_PASSWORD: OWNER.password },
   });
 }, 120_000);

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { createTestPki } from '../../src/testing/certs';
 import { Receiver } from '../../src/testing/receiver';
 import { ARTIFACTS, poll, Stack } from '../../src/testing/stack';
+import { launchBrowser, signInThroughPage } from '../support/browser';
 import type { ErrorResponse } from '../support/api-types';
 import { createLiveFlow, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';
 
@@ -177,13 +177,13 @@ test('bad queries get 422 naming the parameter', async () => {
 
 test('the Webhook Analytics page: see both queues, fix the endpoint, resend, see it delivered', async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  const browser = await launchBrowser();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(`${stack.apiUrl}/webhooks`);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const owner = stack.owner!;
+    // The page asks for a sign-in first; the owner has two-step authentication, so a code too.
+    await signInThroughPage(page, stack.apiUrl, { ...owner, code: owner.recoveryCodes.shift()! });
     const panel = page.locator(`section[data-step="${flowId}/loyalty"]`);
     const failedRow = panel.locator(`[data-queue="failed"] li[data-delivery="${failedId}"]`);
     await failedRow.waitFor();
@@ -214,7 +214,8 @@ test('the Webhook Analytics page: see both queues, fix the endpoint, resend, see
     await failedRow.waitFor();
     expect(await failedRow.innerText()).toMatch(/resent → dlv_/);
 
-    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const phone = await context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(`${stack.apiUrl}/webhooks`);
     await phone.screenshot({ path: path.join(ARTIFACTS, 'webhooks-page-phone.png'), fullPage: true });
     // Readable at a phone width: nothing wider than the screen.

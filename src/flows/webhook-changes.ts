@@ -1,0 +1,67 @@
+import { maskSealed } from '../secrets';
+import type { Step, WebhookStep } from './model';
+import { walkSteps } from './model';
+
+/** One webhook step's change in a save, as the audit log records it: field names, never values. */
+export interface WebhookChange {
+  action: 'webhook.added' | 'webhook.changed' | 'webhook.removed';
+  stepId: string;
+  /** `url`, `body`, `name`, `retry`, `headers.<Name>`; empty for added and removed steps. */
+  fields: string[];
+}
+
+const hooks = (steps: readonly Step[]) =>
+  new Map([...walkSteps(steps)].filter((s): s is WebhookStep => s.type === 'webhook').map((s) => [s.id, s]));
+
+/** Header values compare by their masked form (hint and fingerprint), so a kept value is unchanged. */
+function headerChanges(a: WebhookStep, b: WebhookStep): string[] {
+  const before = new Map(
+    Object.entries(a.headers).map(([k, v]) => [k.toLowerCase(), { k, m: maskSealed(v) }]),
+  );
+  const after = new Map(
+    Object.entries(b.headers).map(([k, v]) => [k.toLowerCase(), { k, m: maskSealed(v) }]),
+  );
+  const out: string[] = [];
+  for (const [lower, { k, m }] of after) {
+    const old = before.get(lower);
+    if (!old || old.m !== m || old.k !== k) out.push(`headers.${k}`);
+  }
+  for (const [lower, { k }] of before) if (!after.has(lower)) out.push(`headers.${k}`);
+  return out.sort();
+}
+
+/** What a save does to the flow's webhook steps, in step order (added and changed, then removed). */
+export function webhookChanges(before: readonly Step[], after: readonly Step[]): WebhookChange[] {
+  const a = hooks(before);
+  const b = hooks(after);
+  const out: WebhookChange[] = [];
+  for (const [id, step] of b) {
+    const old = a.get(id);
+    if (!old) {
+      out.push({ action: 'webhook.added', stepId: id, fields: [] });
+      continue;
+    }
+    const fields: string[] = [];
+    if (old.url !== step.url) fields.push('url');
+    if (old.body !== step.body) fields.push('body');
+    if ((old.name ?? null) !== (step.name ?? null)) fields.push('name');
+    if (JSON.stringify(old.retry ?? null) !== JSON.stringify(step.retry ?? null)) fields.push('retry');
+    fields.push(...headerChanges(old, step));
+    if (fields.length) out.push({ action: 'webhook.changed', stepId: id, fields });
+  }
+  for (const id of a.keys()) {
+    if (!b.has(id)) out.push({ action: 'webhook.removed', stepId: id, fields: [] });
+  }
+  return out;
+}
+
+/**
+ * Changes only managers and above with two-step authentication may make: adding or removing a
+ * webhook step, or changing its URL, headers or body. Renaming a step or tuning its retries is not.
+ */
+export function needsWebhookPermission(c: WebhookChange): boolean {
+  return (
+    c.action !== 'webhook.changed' ||
+    c.fields.some((f) => f === 'url' || f === 'body' || f.startsWith('headers.'))
+  );
+}

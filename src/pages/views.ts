@@ -1,0 +1,46 @@
+import path from 'node:path';
+import type { NextFunction, Request, Response } from 'express';
+import nunjucks from 'nunjucks';
+import { currentPrincipal, refusalError } from '../api/auth';
+import { accessRefusal } from '../auth/access';
+
+/** Views sit at the repository root, two levels up from both src/pages and dist/pages. */
+const VIEWS = path.join(__dirname, '..', '..', 'views');
+
+export type Render = (res: Response, view: string, ctx: object) => void;
+
+/**
+ * The pages' nunjucks environment (HTML escaping on). Every page gets `viewer`: the signed-in
+ * user and the session's CSRF token, which the page's scripts send on requests that change data.
+ */
+export function createViews(): Render {
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(VIEWS, { noCache: false }), {
+    autoescape: true,
+    throwOnUndefined: false,
+  });
+  return (res, view, ctx) => {
+    const p = currentPrincipal(res);
+    const viewer = p && {
+      email: p.user.email,
+      role: p.user.role,
+      twoStepEnabled: p.user.twoStepEnabled,
+      csrf: p.kind === 'session' ? p.csrf : '',
+    };
+    res.type('html').send(env.render(view, { ...ctx, viewer }));
+  };
+}
+
+/** Where to go after signing in: a path on this site only (never `//host` or a full URL). */
+export function safeNext(value: unknown, fallback = '/webhooks'): string {
+  return typeof value === 'string' && /^\/(?![/\\])[\w\-./?=&%~+]*$/.test(value) ? value : fallback;
+}
+
+/** Pages need a signed-in user; anyone else is sent to the sign-in page and brought back after. */
+export function signedInPage(req: Request, res: Response, next: NextFunction): void {
+  const p = currentPrincipal(res);
+  if (p?.kind === 'api_key' && !p.scopes.includes('analytics:read')) {
+    return next(refusalError(accessRefusal(p, 'analytics:read')!));
+  }
+  if (p) return next();
+  res.redirect(303, `/sign-in?next=${encodeURIComponent(safeNext(req.originalUrl))}`);
+}

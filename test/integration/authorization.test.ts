@@ -1,0 +1,498 @@
+import { currentTotp } from '../../src/auth/totp';
+import type { Role } from '../../src/auth/roles';
+import { ROLES } from '../../src/auth/roles';
+import { createTestPki } from '../../src/testing/certs';
+import { Receiver } from '../../src/testing/receiver';
+import type { ApiResponse } from '../../src/testing/stack';
+import { Stack } from '../../src/testing/stack';
+import type { ErrorResponse, PublicFlow } from '../support/api-types';
+import { createLiveFlow, startOneRun, uniqueMetric, waitForRun } from '../support/flows';
+
+/**
+ * Who may do what, on the real API: every role × two-step on/off × action, by session and by API
+ * key; API key scopes, demotion and revocation; CSRF on cookie sessions; the audit log.
+ */
+
+const WRITERS: readonly Role[] = ['owner', 'admin', 'manager'];
+type WebhookView = Extract<PublicFlow['steps'][number], { type: 'webhook' }>;
+const SECRET = 'sk_live_authz_SECRET_9f3a1c';
+
+interface Member {
+  role: Role;
+  twoStep: boolean;
+  email: string;
+  password: string;
+  id: string;
+  session: { token: string; csrf: string };
+  key: string;
+  recoveryCodes: string[];
+}
+
+let stack: Stack;
+let receiver: Receiver;
+let skippedDelivery: string;
+const members: Member[] = [];
+const metric = uniqueMetric('Authz');
+
+async function must<T>(r: Promise<ApiResponse<T>>, status: number, what: string): Promise<T> {
+  const res = await r;
+  if (res.status !== status) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** The owner creates a user; the user signs in, optionally turns on two-step, and makes a key. */
+async function addMember(role: Role, twoStep: boolean, label = 'matrix'): Promise<Member> {
+  const email = `${role}-${twoStep ? '2fa' : 'no2fa'}-${label}@example.com`;
+  const password = `password for ${email}`;
+  const user = await must(
+    stack.requestAs<{ id: string }>(stack.owner!.session.token, 'POST', '/api/users', {
+      email,
+      password,
+      role,
+    }),
+    201,
+    'create user',
+  );
+  const session = await must(
+    stack.requestAs<{ token: string; csrf: string }>(undefined, 'POST', '/api/auth/sign-in', {
+      email,
+      password,
+    }),
+    200,
+    'sign in',
+  );
+  let recoveryCodes: string[] = [];
+  if (twoStep) {
+    const setup = await must(
+      stack.requestAs<{ otpauthUri: string }>(session.token, 'POST', '/api/auth/two-step/setup'),
+      200,
+      'setup',
+    );
+    const secret = new URL(setup.otpauthUri).searchParams.get('secret')!;
+    ({ recoveryCodes } = await must(
+      stack.requestAs<{ recoveryCodes: string[] }>(session.token, 'POST', '/api/auth/two-step/confirm', {
+        code: currentTotp(secret),
+      }),
+      200,
+      'confirm',
+    ));
+  }
+  const key = await must(
+    stack.requestAs<{ key: string }>(session.token, 'POST', '/api/keys', {
+      name: 'all scopes',
+      scopes: ['events:write', 'flows:read', 'flows:write', 'analytics:read'],
+    }),
+    201,
+    'key',
+  );
+  return { role, twoStep, email, password, id: user.id, session, key: key.key, recoveryCodes };
+}
+
+const webhookStep = (url: string) => ({
+  id: 'hook',
+  type: 'webhook',
+  name: 'CRM',
+  url,
+  headers: { 'X-Api-Key': SECRET },
+  body: '{"email": "{{ person.email }}"}',
+});
+
+/** A draft flow of the owner's, with one webhook step, for a member to try changing. */
+async function ownerDraft(): Promise<PublicFlow> {
+  return must(
+    stack.request<PublicFlow>('POST', '/api/flows', {
+      name: 'draft for the matrix',
+      trigger: { type: 'metric', metric: uniqueMetric('Draft') },
+      status: 'draft',
+      steps: [webhookStep(receiver.url('/crm'))],
+    }),
+    201,
+    'owner draft',
+  );
+}
+
+function expectRefused(res: ApiResponse<unknown>, code: string): void {
+  expect({ status: res.status, code: (res.body as ErrorResponse).error?.code }).toEqual({
+    status: 403,
+    code,
+  });
+}
+
+/** What the rule says a member gets for a webhook action. */
+function webhookVerdict(m: Member): 'ok' | 'role_forbidden' | 'two_step_required' {
+  if (!WRITERS.includes(m.role)) return 'role_forbidden';
+  return m.twoStep ? 'ok' : 'two_step_required';
+}
+
+beforeAll(async () => {
+  const pki = createTestPki();
+  receiver = await Receiver.start(pki.good);
+  stack = await Stack.start({ name: 'authorization', caCert: pki.caCert });
+  receiver.script('/gone', { status: 410, body: 'gone' });
+  const flow = await createLiveFlow(stack, metric, [{ ...webhookStep(receiver.url('/gone')), id: 'gone' }]);
+  const run = await waitForRun(stack, await startOneRun(stack, metric));
+  expect(run.steps[0]!.status).toBe('skipped');
+  skippedDelivery = run.steps[0]!.deliveryId!;
+  expect(flow.id).toMatch(/^flw_/);
+  for (const role of ROLES) for (const twoStep of [false, true]) members.push(await addMember(role, twoStep));
+}, 180_000);
+afterAll(async () => {
+  await stack?.stop();
+  await receiver?.close();
+});
+
+describe.each([
+  ['session', (m: Member) => m.session.token],
+  ['API key', (m: Member) => m.key],
+] as const)('the matrix, signed in by %s', (_via, tokenOf) => {
+  test('every role reads flows, analytics and runs', async () => {
+    for (const m of members) {
+      const t = tokenOf(m);
+      expect([m.email, (await stack.requestAs(t, 'GET', '/api/flows')).status]).toEqual([m.email, 200]);
+      expect([m.email, (await stack.requestAs(t, 'GET', '/api/webhooks/stats')).status]).toEqual([
+        m.email,
+        200,
+      ]);
+      expect([
+        m.email,
+        (await stack.requestAs(t, 'GET', '/api/webhooks/deliveries?status=skipped')).status,
+      ]).toEqual([m.email, 200]);
+    }
+  });
+
+  test('events and flows without webhooks: managers and above; analysts and support are refused', async () => {
+    for (const m of members) {
+      const t = tokenOf(m);
+      const event = await stack.requestAs(t, 'POST', '/api/events', {
+        metric: uniqueMetric('Nobody listens'),
+        profile: { email: 'a@example.com' },
+      });
+      const flow = await stack.requestAs(t, 'POST', '/api/flows', {
+        name: 'only a delay',
+        trigger: { type: 'metric', metric: 'Placed Order' },
+        steps: [{ type: 'delay', seconds: 60 }],
+      });
+      if (WRITERS.includes(m.role)) {
+        expect([m.email, event.status, flow.status]).toEqual([m.email, 202, 201]);
+      } else {
+        expectRefused(event, 'role_forbidden');
+        expectRefused(flow, 'role_forbidden');
+      }
+    }
+  });
+
+  test('adding a webhook step, and changing its URL, headers or body follow the webhook rule', async () => {
+    for (const m of members) {
+      const t = tokenOf(m);
+      const verdict = webhookVerdict(m);
+      const add = await stack.requestAs(t, 'POST', '/api/flows', {
+        name: 'with a webhook',
+        trigger: { type: 'metric', metric: 'Placed Order' },
+        steps: [webhookStep(receiver.url('/crm'))],
+      });
+      const results: Record<string, ApiResponse<unknown>> = { add };
+      for (const field of ['url', 'headers', 'body'] as const) {
+        // A fresh draft for each field, so each save changes exactly one field of the step.
+        const draft = await ownerDraft();
+        const base = draft.steps[0] as WebhookView;
+        const changed = {
+          url: { ...base, url: receiver.url('/crm-v2') },
+          headers: { ...base, headers: { 'X-Api-Key': 'a different secret value' } },
+          body: { ...base, body: '{"email": "{{ person.email }}", "v": 2}' },
+        }[field];
+        results[field] = await stack.requestAs(t, 'PATCH', `/api/flows/${draft.id}`, { steps: [changed] });
+      }
+      for (const [action, res] of Object.entries(results)) {
+        if (verdict === 'ok') {
+          expect([m.email, action, res.status]).toEqual([m.email, action, action === 'add' ? 201 : 200]);
+        } else {
+          expect([m.email, action, res.status, (res.body as ErrorResponse).error.code]).toEqual([
+            m.email,
+            action,
+            403,
+            verdict,
+          ]);
+        }
+      }
+    }
+  });
+
+  test('renaming a webhook step needs write access but not two-step authentication', async () => {
+    for (const m of members) {
+      const draft = await ownerDraft();
+      const base = draft.steps[0]!;
+      const res = await stack.requestAs(tokenOf(m), 'PATCH', `/api/flows/${draft.id}`, {
+        steps: [{ ...base, name: 'CRM (renamed)' }],
+      });
+      if (WRITERS.includes(m.role)) expect([m.email, res.status]).toEqual([m.email, 200]);
+      else expectRefused(res, 'role_forbidden');
+    }
+  });
+
+  test('test sends and resends follow the webhook rule', async () => {
+    receiver.script('/crm', { status: 200 });
+    const draft = await ownerDraft();
+    for (const m of members) {
+      const t = tokenOf(m);
+      const verdict = webhookVerdict(m);
+      const sent = await stack.requestAs(t, 'POST', `/api/flows/${draft.id}/steps/hook/test`, {});
+      const resend = await stack.requestAs(t, 'POST', `/api/webhooks/deliveries/${skippedDelivery}/resend`);
+      const bulk = await stack.requestAs(t, 'POST', '/api/webhooks/deliveries/resend', { status: 'skipped' });
+      if (verdict === 'ok') {
+        expect([m.email, sent.status, resend.status, bulk.status]).toEqual([m.email, 200, 202, 202]);
+      } else {
+        for (const res of [sent, resend, bulk]) expectRefused(res, verdict);
+      }
+    }
+  });
+
+  test('the audit log is for admins and owners', async () => {
+    for (const m of members) {
+      const res = await stack.requestAs(tokenOf(m), 'GET', '/api/audit');
+      if (m.role === 'owner' || m.role === 'admin') expect([m.email, res.status]).toEqual([m.email, 200]);
+      else expectRefused(res, 'role_forbidden');
+    }
+  });
+});
+
+test('a refusal for want of two-step authentication says how to turn it on', async () => {
+  const m = members.find((x) => x.role === 'manager' && !x.twoStep)!;
+  const res = await stack.requestAs<ErrorResponse & { setupUrl: string }>(
+    m.session.token,
+    'POST',
+    `/api/webhooks/deliveries/${skippedDelivery}/resend`,
+  );
+  expect(res.body.error.message).toMatch(/set up two-step authentication first/);
+  expect(res.body.setupUrl).toBe('/account/two-step');
+});
+
+test('requests without credentials get 401; unknown or malformed tokens too', async () => {
+  for (const token of [undefined, 'hfk_000000000000_' + 'x'.repeat(32), 'nonsense']) {
+    for (const [method, path] of [
+      ['GET', '/api/flows'],
+      ['POST', '/api/events'],
+      ['GET', '/api/webhooks/stats'],
+      ['GET', `/api/runs/run_x`],
+      ['POST', `/api/webhooks/deliveries/${skippedDelivery}/resend`],
+    ] as const) {
+      const res = await stack.requestAs<ErrorResponse>(
+        token,
+        method,
+        path,
+        method === 'POST' ? {} : undefined,
+      );
+      expect([path, res.status, res.body.error.code]).toEqual([path, 401, 'unauthenticated']);
+    }
+  }
+});
+
+describe('API keys', () => {
+  const owner = () => stack.owner!.session.token;
+
+  test('a key works only within its scopes, and records when it was last used', async () => {
+    const created = await must(
+      stack.requestAs<{ id: string; key: string }>(owner(), 'POST', '/api/keys', {
+        name: 'ingest only',
+        scopes: ['events:write'],
+      }),
+      201,
+      'key',
+    );
+    const event = await stack.requestAs(created.key, 'POST', '/api/events', {
+      metric: uniqueMetric('Keyed'),
+      profile: { email: 'k@example.com' },
+    });
+    expect(event.status).toBe(202);
+    for (const [method, path, scope] of [
+      ['GET', '/api/flows', 'flows:read'],
+      ['POST', '/api/flows', 'flows:write'],
+      ['GET', '/api/webhooks/stats', 'analytics:read'],
+      ['POST', `/api/webhooks/deliveries/${skippedDelivery}/resend`, 'flows:write'],
+    ] as const) {
+      const res = await stack.requestAs<ErrorResponse>(
+        created.key,
+        method,
+        path,
+        method === 'POST' ? {} : undefined,
+      );
+      expect([path, res.status, res.body.error.code]).toEqual([path, 403, 'scope_missing']);
+      expect(res.body.error.message).toContain(scope);
+    }
+    const keys = await must(
+      stack.requestAs<{ keys: { id: string; lastUsedAt: string | null }[] }>(owner(), 'GET', '/api/keys'),
+      200,
+      'list',
+    );
+    const listed = keys.keys.find((k) => k.id === created.id)!;
+    expect(Date.now() - Date.parse(listed.lastUsedAt!)).toBeLessThan(60_000);
+    // Keys cannot manage accounts or other keys.
+    expectRefused(
+      await stack.requestAs(created.key, 'POST', '/api/keys', { name: 'x', scopes: ['events:write'] }),
+      'session_required',
+    );
+  });
+
+  test('a revoked key is refused at once', async () => {
+    const k = await must(
+      stack.requestAs<{ id: string; key: string }>(owner(), 'POST', '/api/keys', {
+        name: 'to revoke',
+        scopes: ['flows:read'],
+      }),
+      201,
+      'key',
+    );
+    expect((await stack.requestAs(k.key, 'GET', '/api/flows')).status).toBe(200);
+    expect((await stack.requestAs(owner(), 'DELETE', `/api/keys/${k.id}`)).status).toBe(204);
+    const after = await stack.requestAs<ErrorResponse>(k.key, 'GET', '/api/flows');
+    expect([after.status, after.body.error.code]).toEqual([401, 'unauthenticated']);
+  });
+
+  test("a key follows its user's role and two-step state at every use", async () => {
+    const m = await addMember('manager', true, 'demoted');
+    const draft = await ownerDraft();
+    const patch = (url: string) =>
+      stack.requestAs(m.key, 'PATCH', `/api/flows/${draft.id}`, {
+        steps: [{ ...draft.steps[0]!, url: receiver.url(url) }],
+      });
+    expect((await patch('/crm-a')).status).toBe(200);
+    // Two-step authentication turned off (with a recovery code): the key loses webhook edits.
+    await must(
+      stack.requestAs(m.session.token, 'POST', '/api/auth/two-step/disable', { code: m.recoveryCodes[0] }),
+      204,
+      'disable two-step',
+    );
+    expectRefused(await patch('/crm-b'), 'two_step_required');
+    await must(stack.requestAs(owner(), 'PATCH', `/api/users/${m.id}`, { role: 'analyst' }), 200, 'demote');
+    expectRefused(await patch('/crm-c'), 'role_forbidden');
+    expectRefused(
+      await stack.requestAs(m.key, 'POST', '/api/events', {
+        metric: 'x',
+        profile: { email: 'a@example.com' },
+      }),
+      'role_forbidden',
+    );
+    expect((await stack.requestAs(m.key, 'GET', '/api/webhooks/stats')).status).toBe(200);
+  });
+});
+
+describe('CSRF on cookie sessions', () => {
+  const cookieRequest = (method: string, path: string, token: string, csrf?: string, body?: unknown) =>
+    fetch(`${stack.apiUrl}${path}`, {
+      method,
+      headers: {
+        cookie: `hookflow_session=${token}`,
+        'content-type': 'application/json',
+        ...(csrf ? { 'x-csrf-token': csrf } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  test('a request that changes data with the cookie needs the session CSRF token; reads do not', async () => {
+    const { token, csrf } = stack.owner!.session;
+    const body = { metric: uniqueMetric('Csrf'), profile: { email: 'c@example.com' } };
+    const none = await cookieRequest('POST', '/api/events', token, undefined, body);
+    expect(none.status).toBe(403);
+    expect(((await none.json()) as ErrorResponse).error.code).toBe('csrf_failed');
+    const wrong = await cookieRequest('POST', '/api/events', token, 'not-the-token', body);
+    expect(wrong.status).toBe(403);
+    expect((await cookieRequest('POST', '/api/events', token, csrf, body)).status).toBe(202);
+    expect((await cookieRequest('GET', '/api/flows', token)).status).toBe(200);
+    // The same session token as a Bearer (an API client, not a browser) needs no CSRF token.
+    expect((await stack.requestAs(token, 'POST', '/api/events', body)).status).toBe(202);
+  });
+});
+
+describe('the audit log of webhook changes', () => {
+  test('records who changed which step and which fields, never the values', async () => {
+    const m = await addMember('admin', true, 'audit');
+    const created = await must(
+      stack.requestAs<PublicFlow>(m.session.token, 'POST', '/api/flows', {
+        name: 'audited',
+        trigger: { type: 'metric', metric: uniqueMetric('Audit') },
+        steps: [webhookStep(receiver.url('/crm')), { id: 'wait', type: 'delay', seconds: 5 }],
+      }),
+      201,
+      'create',
+    );
+    const hook = created.steps[0] as WebhookView;
+    await must(
+      stack.requestAs(m.key, 'PATCH', `/api/flows/${created.id}`, {
+        steps: [
+          {
+            ...hook,
+            url: receiver.url('/crm-v2'),
+            // The masked value sent back keeps the stored secret: not a change.
+            headers: { ...hook.headers, 'X-Signature': 'another SECRET value 77' },
+            body: '{"v": 2}',
+          },
+          { id: 'wait', type: 'delay', seconds: 10 },
+        ],
+      }),
+      200,
+      'patch',
+    );
+    await must(
+      stack.requestAs(m.session.token, 'PATCH', `/api/flows/${created.id}`, { name: 'not a webhook change' }),
+      200,
+      'rename flow',
+    );
+    expect((await stack.requestAs(m.session.token, 'DELETE', `/api/flows/${created.id}`)).status).toBe(204);
+
+    const log = await must(
+      stack.requestAs<{ entries: Record<string, unknown>[] }>(
+        stack.owner!.apiKey,
+        'GET',
+        `/api/audit?flowId=${created.id}`,
+      ),
+      200,
+      'audit',
+    );
+    expect(log.entries.map(({ id: _id, at: _at, ...e }) => e)).toEqual([
+      {
+        action: 'webhook.removed',
+        flowId: created.id,
+        stepId: 'hook',
+        fields: [],
+        user: { id: m.id, email: m.email },
+        apiKeyId: null,
+      },
+      {
+        action: 'webhook.changed',
+        flowId: created.id,
+        stepId: 'hook',
+        fields: ['url', 'body', 'headers.X-Signature'],
+        user: { id: m.id, email: m.email },
+        apiKeyId: m.key.split('_')[1],
+      },
+      {
+        action: 'webhook.added',
+        flowId: created.id,
+        stepId: 'hook',
+        fields: [],
+        user: { id: m.id, email: m.email },
+        apiKeyId: null,
+      },
+    ]);
+    for (const e of log.entries) expect(Date.now() - Date.parse(e.at as string)).toBeLessThan(120_000);
+    expect(JSON.stringify(log)).not.toMatch(/SECRET/);
+  });
+
+  test('is paged newest first', async () => {
+    const first = await must(
+      stack.request<{ entries: { id: number }[]; nextBefore: number | null }>('GET', '/api/audit?limit=2'),
+      200,
+      'page 1',
+    );
+    expect(first.entries).toHaveLength(2);
+    expect(first.nextBefore).toBe(first.entries[1]!.id);
+    const second = await must(
+      stack.request<{ entries: { id: number }[] }>('GET', `/api/audit?limit=2&before=${first.nextBefore}`),
+      200,
+      'page 2',
+    );
+    expect(second.entries[0]!.id).toBeLessThan(first.entries[1]!.id);
+    const bad = await stack.request<ErrorResponse>('GET', '/api/audit?limit=0&before=x');
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details.map((d) => d.path).sort()).toEqual(['before', 'limit']);
+  });
+});
