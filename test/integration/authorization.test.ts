@@ -4,7 +4,9 @@ import { ROLES } from '../../src/auth/roles';
 import { createTestPki } from '../../src/testing/certs';
 import { Receiver } from '../../src/testing/receiver';
 import type { ApiResponse } from '../../src/testing/stack';
-import { Stack } from '../../src/testing/stack';
+import path from 'node:path';
+import { ARTIFACTS, Stack } from '../../src/testing/stack';
+import { launchBrowser, signInThroughPage } from '../support/browser';
 import type { ErrorResponse, PublicFlow } from '../support/api-types';
 import { createLiveFlow, startOneRun, uniqueMetric, waitForRun } from '../support/flows';
 
@@ -494,5 +496,133 @@ describe('the audit log of webhook changes', () => {
     const bad = await stack.request<ErrorResponse>('GET', '/api/audit?limit=0&before=x');
     expect(bad.status).toBe(422);
     expect(bad.body.error.details.map((d) => d.path).sort()).toEqual(['before', 'limit']);
+  });
+});
+
+describe('pages', () => {
+  const page = (path: string, token?: string) =>
+    fetch(`${stack.apiUrl}${path}`, {
+      redirect: 'manual',
+      headers: token ? { cookie: `hookflow_session=${token}` } : {},
+    });
+
+  test('every page is behind sign-in: no session, a redirect to the sign-in page that comes back', async () => {
+    for (const url of ['/webhooks', `/webhooks/deliveries/${skippedDelivery}`, '/account/two-step']) {
+      const res = await page(url);
+      expect([url, res.status, res.headers.get('location')]).toEqual([
+        url,
+        303,
+        `/sign-in?next=${encodeURIComponent(url)}`,
+      ]);
+    }
+    expect((await page('/sign-in')).status).toBe(200);
+  });
+
+  test('every role sees the analytics pages once signed in', async () => {
+    for (const m of members) {
+      for (const url of ['/webhooks', `/webhooks/deliveries/${skippedDelivery}`, '/account/two-step']) {
+        const res = await page(url, m.session.token);
+        const html = await res.text();
+        expect([m.email, url, res.status]).toEqual([m.email, url, 200]);
+        expect(html).toContain(m.email);
+        expect(html).toContain(`<meta name="csrf-token" content="${m.session.csrf}">`);
+      }
+    }
+  });
+
+  test('a manager without two-step authentication is reminded from the page, sets it up, then resends', async () => {
+    const m = await addMember('manager', false, 'page');
+    const browser = await launchBrowser();
+    try {
+      const tab = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+      await signInThroughPage(tab, stack.apiUrl, m);
+      await tab.click(`[data-testid="resend-${skippedDelivery}"]`);
+      const reminder = tab.locator(`#note-${skippedDelivery} [data-testid="two-step-reminder"]`);
+      await reminder.waitFor();
+      expect(await reminder.innerText()).toMatch(/Webhooks need two-step authentication/);
+      await tab.screenshot({ path: path.join(ARTIFACTS, 'two-step-reminder.png') });
+
+      await reminder.locator('a').click();
+      await tab.waitForURL(/\/account\/two-step\?next=%2Fwebhooks/);
+      expect(await tab.innerText('[data-testid="two-step-state"]')).toMatch(/is off/);
+      await tab.click('#begin');
+      await tab.locator('[data-testid="two-step-qr"] svg').waitFor();
+      const key = await tab.innerText('[data-testid="two-step-key"]');
+      expect(key).toMatch(/^[A-Z2-7]{16,}$/);
+      await tab.fill('#code', '000000');
+      await tab.click('#confirm button[type=submit]');
+      await tab.locator('#confirm-error').filter({ hasText: /wrong/ }).waitFor();
+      await tab.fill('#code', currentTotp(key));
+      await tab.click('#confirm button[type=submit]');
+      await tab.locator('[data-testid="recovery-codes"] li').first().waitFor();
+      expect(await tab.locator('[data-testid="recovery-codes"] li').count()).toBe(10);
+      await tab.screenshot({ path: path.join(ARTIFACTS, 'two-step-setup.png'), fullPage: true });
+
+      await tab.click('[data-testid="two-step-continue"]');
+      await tab.waitForURL((u) => u.pathname === '/webhooks');
+      expect(await tab.innerText('[data-testid="viewer"]')).toMatch(/Two-step: on/);
+      await tab.click(`[data-testid="resend-${skippedDelivery}"]`);
+      const note = tab.locator(`#note-${skippedDelivery}`);
+      await note.filter({ hasText: /Resend/ }).waitFor();
+      expect(await note.innerText()).not.toMatch(/two-step|failed:/i);
+    } finally {
+      await browser.close();
+    }
+    const me = await stack.requestAs<{ user: { twoStepEnabled: boolean } }>(
+      m.session.token,
+      'GET',
+      '/api/auth/me',
+    );
+    expect(me.body.user.twoStepEnabled).toBe(true);
+  });
+
+  test('an analyst who tries a resend from the page is told the role cannot', async () => {
+    const m = members.find((x) => x.role === 'analyst' && x.twoStep)!;
+    const browser = await launchBrowser();
+    try {
+      const tab = await browser.newPage();
+      // The analyst has two-step authentication on: the sign-in page asks for a code (a recovery code here).
+      await signInThroughPage(tab, stack.apiUrl, { ...m, code: m.recoveryCodes[1]! });
+      await tab.click(`[data-testid="resend-${skippedDelivery}"]`);
+      const note = tab.locator(`#note-${skippedDelivery}`);
+      await note.filter({ hasText: /Resend failed/ }).waitFor();
+      expect(await note.innerText()).toMatch(/managers, admins and owners; your role is analyst/);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('the sign-in page says when the password or the code is wrong, and signs out', async () => {
+    const m = members.find((x) => x.role === 'support' && x.twoStep)!;
+    const browser = await launchBrowser();
+    try {
+      const tab = await browser.newPage();
+      await tab.goto(`${stack.apiUrl}/sign-in`);
+      await tab.fill('#email', m.email);
+      await tab.fill('#password', 'not the password');
+      await tab.click('button[type=submit]');
+      await tab
+        .locator('#error')
+        .filter({ hasText: /email or the password is wrong/ })
+        .waitFor();
+      await tab.fill('#password', m.password);
+      await tab.click('button[type=submit]');
+      await tab.locator('#code').waitFor({ state: 'visible' });
+      await tab.fill('#code', '123456');
+      await tab.click('button[type=submit]');
+      await tab
+        .locator('#error')
+        .filter({ hasText: /code is wrong/ })
+        .waitFor();
+      await tab.fill('#code', m.recoveryCodes[2]!);
+      await tab.click('button[type=submit]');
+      await tab.waitForURL((u) => u.pathname === '/webhooks');
+      await tab.click('[data-sign-out]');
+      await tab.waitForURL((u) => u.pathname === '/sign-in');
+      await tab.goto(`${stack.apiUrl}/webhooks`);
+      await tab.waitForURL(/\/sign-in\?next=/);
+    } finally {
+      await browser.close();
+    }
   });
 });
