@@ -85,7 +85,7 @@ export function accountsRouter(accounts: AccountService): Router {
   });
   r.post('/auth/two-step/disable', async (req, res) => {
     const { code } = parseBody(codeSchema, req.body);
-    await accounts.twoStepDisable(sessionOf(res).user, code);
+    await accounts.twoStepDisable(sessionOf(res).user, code, req.ip ?? 'unknown');
     res.status(204).end();
   });
 
@@ -109,6 +109,10 @@ export function accountsRouter(accounts: AccountService): Router {
   r.patch('/users/:id', async (req, res) => {
     owner(res);
     res.json(await accounts.setRole(req.params.id, parseBody(roleSchema, req.body).role));
+  });
+  r.delete('/users/:id', async (req, res) => {
+    const p = owner(res);
+    res.json(await accounts.disableUser(req.params.id, p.user.id));
   });
 
   r.get('/keys', async (_req, res) => {

@@ -18,9 +18,11 @@ function bearerOf(req: Request): string | undefined {
   return (auth ? /^Bearer\s+(\S+)$/i.exec(auth) : null)?.[1];
 }
 
+/** The session cookie; only session tokens count there (an API key in a cookie would dodge CSRF). */
 function cookieOf(req: Request): string | undefined {
   const cookie = req.get('cookie') ?? '';
-  return new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(cookie)?.[1];
+  const value = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([^;]+)`).exec(cookie)?.[1];
+  return value?.startsWith('hfs_') ? value : undefined;
 }
 
 /** The bearer token (`Authorization: Bearer …`) or the session cookie. */

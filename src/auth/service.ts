@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
-import type { Selectable } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
 import type { Db } from '../db';
-import type { UsersTable } from '../db/schema';
+import type { Database, UsersTable } from '../db/schema';
 import { HttpError, ValidationError } from '../errors';
 import type { SealedValue } from '../flows/model';
 import type { SecretBox } from '../secrets';
@@ -18,6 +18,7 @@ export interface User {
   role: Role;
   twoStepEnabled: boolean;
   createdAt: string;
+  disabledAt: string | null;
 }
 
 /** Who is calling: a signed-in user (session) or an API key acting for its user. */
@@ -29,13 +30,16 @@ export const SESSION_TTL_MS = 12 * 3600 * 1000;
 const LAST_USED_PRECISION_MS = 60_000;
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
-function toUser(r: Pick<UsersTable, 'id' | 'email' | 'role' | 'totp_secret' | 'created_at'>): User {
+function toUser(
+  r: Pick<UsersTable, 'id' | 'email' | 'role' | 'totp_secret' | 'created_at' | 'disabled_at'>,
+): User {
   return {
     id: r.id,
     email: r.email,
     role: r.role,
     twoStepEnabled: r.totp_secret !== null,
     createdAt: r.created_at,
+    disabledAt: r.disabled_at,
   };
 }
 
@@ -46,6 +50,8 @@ export class AccountService {
   readonly byAddress = new FailureLimiter(20, 15 * 60_000, 15 * 60_000);
 
   private setupTokenHash: string | undefined;
+  /** The tail of each account's queue of sign-in and code attempts. */
+  private readonly attempts = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly db: Db,
@@ -80,6 +86,7 @@ export class AccountService {
       totp_pending: null,
       created_at: now,
       updated_at: now,
+      disabled_at: null,
     };
     await this.db.insertInto('users').values(row).execute();
     return toUser(row);
@@ -90,15 +97,52 @@ export class AccountService {
     return rows.map(toUser);
   }
 
+  /** Changes a user's role; the last active owner cannot stop being one. */
   async setRole(userId: string, role: Role): Promise<User> {
-    const res = await this.db
-      .updateTable('users')
-      .set({ role, updated_at: new Date().toISOString() })
-      .where('id', '=', userId)
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) !== 1)
-      throw new HttpError(404, 'not_found', `user ${userId} was not found`);
+    await this.db.transaction().execute(async (trx) => {
+      const user = await this.userIn(trx, userId);
+      if (role !== 'owner') await keepAnOwner(trx, user);
+      await trx
+        .updateTable('users')
+        .set({ role, updated_at: new Date().toISOString() })
+        .where('id', '=', userId)
+        .execute();
+    });
     return (await this.getUser(userId))!;
+  }
+
+  /**
+   * Removes a user's access at once: sign-in refused, sessions ended, API keys revoked. The row
+   * stays, so the audit log still says who made past changes.
+   */
+  async disableUser(userId: string, actingUserId: string): Promise<User> {
+    if (userId === actingUserId)
+      throw new HttpError(409, 'self', 'you cannot remove yourself; ask another owner');
+    // One transaction: two owners removing each other at once cannot leave no owner.
+    await this.db.transaction().execute(async (trx) => {
+      const user = await this.userIn(trx, userId);
+      await keepAnOwner(trx, user);
+      const now = new Date().toISOString();
+      await trx
+        .updateTable('users')
+        .set({ disabled_at: now, updated_at: now })
+        .where('id', '=', userId)
+        .execute();
+      await trx.deleteFrom('sessions').where('user_id', '=', userId).execute();
+      await trx
+        .updateTable('api_keys')
+        .set({ revoked_at: now })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .execute();
+    });
+    return (await this.getUser(userId))!;
+  }
+
+  private async userIn(trx: Transaction<Database>, id: string): Promise<User> {
+    const r = await trx.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) throw new HttpError(404, 'not_found', `user ${id} was not found`);
+    return toUser(r);
   }
 
   async getUser(id: string): Promise<User | undefined> {
@@ -106,10 +150,11 @@ export class AccountService {
     return r && toUser(r);
   }
 
-  private locked(email: string, address: string): void {
+  /** Refuses while the account (when given) or the address is locked out. */
+  private locked(account: string | undefined, address: string): void {
     const wait = Math.max(
-      this.byAccount.lockedFor(`acct:${email}`),
-      this.byAddress.lockedFor(`addr:${address}`),
+      account === undefined ? 0 : this.byAccount.lockedFor(account),
+      this.byAddress.lockedFor(address),
     );
     if (wait > 0) {
       throw new HttpError(
@@ -124,9 +169,27 @@ export class AccountService {
     }
   }
 
-  private failed(email: string, address: string): void {
-    this.byAccount.fail(`acct:${email}`);
-    this.byAddress.fail(`addr:${address}`);
+  private failed(account: string | undefined, address: string): void {
+    if (account !== undefined) this.byAccount.fail(account);
+    this.byAddress.fail(address);
+  }
+
+  /**
+   * Runs attempts on one account one at a time, so the lockout check always sees the failures
+   * before it: many guesses sent at once cannot all slip past it while a password is hashed.
+   */
+  private serially<T>(account: string, attempt: () => Promise<T>): Promise<T> {
+    const prev = this.attempts.get(account) ?? Promise.resolve();
+    const run = prev.then(attempt, attempt);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.attempts.set(account, tail);
+    void tail.then(() => {
+      if (this.attempts.get(account) === tail) this.attempts.delete(account);
+    });
+    return run;
   }
 
   /** Checks a TOTP code, or a recovery code (used once); records the step so codes are not replayed. */
@@ -167,29 +230,33 @@ export class AccountService {
   /** Signs in; with two-step authentication on, a code (or a recovery code) is required too. */
   async signIn(input: { email: string; password: string; code?: string }, address: string) {
     const email = input.email.trim().toLowerCase();
-    this.locked(email, address);
-    const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
-    const ok = row
-      ? await verifyPassword(row.password_hash, input.password)
-      : await verifyPassword(await decoyHash(), input.password);
-    if (!row || !ok) {
-      this.failed(email, address);
-      throw new HttpError(401, 'invalid_credentials', 'the email or the password is wrong');
-    }
-    if (row.totp_secret) {
-      if (!input.code)
-        throw new HttpError(
-          401,
-          'two_step_code_required',
-          'enter the code from your authenticator app (or a recovery code)',
-        );
-      if (!(await this.checkCode(row, input.code))) {
-        this.failed(email, address);
-        throw new HttpError(401, 'invalid_code', 'the code is wrong or was already used');
+    const account = `acct:${email}`;
+    const addr = `addr:${address}`;
+    return this.serially(account, async () => {
+      this.locked(account, addr);
+      const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+      const ok = row
+        ? await verifyPassword(row.password_hash, input.password)
+        : await verifyPassword(await decoyHash(), input.password);
+      if (!row || !ok || row.disabled_at) {
+        this.failed(account, addr);
+        throw new HttpError(401, 'invalid_credentials', 'the email or the password is wrong');
       }
-    }
-    this.byAccount.succeed(`acct:${email}`);
-    return this.startSession(row);
+      if (row.totp_secret) {
+        if (!input.code)
+          throw new HttpError(
+            401,
+            'two_step_code_required',
+            'enter the code from your authenticator app (or a recovery code)',
+          );
+        if (!(await this.checkCode(row, input.code))) {
+          this.failed(account, addr);
+          throw new HttpError(401, 'invalid_code', 'the code is wrong or was already used');
+        }
+      }
+      this.byAccount.succeed(account);
+      return this.startSession(row);
+    });
   }
 
   private async startSession(row: Selectable<UsersTable>) {
@@ -225,11 +292,13 @@ export class AccountService {
 
   /** Uses the setup token (once) to create the first owner and signs them in. */
   async completeSetup(input: { token: string; email: string; password: string }, address: string) {
-    this.locked('setup', address);
+    // Setup failures count per address only: nobody can lock the setup link for everyone.
+    const addr = `setup:${address}`;
+    this.locked(undefined, addr);
     const expected = this.setupTokenHash;
     const a = Buffer.from(sha(input.token), 'hex');
     if (!expected || !crypto.timingSafeEqual(a, Buffer.from(expected, 'hex'))) {
-      this.failed('setup', address);
+      this.failed(undefined, addr);
       throw new HttpError(403, 'setup_link_invalid', 'this setup link is not valid or was already used');
     }
     if (passwordProblem(input.password))
@@ -258,7 +327,7 @@ export class AccountService {
       const key = await this.db.selectFrom('api_keys').selectAll().where('id', '=', keyId).executeTakeFirst();
       if (!key || key.revoked_at || !apiKeyMatches(token, key.key_hash)) return undefined;
       const user = await this.getUser(key.user_id);
-      if (!user) return undefined;
+      if (!user || user.disabledAt) return undefined;
       // Last use to the minute: a key posting events many times a second writes once a minute.
       const now = new Date();
       if (!key.last_used_at || now.getTime() - Date.parse(key.last_used_at) >= LAST_USED_PRECISION_MS) {
@@ -277,7 +346,7 @@ export class AccountService {
       .executeTakeFirst();
     if (!s || s.expires_at <= new Date().toISOString()) return undefined;
     const user = await this.getUser(s.user_id);
-    return user && { kind: 'session', user, csrf: s.csrf };
+    return user && !user.disabledAt ? { kind: 'session', user, csrf: s.csrf } : undefined;
   }
 
   async twoStepSetup(user: User): Promise<{ otpauthUri: string; qrSvg: string }> {
@@ -325,22 +394,30 @@ export class AccountService {
     return { recoveryCodes: codes };
   }
 
-  /** Turning two-step authentication off takes a current code (or a recovery code). */
-  async twoStepDisable(user: User, code: string): Promise<void> {
-    const row = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', '=', user.id)
-      .executeTakeFirstOrThrow();
-    if (!row.totp_secret) throw new HttpError(409, 'two_step_disabled', 'two-step authentication is not on');
-    if (!(await this.checkCode(row, code)))
-      throw new HttpError(422, 'invalid_code', 'the code is wrong or was already used');
-    await this.db
-      .updateTable('users')
-      .set({ totp_secret: null, totp_last_step: -1 })
-      .where('id', '=', user.id)
-      .execute();
-    await this.db.deleteFrom('recovery_codes').where('user_id', '=', user.id).execute();
+  /** Turning two-step authentication off takes a current code (or a recovery code); guesses count toward the lockout. */
+  async twoStepDisable(user: User, code: string, address: string): Promise<void> {
+    const account = `acct:${user.email}`;
+    const addr = `addr:${address}`;
+    await this.serially(account, async () => {
+      this.locked(account, addr);
+      const row = await this.db
+        .selectFrom('users')
+        .selectAll()
+        .where('id', '=', user.id)
+        .executeTakeFirstOrThrow();
+      if (!row.totp_secret)
+        throw new HttpError(409, 'two_step_disabled', 'two-step authentication is not on');
+      if (!(await this.checkCode(row, code))) {
+        this.failed(account, addr);
+        throw new HttpError(422, 'invalid_code', 'the code is wrong or was already used');
+      }
+      await this.db
+        .updateTable('users')
+        .set({ totp_secret: null, totp_last_step: -1 })
+        .where('id', '=', user.id)
+        .execute();
+      await this.db.deleteFrom('recovery_codes').where('user_id', '=', user.id).execute();
+    });
   }
 
   async createApiKey(user: User, name: string, scopes: Scope[]) {
@@ -390,4 +467,17 @@ export class AccountService {
     if (Number(res.numUpdatedRows) !== 1)
       throw new HttpError(404, 'not_found', `API key ${id} was not found`);
   }
+}
+
+/** Refuses to take away the last active owner (inside the caller's transaction). */
+async function keepAnOwner(trx: Transaction<Database>, user: User): Promise<void> {
+  if (user.role !== 'owner' || user.disabledAt) return;
+  const owners = await trx
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('role', '=', 'owner')
+    .where('disabled_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  if (Number(owners.n) <= 1)
+    throw new HttpError(409, 'last_owner', 'this is the last owner; make another user owner first');
 }

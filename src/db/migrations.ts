@@ -323,6 +323,12 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_log_flow_idx').on('audit_log').columns(['flow_id', 'id']).execute();
     },
   },
+  '0005_disabled_users': {
+    // Owners remove people by disabling them: the row stays so the audit log still names them.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('disabled_at', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

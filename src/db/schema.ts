@@ -138,6 +138,8 @@ export interface UsersTable {
   totp_last_step: Generated<number>;
   created_at: Iso;
   updated_at: Iso;
+  /** Set when an owner removed the user: no sign-in, sessions ended, keys revoked. */
+  disabled_at: Iso | null;
 }
 
 export interface RecoveryCodesTable {

@@ -1,5 +1,4 @@
-import { maskSealed } from '../secrets';
-import type { Step, WebhookStep } from './model';
+import type { SealedValue, Step, WebhookStep } from './model';
 import { walkSteps } from './model';
 
 /** One webhook step's change in a save, as the audit log records it: field names, never values. */
@@ -13,18 +12,21 @@ export interface WebhookChange {
 const hooks = (steps: readonly Step[]) =>
   new Map([...walkSteps(steps)].filter((s): s is WebhookStep => s.type === 'webhook').map((s) => [s.id, s]));
 
-/** Header values compare by their masked form (hint and fingerprint), so a kept value is unchanged. */
+/**
+ * A header is unchanged only when its stored value was kept (sent back masked). A value sent in
+ * full counts as set, even if it equals the stored one: otherwise a caller without the webhook
+ * rule could confirm a guess of a secret by whether the save is refused.
+ */
 function headerChanges(a: WebhookStep, b: WebhookStep): string[] {
-  const before = new Map(
-    Object.entries(a.headers).map(([k, v]) => [k.toLowerCase(), { k, m: maskSealed(v) }]),
-  );
-  const after = new Map(
-    Object.entries(b.headers).map(([k, v]) => [k.toLowerCase(), { k, m: maskSealed(v) }]),
-  );
+  const sealedId = (v: SealedValue) => `${v.kid}.${v.iv}.${v.ct}`;
+  const index = (h: Record<string, SealedValue>) =>
+    new Map(Object.entries(h).map(([k, v]) => [k.toLowerCase(), { k, id: sealedId(v) }]));
+  const before = index(a.headers);
+  const after = index(b.headers);
   const out: string[] = [];
-  for (const [lower, { k, m }] of after) {
+  for (const [lower, { k, id }] of after) {
     const old = before.get(lower);
-    if (!old || old.m !== m || old.k !== k) out.push(`headers.${k}`);
+    if (!old || old.id !== id || old.k !== k) out.push(`headers.${k}`);
   }
   for (const [lower, { k }] of before) if (!after.has(lower)) out.push(`headers.${k}`);
   return out.sort();

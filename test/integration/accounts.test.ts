@@ -6,6 +6,8 @@ import type { ErrorResponse } from '../support/api-types';
 
 const OWNER = { email: 'owner@example.com', password: 'a long owner password' };
 let stack: Stack;
+/** The owner's unused recovery codes, for tests that sign in again without waiting for a new TOTP step. */
+let ownerRecoveryCodes: string[] = [];
 
 interface SignedIn {
   token: string;
@@ -60,6 +62,7 @@ test('the first owner signs in, sets up TOTP with a real code, and then needs a 
     code: currentTotp(secret),
   });
   expect(confirmed.body.recoveryCodes).toHaveLength(10);
+  ownerRecoveryCodes = confirmed.body.recoveryCodes.slice(1);
 
   const noCode = await call<ErrorResponse>('POST', '/api/auth/sign-in', undefined, OWNER);
   expect(noCode.status).toBe(401);
@@ -133,6 +136,86 @@ test('only owners manage users', async () => {
   });
   expect(denied.status).toBe(403);
   expect(denied.body.error.code).toBe('role_forbidden');
+});
+
+test('an owner removes a user: sign-in, sessions and keys stop at once; the last owner stays', async () => {
+  const owner = await call<SignedIn>('POST', '/api/auth/sign-in', undefined, {
+    ...OWNER,
+    code: ownerRecoveryCodes.shift(),
+  });
+  expect(owner.status).toBe(200);
+  const t = owner.body.token;
+  const leaver = { email: 'leaver@example.com', password: 'a leaver password' };
+  const created = await call<{ id: string }>('POST', '/api/users', t, { ...leaver, role: 'manager' });
+  const session = await call<SignedIn>('POST', '/api/auth/sign-in', undefined, leaver);
+  const key = await call<{ key: string }>('POST', '/api/keys', session.body.token, {
+    name: 'k',
+    scopes: ['flows:read'],
+  });
+  expect((await call('GET', '/api/flows', key.body.key)).status).toBe(200);
+
+  const removed = await call<{ disabledAt: string | null }>('DELETE', `/api/users/${created.body.id}`, t);
+  expect(removed.status).toBe(200);
+  expect(removed.body.disabledAt).not.toBeNull();
+  expect((await call('GET', '/api/auth/me', session.body.token)).status).toBe(401);
+  expect((await call('GET', '/api/flows', key.body.key)).status).toBe(401);
+  const again = await call<ErrorResponse>('POST', '/api/auth/sign-in', undefined, leaver);
+  expect([again.status, again.body.error.code]).toEqual([401, 'invalid_credentials']);
+  const users = await call<{ users: { email: string; disabledAt: string | null }[] }>('GET', '/api/users', t);
+  expect(users.body.users.find((u) => u.email === leaver.email)?.disabledAt).not.toBeNull();
+
+  // The only owner can neither be demoted nor removed (not even by themselves).
+  const me = await call<{ user: { id: string } }>('GET', '/api/auth/me', t);
+  const demote = await call<ErrorResponse>('PATCH', `/api/users/${me.body.user.id}`, t, { role: 'admin' });
+  expect([demote.status, demote.body.error.code]).toEqual([409, 'last_owner']);
+  const self = await call<ErrorResponse>('DELETE', `/api/users/${me.body.user.id}`, t);
+  expect([self.status, self.body.error.code]).toEqual([409, 'self']);
+  const unknown = await call<ErrorResponse>('DELETE', '/api/users/usr_nobody', t);
+  expect(unknown.status).toBe(404);
+});
+
+test('guesses sent all at once still stop at the lockout; so do guesses of the code that turns two-step off', async () => {
+  const owner = await call<SignedIn>('POST', '/api/auth/sign-in', undefined, {
+    ...OWNER,
+    code: ownerRecoveryCodes.shift(),
+  });
+  const target = { email: 'parallel@example.com', password: 'a parallel password' };
+  expect((await call('POST', '/api/users', owner.body.token, { ...target, role: 'manager' })).status).toBe(
+    201,
+  );
+  const session = await call<SignedIn>('POST', '/api/auth/sign-in', undefined, target);
+  const setup = await call<{ otpauthUri: string }>('POST', '/api/auth/two-step/setup', session.body.token);
+  await call('POST', '/api/auth/two-step/confirm', session.body.token, {
+    code: currentTotp(secretOf(setup.body.otpauthUri)),
+  });
+
+  // A stolen session guessing the code that turns two-step off is locked out after five tries.
+  const disables = [];
+  for (let i = 0; i < 6; i++) {
+    disables.push(
+      (
+        await call<ErrorResponse>('POST', '/api/auth/two-step/disable', session.body.token, {
+          code: `00000${i}`,
+        })
+      ).status,
+    );
+  }
+  expect(disables).toEqual([422, 422, 422, 422, 422, 429]);
+
+  const other = { email: 'parallel2@example.com', password: 'another parallel password' };
+  expect((await call('POST', '/api/users', owner.body.token, { ...other, role: 'analyst' })).status).toBe(
+    201,
+  );
+  const statuses = await Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      call('POST', '/api/auth/sign-in', undefined, { email: other.email, password: `wrong guess ${i}` }),
+    ),
+  );
+  const counts = statuses.reduce<Record<number, number>>(
+    (m, r) => ({ ...m, [r.status]: (m[r.status] ?? 0) + 1 }),
+    {},
+  );
+  expect(counts).toEqual({ 401: 5, 429: 7 });
 });
 
 test('repeated wrong passwords lock the account with a clear message, even for the right password', async () => {

@@ -401,6 +401,9 @@ describe('CSRF on cookie sessions', () => {
     expect((await cookieRequest('GET', '/api/flows', token)).status).toBe(200);
     // The same session token as a Bearer (an API client, not a browser) needs no CSRF token.
     expect((await stack.requestAs(token, 'POST', '/api/events', body)).status).toBe(202);
+    // An API key is not a session: in the cookie it counts for nothing (it would dodge the CSRF check).
+    const keyInCookie = await cookieRequest('POST', '/api/events', stack.owner!.apiKey, undefined, body);
+    expect(keyInCookie.status).toBe(401);
   });
 });
 

@@ -15,6 +15,7 @@ const user = (role: Role, twoStepEnabled: boolean): User => ({
   role,
   twoStepEnabled,
   createdAt: '2026-11-29T00:00:00Z',
+  disabledAt: null,
 });
 const session = (role: Role, twoStep: boolean): Principal => ({
   kind: 'session',
@@ -68,11 +69,12 @@ describe('access rules', () => {
 
 describe('webhook changes', () => {
   const box = new SecretBox([{ id: 'k1', key: crypto.randomBytes(32) }]);
+  const storedKey = box.seal('secret-1');
   const hook = (over: Partial<WebhookStep> = {}): WebhookStep => ({
     id: 'h',
     type: 'webhook',
     url: 'https://crm.example.com/hook',
-    headers: { 'X-Api-Key': box.seal('secret-1') },
+    headers: { 'X-Api-Key': storedKey },
     body: '{}',
     ...over,
   });
@@ -102,10 +104,14 @@ describe('webhook changes', () => {
     ]);
   });
 
-  test('a header kept (or re-entered with the same value) is not a change; nested steps count', () => {
+  test('a header kept (its sealed value reused) is not a change; one sent in full is, even if equal', () => {
     const before = hook();
+    expect(webhookChanges([before], [hook({ headers: { ...before.headers } })])).toEqual([]);
+    // Re-entering the same value counts: whether a save is refused must not confirm a guessed secret.
     const same = hook({ headers: { 'X-Api-Key': box.seal('secret-1') } });
-    expect(webhookChanges([before], [same])).toEqual([]);
+    expect(webhookChanges([before], [same])).toEqual([
+      { action: 'webhook.changed', stepId: 'h', fields: ['headers.X-Api-Key'] },
+    ]);
     const split = (inner: Step[]): Step => ({
       id: 's',
       type: 'split',
