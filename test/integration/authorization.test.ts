@@ -533,6 +533,34 @@ describe('pages', () => {
     }
   });
 
+  test('the matrix on the page: each role × two-step signs in and clicks Resend', async () => {
+    const browser = await launchBrowser();
+    try {
+      for (const m of members) {
+        const context = await browser.newContext();
+        const tab = await context.newPage();
+        await signInThroughPage(tab, stack.apiUrl, m.twoStep ? { ...m, code: m.recoveryCodes[3]! } : m);
+        await tab.click(`[data-testid="resend-${skippedDelivery}"]`);
+        const note = tab.locator(`#note-${skippedDelivery}`);
+        await note.filter({ hasText: /\S/ }).waitFor();
+        const text = await note.innerText();
+        const verdict = webhookVerdict(m);
+        if (verdict === 'ok')
+          expect([m.email, text]).toEqual([m.email, expect.stringMatching(/^(Resend|A resend)/)]);
+        else if (verdict === 'two_step_required')
+          expect([m.email, text]).toEqual([
+            m.email,
+            expect.stringMatching(/Webhooks need two-step authentication/),
+          ]);
+        else
+          expect([m.email, text]).toEqual([m.email, expect.stringMatching(/Resend failed: .*your role is/)]);
+        await context.close();
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('a manager without two-step authentication is reminded from the page, sets it up, then resends', async () => {
     const m = await addMember('manager', false, 'page');
     const browser = await launchBrowser();
