@@ -27,6 +27,10 @@ const setupSchema = z.strictObject({
   email: z.email({ error: 'must be an email address' }),
   password: z.string().max(256),
 });
+const passwordSchema = z.strictObject({
+  currentPassword: z.string().min(1).max(256),
+  newPassword: z.string().max(256),
+});
 const codeSchema = z.strictObject({ code: z.string().min(1).max(32) });
 const newUserSchema = z.strictObject({
   email: z.email({ error: 'must be an email address' }),
@@ -68,6 +72,13 @@ export function accountsRouter(accounts: AccountService): Router {
     const token = tokenOf(req);
     if (token) await accounts.signOut(token);
     res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.status(204).end();
+  });
+
+  r.post('/auth/password', async (req, res) => {
+    const p = sessionOf(res);
+    const input = parseBody(passwordSchema, req.body);
+    await accounts.changePassword(p.user, input, tokenOf(req)!, req.ip ?? 'unknown');
     res.status(204).end();
   });
 

@@ -316,6 +316,47 @@ export class AccountService {
     return this.startSession(row);
   }
 
+  /**
+   * Changes the signed-in user's password; wrong current passwords count toward the lockout. Every
+   * other session of the user ends (the one making the change stays signed in).
+   */
+  async changePassword(
+    user: User,
+    input: { currentPassword: string; newPassword: string },
+    keepSessionToken: string,
+    address: string,
+  ): Promise<void> {
+    const account = `acct:${user.email}`;
+    const addr = `addr:${address}`;
+    const problem = passwordProblem(input.newPassword);
+    if (problem) throw new ValidationError([{ path: 'newPassword', message: problem }]);
+    await this.serially(account, async () => {
+      this.locked(account, addr);
+      const row = await this.db
+        .selectFrom('users')
+        .select('password_hash')
+        .where('id', '=', user.id)
+        .executeTakeFirstOrThrow();
+      if (!(await verifyPassword(row.password_hash, input.currentPassword))) {
+        this.failed(account, addr);
+        throw new ValidationError([{ path: 'currentPassword', message: 'is not your current password' }]);
+      }
+      const hash = await hashPassword(input.newPassword);
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('users')
+          .set({ password_hash: hash, updated_at: new Date().toISOString() })
+          .where('id', '=', user.id)
+          .execute();
+        await trx
+          .deleteFrom('sessions')
+          .where('user_id', '=', user.id)
+          .where('token_hash', '!=', sha(keepSessionToken))
+          .execute();
+      });
+    });
+  }
+
   async signOut(token: string): Promise<void> {
     await this.db.deleteFrom('sessions').where('token_hash', '=', sha(token)).execute();
   }

@@ -657,3 +657,42 @@ describe('pages', () => {
     }
   });
 });
+
+test('changing a password takes the current one and ends the other sessions', async () => {
+  const m = await addMember('support', false, 'password');
+  const credentials = { email: m.email, password: m.password };
+  const other = await must(
+    stack.requestAs<{ token: string }>(undefined, 'POST', '/api/auth/sign-in', credentials),
+    200,
+    'second session',
+  );
+  const wrong = await stack.requestAs<ErrorResponse>(m.session.token, 'POST', '/api/auth/password', {
+    currentPassword: 'not it',
+    newPassword: 'a brand new password',
+  });
+  expect([wrong.status, wrong.body.error.details[0]?.path]).toEqual([422, 'currentPassword']);
+  const short = await stack.requestAs<ErrorResponse>(m.session.token, 'POST', '/api/auth/password', {
+    currentPassword: m.password,
+    newPassword: 'short',
+  });
+  expect([short.status, short.body.error.details[0]?.path]).toEqual([422, 'newPassword']);
+  const viaKey = await stack.requestAs<ErrorResponse>(m.key, 'POST', '/api/auth/password', {
+    currentPassword: m.password,
+    newPassword: 'a brand new password',
+  });
+  expectRefused(viaKey, 'session_required');
+
+  const ok = await stack.requestAs(m.session.token, 'POST', '/api/auth/password', {
+    currentPassword: m.password,
+    newPassword: 'a brand new password',
+  });
+  expect(ok.status).toBe(204);
+  expect((await stack.requestAs(m.session.token, 'GET', '/api/auth/me')).status).toBe(200);
+  expect((await stack.requestAs(other.token, 'GET', '/api/auth/me')).status).toBe(401);
+  expect((await stack.requestAs(undefined, 'POST', '/api/auth/sign-in', credentials)).status).toBe(401);
+  const fresh = await stack.requestAs(undefined, 'POST', '/api/auth/sign-in', {
+    email: m.email,
+    password: 'a brand new password',
+  });
+  expect(fresh.status).toBe(200);
+});
