@@ -587,6 +587,7 @@ describe('pages', () => {
       await tab.click('#confirm button[type=submit]');
       await tab.locator('[data-testid="recovery-codes"] li').first().waitFor();
       expect(await tab.locator('[data-testid="recovery-codes"] li').count()).toBe(10);
+      const recovery = await tab.locator('[data-testid="recovery-codes"] li').allInnerTexts();
       await tab.screenshot({ path: path.join(ARTIFACTS, 'two-step-setup.png'), fullPage: true });
 
       await tab.click('[data-testid="two-step-continue"]');
@@ -596,6 +597,18 @@ describe('pages', () => {
       const note = tab.locator(`#note-${skippedDelivery}`);
       await note.filter({ hasText: /Resend/ }).waitFor();
       expect(await note.innerText()).not.toMatch(/two-step|failed:/i);
+
+      // Turning it off from the page takes a code (here one of the recovery codes it showed).
+      await tab.goto(`${stack.apiUrl}/account/two-step`);
+      await tab.fill('#disable-code', '000000');
+      await tab.click('#disable button[type=submit]');
+      await tab.locator('#disable-error').filter({ hasText: /wrong/ }).waitFor();
+      await tab.fill('#disable-code', recovery[0]!);
+      await tab.click('#disable button[type=submit]');
+      await tab
+        .locator('[data-testid="two-step-state"]')
+        .filter({ hasText: /is off/ })
+        .waitFor();
     } finally {
       await browser.close();
     }
@@ -604,7 +617,7 @@ describe('pages', () => {
       'GET',
       '/api/auth/me',
     );
-    expect(me.body.user.twoStepEnabled).toBe(true);
+    expect(me.body.user.twoStepEnabled).toBe(false);
   });
 
   test('an analyst who tries a resend from the page is told the role cannot', async () => {
