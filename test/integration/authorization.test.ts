@@ -709,3 +709,15 @@ test('changing a password takes the current one and ends the other sessions', as
   });
   expect(fresh.status).toBe(200);
 });
+
+test('keys, session tokens, passwords and header values never reach the logs', () => {
+  const logs = stack.logs;
+  expect(logs.length).toBeGreaterThan(1000);
+  for (const m of members) {
+    for (const secret of [m.key, m.session.token, m.session.csrf, m.password, ...m.recoveryCodes]) {
+      expect(logs).not.toContain(secret);
+    }
+  }
+  expect(logs).not.toContain(stack.owner!.apiKey);
+  expect(logs).not.toContain(SECRET);
+});
