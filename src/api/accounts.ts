@@ -31,6 +31,7 @@ const passwordSchema = z.strictObject({
   currentPassword: z.string().min(1).max(256),
   newPassword: z.string().max(256),
 });
+const reauthSchema = z.strictObject({ password: z.string().min(1).max(256) });
 const codeSchema = z.strictObject({ code: z.string().min(1).max(32) });
 const newUserSchema = z.strictObject({
   email: z.email({ error: 'must be an email address' }),
@@ -87,8 +88,9 @@ export function accountsRouter(accounts: AccountService): Router {
     res.json({ user: p.user, via: p.kind, ...(p.kind === 'api_key' ? { scopes: p.scopes } : {}) });
   });
 
-  r.post('/auth/two-step/setup', async (_req, res) => {
-    res.json(await accounts.twoStepSetup(sessionOf(res).user));
+  r.post('/auth/two-step/setup', async (req, res) => {
+    const { password } = parseBody(reauthSchema, req.body);
+    res.json(await accounts.twoStepSetup(sessionOf(res).user, password, req.ip ?? 'unknown'));
   });
   r.post('/auth/two-step/confirm', async (req, res) => {
     const { code } = parseBody(codeSchema, req.body);

@@ -326,34 +326,21 @@ export class AccountService {
     keepSessionToken: string,
     address: string,
   ): Promise<void> {
-    const account = `acct:${user.email}`;
-    const addr = `addr:${address}`;
     const problem = passwordProblem(input.newPassword);
     if (problem) throw new ValidationError([{ path: 'newPassword', message: problem }]);
-    await this.serially(account, async () => {
-      this.locked(account, addr);
-      const row = await this.db
-        .selectFrom('users')
-        .select('password_hash')
+    await this.reconfirmPassword(user, input.currentPassword, 'currentPassword', address);
+    const hash = await hashPassword(input.newPassword);
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('users')
+        .set({ password_hash: hash, updated_at: new Date().toISOString() })
         .where('id', '=', user.id)
-        .executeTakeFirstOrThrow();
-      if (!(await verifyPassword(row.password_hash, input.currentPassword))) {
-        this.failed(account, addr);
-        throw new ValidationError([{ path: 'currentPassword', message: 'is not your current password' }]);
-      }
-      const hash = await hashPassword(input.newPassword);
-      await this.db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('users')
-          .set({ password_hash: hash, updated_at: new Date().toISOString() })
-          .where('id', '=', user.id)
-          .execute();
-        await trx
-          .deleteFrom('sessions')
-          .where('user_id', '=', user.id)
-          .where('token_hash', '!=', sha(keepSessionToken))
-          .execute();
-      });
+        .execute();
+      await trx
+        .deleteFrom('sessions')
+        .where('user_id', '=', user.id)
+        .where('token_hash', '!=', sha(keepSessionToken))
+        .execute();
     });
   }
 
@@ -390,9 +377,18 @@ export class AccountService {
     return user && !user.disabledAt ? { kind: 'session', user, csrf: s.csrf } : undefined;
   }
 
-  async twoStepSetup(user: User): Promise<{ otpauthUri: string; qrSvg: string }> {
+  /**
+   * Starts two-step setup. The password is asked again, so a session taken from someone (rather
+   * than their password) cannot enrol the taker's authenticator.
+   */
+  async twoStepSetup(
+    user: User,
+    password: string,
+    address: string,
+  ): Promise<{ otpauthUri: string; qrSvg: string }> {
     if (user.twoStepEnabled)
       throw new HttpError(409, 'two_step_enabled', 'two-step authentication is already on; disable it first');
+    await this.reconfirmPassword(user, password, 'password', address);
     const setup = await createTotpSetup(user.email);
     await this.db
       .updateTable('users')
@@ -400,6 +396,29 @@ export class AccountService {
       .where('id', '=', user.id)
       .execute();
     return { otpauthUri: setup.uri, qrSvg: setup.qrSvg };
+  }
+
+  /** Checks a signed-in user's password again; wrong ones count toward the lockout (422 naming `field`). */
+  private async reconfirmPassword(
+    user: User,
+    password: string,
+    field: string,
+    address: string,
+  ): Promise<void> {
+    const account = `acct:${user.email}`;
+    const addr = `addr:${address}`;
+    await this.serially(account, async () => {
+      this.locked(account, addr);
+      const row = await this.db
+        .selectFrom('users')
+        .select('password_hash')
+        .where('id', '=', user.id)
+        .executeTakeFirstOrThrow();
+      if (!(await verifyPassword(row.password_hash, password))) {
+        this.failed(account, addr);
+        throw new ValidationError([{ path: field, message: 'is not your current password' }]);
+      }
+    });
   }
 
   /** Turns two-step authentication on with a first code; returns the recovery codes, shown once. */

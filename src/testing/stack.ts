@@ -193,7 +193,9 @@ export class Stack {
       'sign-in',
     );
     const setup = await must(
-      this.requestAs<{ otpauthUri: string }>(session.token, 'POST', '/api/auth/two-step/setup'),
+      this.requestAs<{ otpauthUri: string }>(session.token, 'POST', '/api/auth/two-step/setup', {
+        password: o.password,
+      }),
       'two-step setup',
     );
     const totpSecret = new URL(setup.otpauthUri).searchParams.get('secret')!;

@@ -52,7 +52,12 @@ test('the first owner signs in, sets up TOTP with a real code, and then needs a 
   expect(first.headers.get('set-cookie')).toMatch(/hookflow_session=.*HttpOnly.*SameSite=Lax/i);
   const token = first.body.token;
 
-  const setup = await call<{ otpauthUri: string; qrSvg: string }>('POST', '/api/auth/two-step/setup', token);
+  // Setup asks for the password again (a session alone cannot enrol an authenticator).
+  const noPassword = await call<ErrorResponse>('POST', '/api/auth/two-step/setup', token, {});
+  expect([noPassword.status, noPassword.body.error.details[0]?.path]).toEqual([422, 'password']);
+  const setup = await call<{ otpauthUri: string; qrSvg: string }>('POST', '/api/auth/two-step/setup', token, {
+    password: OWNER.password,
+  });
   expect(setup.body.otpauthUri).toMatch(/^otpauth:\/\/totp\//);
   expect(setup.body.qrSvg).toMatch(/^<svg/);
   const secret = secretOf(setup.body.otpauthUri);
@@ -184,7 +189,9 @@ test('guesses sent all at once still stop at the lockout; so do guesses of the c
     201,
   );
   const session = await call<SignedIn>('POST', '/api/auth/sign-in', undefined, target);
-  const setup = await call<{ otpauthUri: string }>('POST', '/api/auth/two-step/setup', session.body.token);
+  const setup = await call<{ otpauthUri: string }>('POST', '/api/auth/two-step/setup', session.body.token, {
+    password: target.password,
+  });
   await call('POST', '/api/auth/two-step/confirm', session.body.token, {
     code: currentTotp(secretOf(setup.body.otpauthUri)),
   });

@@ -66,7 +66,9 @@ async function addMember(role: Role, twoStep: boolean, label = 'matrix'): Promis
   let recoveryCodes: string[] = [];
   if (twoStep) {
     const setup = await must(
-      stack.requestAs<{ otpauthUri: string }>(session.token, 'POST', '/api/auth/two-step/setup'),
+      stack.requestAs<{ otpauthUri: string }>(session.token, 'POST', '/api/auth/two-step/setup', {
+        password,
+      }),
       200,
       'setup',
     );
@@ -576,6 +578,7 @@ describe('pages', () => {
       await reminder.locator('a').click();
       await tab.waitForURL(/\/account\/two-step\?next=%2Fwebhooks/);
       expect(await tab.innerText('[data-testid="two-step-state"]')).toMatch(/is off/);
+      await tab.fill('#password', m.password);
       await tab.click('#begin');
       await tab.locator('[data-testid="two-step-qr"] svg').waitFor();
       const key = await tab.innerText('[data-testid="two-step-key"]');
@@ -669,6 +672,23 @@ describe('pages', () => {
       await browser.close();
     }
   });
+});
+
+test('two-step setup takes the password again', async () => {
+  const m = await addMember('manager', false, 'reauth');
+  const wrong = await stack.requestAs<ErrorResponse>(m.session.token, 'POST', '/api/auth/two-step/setup', {
+    password: 'not the password',
+  });
+  expect([wrong.status, wrong.body.error.details[0]?.path]).toEqual([422, 'password']);
+  const right = await stack.requestAs<{ otpauthUri: string }>(
+    m.session.token,
+    'POST',
+    '/api/auth/two-step/setup',
+    {
+      password: m.password,
+    },
+  );
+  expect(right.body.otpauthUri).toMatch(/^otpauth:/);
 });
 
 test('changing a password takes the current one and ends the other sessions', async () => {
