@@ -192,6 +192,26 @@ export class AccountService {
     return run;
   }
 
+  /**
+   * One attempt on an account's secrets (password or code): one at a time per account, refused
+   * while the account or the address is locked, and `fail()` counts a wrong guess against both.
+   */
+  private attempt<T>(
+    email: string,
+    address: string,
+    run: (outcome: { fail(): void; succeed(): void }) => Promise<T>,
+  ): Promise<T> {
+    const account = `acct:${email}`;
+    const addr = `addr:${address}`;
+    return this.serially(account, () => {
+      this.locked(account, addr);
+      return run({
+        fail: () => this.failed(account, addr),
+        succeed: () => this.byAccount.succeed(account),
+      });
+    });
+  }
+
   /** Checks a TOTP code, or a recovery code (used once); records the step so codes are not replayed. */
   private async checkCode(row: Selectable<UsersTable>, code: string): Promise<boolean> {
     if (!row.totp_secret) return false;
@@ -230,16 +250,13 @@ export class AccountService {
   /** Signs in; with two-step authentication on, a code (or a recovery code) is required too. */
   async signIn(input: { email: string; password: string; code?: string }, address: string) {
     const email = input.email.trim().toLowerCase();
-    const account = `acct:${email}`;
-    const addr = `addr:${address}`;
-    return this.serially(account, async () => {
-      this.locked(account, addr);
+    return this.attempt(email, address, async (outcome) => {
       const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
       const ok = row
         ? await verifyPassword(row.password_hash, input.password)
         : await verifyPassword(await decoyHash(), input.password);
       if (!row || !ok || row.disabled_at) {
-        this.failed(account, addr);
+        outcome.fail();
         throw new HttpError(401, 'invalid_credentials', 'the email or the password is wrong');
       }
       if (row.totp_secret) {
@@ -250,11 +267,11 @@ export class AccountService {
             'enter the code from your authenticator app (or a recovery code)',
           );
         if (!(await this.checkCode(row, input.code))) {
-          this.failed(account, addr);
+          outcome.fail();
           throw new HttpError(401, 'invalid_code', 'the code is wrong or was already used');
         }
       }
-      this.byAccount.succeed(account);
+      outcome.succeed();
       return this.startSession(row);
     });
   }
@@ -405,17 +422,14 @@ export class AccountService {
     field: string,
     address: string,
   ): Promise<void> {
-    const account = `acct:${user.email}`;
-    const addr = `addr:${address}`;
-    await this.serially(account, async () => {
-      this.locked(account, addr);
+    await this.attempt(user.email, address, async (outcome) => {
       const row = await this.db
         .selectFrom('users')
         .select('password_hash')
         .where('id', '=', user.id)
         .executeTakeFirstOrThrow();
       if (!(await verifyPassword(row.password_hash, password))) {
-        this.failed(account, addr);
+        outcome.fail();
         throw new ValidationError([{ path: field, message: 'is not your current password' }]);
       }
     });
@@ -456,10 +470,7 @@ export class AccountService {
 
   /** Turning two-step authentication off takes a current code (or a recovery code); guesses count toward the lockout. */
   async twoStepDisable(user: User, code: string, address: string): Promise<void> {
-    const account = `acct:${user.email}`;
-    const addr = `addr:${address}`;
-    await this.serially(account, async () => {
-      this.locked(account, addr);
+    await this.attempt(user.email, address, async (outcome) => {
       const row = await this.db
         .selectFrom('users')
         .selectAll()
@@ -468,7 +479,7 @@ export class AccountService {
       if (!row.totp_secret)
         throw new HttpError(409, 'two_step_disabled', 'two-step authentication is not on');
       if (!(await this.checkCode(row, code))) {
-        this.failed(account, addr);
+        outcome.fail();
         throw new HttpError(422, 'invalid_code', 'the code is wrong or was already used');
       }
       await this.db
