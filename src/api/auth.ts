@@ -6,6 +6,7 @@ import type { Scope } from '../auth/api-keys';
 import type { AccountService, Principal } from '../auth/service';
 import { HttpError } from '../errors';
 import type { Actor } from '../flows/service';
+import { UNSAFE } from './middleware';
 
 export const SESSION_COOKIE = 'hookflow_session';
 /** Pages send the session's CSRF token in this header on every request that changes data. */
@@ -30,7 +31,6 @@ export function tokenOf(req: Request): string | undefined {
   return bearerOf(req) ?? cookieOf(req);
 }
 
-const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Requests that do not act as the session (they create one), so a stale cookie must not block them. */
 const CSRF_EXEMPT = new Set(['/api/auth/sign-in', '/api/setup']);
 

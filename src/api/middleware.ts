@@ -27,7 +27,8 @@ export function requestLog(logger: Logger): RequestHandler {
   };
 }
 
-const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Methods that change data: the Origin check and the CSRF check apply to them. */
+export const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /**
  * Browsers send `Origin` on cross-site requests: a page elsewhere must not be able to make a
