@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import type { Dialect } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import { migrationProvider } from './migrations';
 import type { Database } from './schema';
 
@@ -20,9 +21,31 @@ export async function openDatabase(file: string): Promise<Db> {
   // Two processes share the file: wait for the other's write lock rather than failing at once.
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({
+    dialect: immediateTransactions(new SqliteDialect({ database: sqlite })),
+  });
   await migrate(db, sqlite);
   return db;
+}
+
+/**
+ * Transactions begin IMMEDIATE (taking the write lock at once, waiting up to busy_timeout for it).
+ * A deferred transaction that reads and then writes cannot wait: when the other process wrote in
+ * between, SQLite answers SQLITE_BUSY(_SNAPSHOT) at once, whatever the busy timeout.
+ */
+function immediateTransactions(base: SqliteDialect): Dialect {
+  return {
+    createAdapter: () => base.createAdapter(),
+    createIntrospector: (db) => base.createIntrospector(db),
+    createQueryCompiler: () => base.createQueryCompiler(),
+    createDriver: () => {
+      const driver = base.createDriver();
+      driver.beginTransaction = async (connection) => {
+        await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+      };
+      return driver;
+    },
+  };
 }
 
 /**
