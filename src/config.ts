@@ -39,6 +39,21 @@ const envSchema = z.object({
   HOOKFLOW_API_HOST: z.string().min(1).default('127.0.0.1'),
   /** Port the API listens on (0 picks a free port). @default 3000 */
   HOOKFLOW_API_PORT: int(0, 65535).default(3000),
+  /**
+   * Behind a reverse proxy: which proxies to believe about the client's address and HTTPS (Express
+   * `trust proxy`: a hop count, `loopback`, addresses or CIDRs). Sign-in lockouts count per client
+   * address and the session cookie is `Secure` over HTTPS, so both need it. @default not trusted
+   */
+  HOOKFLOW_TRUST_PROXY: z
+    .string()
+    .regex(
+      /^(\d+|true|loopback|linklocal|uniquelocal|[\d.:a-fA-F/]+)(\s*,\s*(loopback|linklocal|uniquelocal|[\d.:a-fA-F/]+))*$/,
+      {
+        message:
+          'must be a hop count, true, loopback, linklocal, uniquelocal, or addresses/CIDRs separated by commas',
+      },
+    )
+    .optional(),
   /** Time allowed for one webhook attempt, connect to last byte. @default 10000 */
   HOOKFLOW_WEBHOOK_TIMEOUT_MS: int(100, 300_000).default(10_000),
   /** Bytes of a response body read before it is cut off. @default 65536 */
@@ -84,7 +99,7 @@ export interface Config {
   dataDir: string;
   dbPath: string;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
-  api: { host: string; port: number };
+  api: { host: string; port: number; trustProxy: boolean | number | string };
   webhook: {
     timeoutMs: number;
     maxResponseBytes: number;
@@ -117,7 +132,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       taskQueue: e.HOOKFLOW_TASK_QUEUE,
       uiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
     },
-    api: { host: e.HOOKFLOW_API_HOST, port: e.HOOKFLOW_API_PORT },
+    api: {
+      host: e.HOOKFLOW_API_HOST,
+      port: e.HOOKFLOW_API_PORT,
+      trustProxy: trustProxy(e.HOOKFLOW_TRUST_PROXY),
+    },
     webhook: {
       timeoutMs: e.HOOKFLOW_WEBHOOK_TIMEOUT_MS,
       maxResponseBytes: e.HOOKFLOW_WEBHOOK_MAX_RESPONSE_BYTES,
@@ -137,4 +156,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : undefined,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+function trustProxy(value: string | undefined): boolean | number | string {
+  if (value === undefined) return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
 }

@@ -55,6 +55,7 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('trust proxy', deps.config.api.trustProxy);
   app.use(requestLog(deps.logger));
   app.use(sameOriginWrites);
   app.use(express.json({ limit: '512kb', strict: false }));

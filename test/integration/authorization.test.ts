@@ -131,7 +131,12 @@ function webhookVerdict(m: Member): 'ok' | 'role_forbidden' | 'two_step_required
 beforeAll(async () => {
   const pki = createTestPki();
   receiver = await Receiver.start(pki.good);
-  stack = await Stack.start({ name: 'authorization', caCert: pki.caCert });
+  // As behind a reverse proxy on the same host: the client's address and scheme come from X-Forwarded-*.
+  stack = await Stack.start({
+    name: 'authorization',
+    caCert: pki.caCert,
+    env: { HOOKFLOW_TRUST_PROXY: 'loopback' },
+  });
   receiver.script('/gone', { status: 410, body: 'gone' });
   const flow = await createLiveFlow(stack, metric, [{ ...webhookStep(receiver.url('/gone')), id: 'gone' }]);
   const run = await waitForRun(stack, await startOneRun(stack, metric));
@@ -737,6 +742,27 @@ test('changing a password takes the current one and ends the other sessions', as
     password: 'a brand new password',
   });
   expect(fresh.status).toBe(200);
+});
+
+test('behind a trusted proxy, lockouts count per client address and the cookie is Secure over HTTPS', async () => {
+  const signIn = (ip: string, email: string, password = 'wrong password', proto = 'http') =>
+    fetch(`${stack.apiUrl}/api/auth/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip, 'x-forwarded-proto': proto },
+      body: JSON.stringify({ email, password }),
+    });
+  // Twenty failures from one client (on twenty accounts, so no account lock is reached) lock that address only.
+  for (let i = 0; i < 20; i++)
+    expect((await signIn('203.0.113.7', `guess${i}@example.com`)).status).toBe(401);
+  expect((await signIn('203.0.113.7', 'guess-more@example.com')).status).toBe(429);
+  expect((await signIn('203.0.113.8', 'guess-more@example.com')).status).toBe(401);
+
+  const m = members.find((x) => x.role === 'manager' && !x.twoStep)!;
+  const viaHttps = await signIn('203.0.113.9', m.email, m.password, 'https');
+  expect(viaHttps.status).toBe(200);
+  expect(viaHttps.headers.get('set-cookie')).toMatch(/; Secure/i);
+  const viaHttp = await signIn('203.0.113.9', m.email, m.password, 'http');
+  expect(viaHttp.headers.get('set-cookie')).not.toMatch(/; Secure/i);
 });
 
 test('keys, session tokens, passwords and header values never reach the logs', () => {

@@ -26,3 +26,13 @@ test('a bad value names the variable', () => {
     expect((err as ConfigError).message).toMatch(/HOOKFLOW_API_PORT/);
   }
 });
+
+test('trust proxy: off by default; hop counts, names and CIDRs pass; anything else names the variable', () => {
+  expect(loadConfig({}).api.trustProxy).toBe(false);
+  expect(loadConfig({ HOOKFLOW_TRUST_PROXY: '1' }).api.trustProxy).toBe(1);
+  expect(loadConfig({ HOOKFLOW_TRUST_PROXY: 'true' }).api.trustProxy).toBe(true);
+  expect(loadConfig({ HOOKFLOW_TRUST_PROXY: 'loopback, 10.0.0.0/8' }).api.trustProxy).toBe(
+    'loopback, 10.0.0.0/8',
+  );
+  expect(() => loadConfig({ HOOKFLOW_TRUST_PROXY: 'everyone' })).toThrow(/HOOKFLOW_TRUST_PROXY/);
+});
