@@ -4,10 +4,12 @@ import { z } from 'zod';
 import { SCOPES } from '../auth/api-keys';
 import type { AccountService, Principal } from '../auth/service';
 import { SESSION_TTL_MS } from '../auth/service';
+import type { Role } from '../auth/roles';
 import { ROLES } from '../auth/roles';
+import { roleRefusal } from '../auth/access';
 import { HttpError } from '../errors';
 import { parseBody } from './validation';
-import { principalOf, SESSION_COOKIE, tokenOf } from './auth';
+import { principalOf, refusalError, SESSION_COOKIE, tokenOf } from './auth';
 
 /** Account management needs a person, not a key. */
 function sessionOf(res: Response): Extract<Principal, { kind: 'session' }> {
@@ -102,17 +104,16 @@ export function accountsRouter(accounts: AccountService): Router {
     res.status(204).end();
   });
 
-  const owner = (res: Response) => {
+  /** A signed-in person (not a key) with one of `roles`. */
+  const personIn = (res: Response, roles: readonly Role[], what: string) => {
     const p = sessionOf(res);
-    if (p.user.role !== 'owner')
-      throw new HttpError(403, 'role_forbidden', 'only owners manage users and roles');
+    const refused = roleRefusal(p, roles, what);
+    if (refused) throw refusalError(refused);
     return p;
   };
+  const owner = (res: Response) => personIn(res, ['owner'], 'only owners manage users and roles');
   r.get('/users', async (_req, res) => {
-    const p = sessionOf(res);
-    if (p.user.role !== 'owner' && p.user.role !== 'admin') {
-      throw new HttpError(403, 'role_forbidden', 'only owners and admins list users');
-    }
+    personIn(res, ['owner', 'admin'], 'only owners and admins list users');
     res.json({ users: await accounts.listUsers() });
   });
   r.post('/users', async (req, res) => {

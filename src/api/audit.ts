@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { AuditStore } from '../db/audit-store';
-import { HttpError } from '../errors';
-import { requireAccess, principalOf } from './auth';
+import { roleRefusal } from '../auth/access';
+import { principalOf, refusalError, requireAccess } from './auth';
 import { parseQuery } from './validation';
 
 const auditQuery = z.strictObject({
@@ -15,14 +15,12 @@ const auditQuery = z.strictObject({
 export function auditRouter(audit: AuditStore): Router {
   const r = Router();
   r.get('/', requireAccess('flows:read'), async (req, res) => {
-    const { user } = principalOf(res);
-    if (user.role !== 'owner' && user.role !== 'admin') {
-      throw new HttpError(
-        403,
-        'role_forbidden',
-        `the audit log is for admins and owners; your role is ${user.role}`,
-      );
-    }
+    const refused = roleRefusal(
+      principalOf(res),
+      ['owner', 'admin'],
+      'the audit log is for admins and owners',
+    );
+    if (refused) throw refusalError(refused);
     res.json(await audit.list(parseQuery(auditQuery, req.query)));
   });
   return r;

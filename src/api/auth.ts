@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Refusal } from '../auth/access';
-import { accessRefusal, webhookRefusal } from '../auth/access';
+import { accessRefusal, UNAUTHENTICATED, webhookRefusal } from '../auth/access';
 import type { Scope } from '../auth/api-keys';
 import type { AccountService, Principal } from '../auth/service';
 import { HttpError } from '../errors';
@@ -10,9 +10,9 @@ import { UNSAFE } from './middleware';
 
 export const SESSION_COOKIE = 'hookflow_session';
 /** Pages send the session's CSRF token in this header on every request that changes data. */
-export const CSRF_HEADER = 'x-csrf-token';
+const CSRF_HEADER = 'x-csrf-token';
 /** Where a page sends a user who must set up two-step authentication. */
-export const TWO_STEP_PAGE = '/account/two-step';
+const TWO_STEP_PAGE = '/account/two-step';
 
 function bearerOf(req: Request): string | undefined {
   const auth = req.get('authorization');
@@ -85,7 +85,7 @@ export function refusalError(r: Refusal): HttpError {
 
 export function principalOf(res: Response): Principal {
   const p = currentPrincipal(res);
-  if (!p) throw refusalError(accessRefusal(undefined, 'flows:read')!);
+  if (!p) throw refusalError(UNAUTHENTICATED);
   return p;
 }
 

@@ -29,7 +29,5 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
 
 /** Parses a query string or throws a 422 naming each parameter. */
 export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
-  const res = schema.safeParse(query);
-  if (!res.success) throw new ValidationError(toProblems(res.error));
-  return res.data;
+  return parseBody(schema, query ?? {});
 }

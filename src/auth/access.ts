@@ -1,6 +1,6 @@
 import type { Scope } from './api-keys';
 import type { Role } from './roles';
-import { WEBHOOK_ROLES, webhookPermission } from './roles';
+import { WRITER_ROLES } from './roles';
 import type { Principal } from './service';
 
 /** Why a request is refused: the HTTP status, a stable code and a message that says what to do. */
@@ -10,8 +10,12 @@ export interface Refusal {
   message: string;
 }
 
-/** Roles that may change flows and post events; analysts and support read. */
-export const WRITER_ROLES: readonly Role[] = WEBHOOK_ROLES;
+export const UNAUTHENTICATED: Refusal = {
+  status: 401,
+  code: 'unauthenticated',
+  message: 'sign in (POST /api/auth/sign-in) or send an API key as a Bearer token',
+};
+
 const WRITES: ReadonlySet<Scope> = new Set<Scope>(['flows:write', 'events:write']);
 
 /**
@@ -19,13 +23,7 @@ const WRITES: ReadonlySet<Scope> = new Set<Scope>(['flows:write', 'events:write'
  * *and* its user's current role (loaded at every use), so demoting a user limits their keys at once.
  */
 export function accessRefusal(p: Principal | undefined, need: Scope): Refusal | undefined {
-  if (!p) {
-    return {
-      status: 401,
-      code: 'unauthenticated',
-      message: 'sign in (POST /api/auth/sign-in) or send an API key as a Bearer token',
-    };
-  }
+  if (!p) return UNAUTHENTICATED;
   if (p.kind === 'api_key' && !p.scopes.includes(need)) {
     return {
       status: 403,
@@ -43,10 +41,20 @@ export function accessRefusal(p: Principal | undefined, need: Scope): Refusal | 
   return undefined;
 }
 
-/** Webhook actions (add or change a webhook, resend, test send): write access plus the webhook rule. */
+/** Webhook actions (add or change a webhook, resend, test send): write access plus two-step authentication. */
 export function webhookRefusal(p: Principal | undefined): Refusal | undefined {
   const refused = accessRefusal(p, 'flows:write');
-  if (refused) return refused;
-  const rule = webhookPermission(p!.user);
-  return rule.ok ? undefined : { status: 403, code: rule.code, message: rule.message };
+  if (refused || p!.user.twoStepEnabled) return refused;
+  return {
+    status: 403,
+    code: 'two_step_required',
+    message:
+      'set up two-step authentication first: POST /api/auth/two-step/setup, then confirm a code (or the Two-step page)',
+  };
+}
+
+/** Actions for some roles only (user management, the audit log); `what` says who may. */
+export function roleRefusal(p: Principal, roles: readonly Role[], what: string): Refusal | undefined {
+  if (roles.includes(p.user.role)) return undefined;
+  return { status: 403, code: 'role_forbidden', message: `${what}; your role is ${p.user.role}` };
 }

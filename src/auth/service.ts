@@ -28,6 +28,8 @@ export type Principal =
 
 export const SESSION_TTL_MS = 12 * 3600 * 1000;
 const LAST_USED_PRECISION_MS = 60_000;
+/** What a principal needs of its user, read in the same query as the session or key. */
+const USER_COLUMNS = ['u.id', 'u.email', 'u.role', 'u.totp_secret', 'u.created_at', 'u.disabled_at'] as const;
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
 function toUser(
@@ -99,7 +101,7 @@ export class AccountService {
 
   /** Changes a user's role; the last active owner cannot stop being one. */
   async setRole(userId: string, role: Role): Promise<User> {
-    await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       const user = await this.userIn(trx, userId);
       if (role !== 'owner') await keepAnOwner(trx, user);
       await trx
@@ -107,8 +109,8 @@ export class AccountService {
         .set({ role, updated_at: new Date().toISOString() })
         .where('id', '=', userId)
         .execute();
+      return { ...user, role };
     });
-    return (await this.getUser(userId))!;
   }
 
   /**
@@ -119,7 +121,7 @@ export class AccountService {
     if (userId === actingUserId)
       throw new HttpError(409, 'self', 'you cannot remove yourself; ask another owner');
     // One transaction: two owners removing each other at once cannot leave no owner.
-    await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       const user = await this.userIn(trx, userId);
       await keepAnOwner(trx, user);
       const now = new Date().toISOString();
@@ -135,8 +137,8 @@ export class AccountService {
         .where('user_id', '=', userId)
         .where('revoked_at', 'is', null)
         .execute();
+      return { ...user, disabledAt: now };
     });
-    return (await this.getUser(userId))!;
   }
 
   private async userIn(trx: Transaction<Database>, id: string): Promise<User> {
@@ -272,16 +274,16 @@ export class AccountService {
         }
       }
       outcome.succeed();
-      return this.startSession(row);
+      return this.startSession(toUser(row));
     });
   }
 
-  private async startSession(row: Selectable<UsersTable>) {
+  private async startSession(user: User) {
     const token = `hfs_${crypto.randomBytes(32).toString('base64url')}`;
     const now = Date.now();
     const session = {
       token_hash: sha(token),
-      user_id: row.id,
+      user_id: user.id,
       csrf: crypto.randomBytes(18).toString('base64url'),
       created_at: new Date(now).toISOString(),
       expires_at: new Date(now + SESSION_TTL_MS).toISOString(),
@@ -289,7 +291,7 @@ export class AccountService {
     await this.db.insertInto('sessions').values(session).execute();
     // Expired sessions are of no use to anyone; clear them as new ones start.
     await this.db.deleteFrom('sessions').where('expires_at', '<=', session.created_at).execute();
-    return { token, csrf: session.csrf, expiresAt: session.expires_at, user: toUser(row) };
+    return { token, csrf: session.csrf, expiresAt: session.expires_at, user };
   }
 
   /**
@@ -318,19 +320,15 @@ export class AccountService {
       this.failed(undefined, addr);
       throw new HttpError(403, 'setup_link_invalid', 'this setup link is not valid or was already used');
     }
-    if (passwordProblem(input.password))
-      throw new ValidationError([{ path: 'password', message: passwordProblem(input.password)! }]);
+    const problem = passwordProblem(input.password);
+    if (problem) throw new ValidationError([{ path: 'password', message: problem }]);
     // Consumed before any await, so two requests with the same link cannot both create an owner.
     this.setupTokenHash = undefined;
     if ((await this.userCount()) > 0)
       throw new HttpError(409, 'setup_done', 'an owner exists already; sign in');
-    const user = await this.createUser({ email: input.email, password: input.password, role: 'owner' });
-    const row = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', '=', user.id)
-      .executeTakeFirstOrThrow();
-    return this.startSession(row);
+    return this.startSession(
+      await this.createUser({ email: input.email, password: input.password, role: 'owner' }),
+    );
   }
 
   /**
@@ -369,10 +367,14 @@ export class AccountService {
   async authenticate(token: string): Promise<Principal | undefined> {
     const keyId = apiKeyId(token);
     if (keyId) {
-      const key = await this.db.selectFrom('api_keys').selectAll().where('id', '=', keyId).executeTakeFirst();
-      if (!key || key.revoked_at || !apiKeyMatches(token, key.key_hash)) return undefined;
-      const user = await this.getUser(key.user_id);
-      if (!user || user.disabledAt) return undefined;
+      // One query per request: the key with its user.
+      const key = await this.db
+        .selectFrom('api_keys as k')
+        .innerJoin('users as u', 'u.id', 'k.user_id')
+        .select([...USER_COLUMNS, 'k.key_hash', 'k.scopes', 'k.revoked_at', 'k.last_used_at'])
+        .where('k.id', '=', keyId)
+        .executeTakeFirst();
+      if (!key || key.revoked_at || key.disabled_at || !apiKeyMatches(token, key.key_hash)) return undefined;
       // Last use to the minute: a key posting events many times a second writes once a minute.
       const now = new Date();
       if (!key.last_used_at || now.getTime() - Date.parse(key.last_used_at) >= LAST_USED_PRECISION_MS) {
@@ -382,16 +384,16 @@ export class AccountService {
           .where('id', '=', keyId)
           .execute();
       }
-      return { kind: 'api_key', user, keyId, scopes: JSON.parse(key.scopes) as Scope[] };
+      return { kind: 'api_key', user: toUser(key), keyId, scopes: JSON.parse(key.scopes) as Scope[] };
     }
     const s = await this.db
-      .selectFrom('sessions')
-      .selectAll()
-      .where('token_hash', '=', sha(token))
+      .selectFrom('sessions as s')
+      .innerJoin('users as u', 'u.id', 's.user_id')
+      .select([...USER_COLUMNS, 's.csrf', 's.expires_at'])
+      .where('s.token_hash', '=', sha(token))
       .executeTakeFirst();
-    if (!s || s.expires_at <= new Date().toISOString()) return undefined;
-    const user = await this.getUser(s.user_id);
-    return user && !user.disabledAt ? { kind: 'session', user, csrf: s.csrf } : undefined;
+    if (!s || s.disabled_at || s.expires_at <= new Date().toISOString()) return undefined;
+    return { kind: 'session', user: toUser(s), csrf: s.csrf };
   }
 
   /**

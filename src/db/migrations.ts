@@ -329,6 +329,12 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('users').addColumn('disabled_at', 'text').execute();
     },
   },
+  '0006_session_expiry_index': {
+    // Expired sessions are deleted as new ones start.
+    async up(db: Kysely<unknown>) {
+      await db.schema.createIndex('sessions_expires_idx').on('sessions').column('expires_at').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

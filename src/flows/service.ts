@@ -8,12 +8,12 @@ import { maskSealed } from '../secrets';
 import type { TemplateRenderer } from '../templates';
 import type { LiveCheckResult } from '../webhooks/live-check';
 import type { CreateFlowInput, Flow, PatchFlowInput, Step, WebhookStep } from './model';
-import { stepPaths, walkSteps } from './model';
+import { stepPaths } from './model';
 import { normalizeSteps } from './normalize';
 import { sampleContext } from './samples';
 import type { NewAuditEntry } from '../db/audit-store';
 import type { WebhookChange } from './webhook-changes';
-import { needsWebhookPermission, webhookChanges } from './webhook-changes';
+import { gatedFields, needsWebhookPermission, webhookChanges, webhookSteps } from './webhook-changes';
 
 /**
  * Who is saving, for the webhook rule and the audit log. `webhookRefusal` is the reason this
@@ -72,9 +72,6 @@ export interface FlowServiceDeps {
   /** The outbound policy's verdict on a URL's destination; a message when it is blocked. */
   checkDestination(url: string): Promise<string | undefined>;
 }
-
-const webhooks = (steps: readonly Step[]) =>
-  [...walkSteps(steps)].filter((s): s is WebhookStep => s.type === 'webhook');
 
 /** Creating, changing and deleting flows; every change saves a new version after its checks pass. */
 export class FlowService {
@@ -172,10 +169,10 @@ export class FlowService {
     previous: Flow | undefined,
     paths: Map<string, string>,
   ): Promise<StepCheck[]> {
-    const before = new Map(previous ? webhooks(previous.steps).map((s) => [s.id, s]) : []);
+    const before = new Map(previous ? webhookSteps(previous.steps).map((s) => [s.id, s]) : []);
     const triggerChanged = !previous || JSON.stringify(previous.trigger) !== JSON.stringify(next.trigger);
     const goingLive = next.status === 'live' && previous?.status !== 'live';
-    const hooks = webhooks(next.steps);
+    const hooks = webhookSteps(next.steps);
     const path = (s: WebhookStep) => paths.get(s.id) ?? `steps(${s.id})`;
 
     const problems: FieldProblem[] = [];
@@ -240,7 +237,7 @@ function authorize(changes: readonly WebhookChange[], actor: Actor): void {
       ? `adds webhook step ${gated.stepId}`
       : gated.action === 'webhook.removed'
         ? `removes webhook step ${gated.stepId}`
-        : `changes ${gated.fields.filter((f) => f !== 'name' && f !== 'retry').join(', ')} of webhook step ${gated.stepId}`;
+        : `changes ${gatedFields(gated).join(', ')} of webhook step ${gated.stepId}`;
   throw new HttpError(403, refusal.code, `this save ${what}: ${refusal.message}`);
 }
 

@@ -9,8 +9,11 @@ export interface WebhookChange {
   fields: string[];
 }
 
-const hooks = (steps: readonly Step[]) =>
-  new Map([...walkSteps(steps)].filter((s): s is WebhookStep => s.type === 'webhook').map((s) => [s.id, s]));
+/** The webhook steps of a flow, nested ones included, in step order. */
+export const webhookSteps = (steps: readonly Step[]): WebhookStep[] =>
+  [...walkSteps(steps)].filter((s): s is WebhookStep => s.type === 'webhook');
+
+const hooks = (steps: readonly Step[]) => new Map(webhookSteps(steps).map((s) => [s.id, s]));
 
 /**
  * A header is unchanged only when its stored value was kept (sent back masked). A value sent in
@@ -57,13 +60,15 @@ export function webhookChanges(before: readonly Step[], after: readonly Step[]):
   return out;
 }
 
+/** The fields of a change that only callers under the webhook rule may make. */
+export function gatedFields(c: WebhookChange): string[] {
+  return c.fields.filter((f) => f === 'url' || f === 'body' || f.startsWith('headers.'));
+}
+
 /**
  * Changes only managers and above with two-step authentication may make: adding or removing a
  * webhook step, or changing its URL, headers or body. Renaming a step or tuning its retries is not.
  */
 export function needsWebhookPermission(c: WebhookChange): boolean {
-  return (
-    c.action !== 'webhook.changed' ||
-    c.fields.some((f) => f === 'url' || f === 'body' || f.startsWith('headers.'))
-  );
+  return c.action !== 'webhook.changed' || gatedFields(c).length > 0;
 }

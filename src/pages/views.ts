@@ -37,10 +37,10 @@ export function safeNext(value: unknown, fallback = '/webhooks'): string {
 
 /** Pages need a signed-in user; anyone else is sent to the sign-in page and brought back after. */
 export function signedInPage(req: Request, res: Response, next: NextFunction): void {
-  const p = currentPrincipal(res);
-  if (p?.kind === 'api_key' && !p.scopes.includes('analytics:read')) {
-    return next(refusalError(accessRefusal(p, 'analytics:read')!));
+  const refused = accessRefusal(currentPrincipal(res), 'analytics:read');
+  if (!refused) return next();
+  if (refused.code === 'unauthenticated') {
+    return res.redirect(303, `/sign-in?next=${encodeURIComponent(safeNext(req.originalUrl))}`);
   }
-  if (p) return next();
-  res.redirect(303, `/sign-in?next=${encodeURIComponent(safeNext(req.originalUrl))}`);
+  next(refusalError(refused));
 }

@@ -1,7 +1,6 @@
 import { apiKeyId, apiKeyMatches, createApiKey } from '../../src/auth/api-keys';
 import { hashPassword, passwordProblem, verifyPassword } from '../../src/auth/passwords';
 import { FailureLimiter } from '../../src/auth/rate-limit';
-import { webhookPermission } from '../../src/auth/roles';
 import {
   createRecoveryCodes,
   createTotpSetup,
@@ -55,21 +54,6 @@ test('API keys are shown once and stored as hashes', () => {
   expect(apiKeyMatches(k.key, k.hash)).toBe(true);
   expect(apiKeyMatches(`${k.key}x`, k.hash)).toBe(false);
   expect(apiKeyId('hfk_nope')).toBeUndefined();
-});
-
-test('webhook actions need manager or above and two-step authentication', () => {
-  expect(webhookPermission({ role: 'manager', twoStepEnabled: true })).toEqual({ ok: true });
-  expect(webhookPermission({ role: 'owner', twoStepEnabled: false })).toMatchObject({
-    ok: false,
-    code: 'two_step_required',
-  });
-  expect(webhookPermission({ role: 'analyst', twoStepEnabled: true })).toMatchObject({
-    ok: false,
-    code: 'role_forbidden',
-  });
-  expect(webhookPermission({ role: 'support', twoStepEnabled: false })).toMatchObject({
-    code: 'role_forbidden',
-  });
 });
 
 test('failures lock an account or address out for a while', () => {
