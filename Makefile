@@ -1,11 +1,15 @@
 # The two commands: `make start` runs everything, `make test` runs every check and test.
-# Each installs what is missing: npm packages (npm ci) and the Temporal CLI (built from its Go module).
+# Each first runs the doctor (scripts/doctor.sh), which installs the system packages that are missing
+# (a C/C++ toolchain, Chromium for the page tests) and stops with the fixing command for what it
+# cannot install; then npm packages (npm ci) and the Temporal CLI (built from its Go module).
 
 TEMPORAL_CLI_VERSION := v1.5.1
 TOOLS := $(CURDIR)/.tools
 TEMPORAL := $(TOOLS)/temporal
+# What the doctor checks for: the ports of `make start`, Chromium for `make test`, else what builds.
+DOCTOR_FOR := $(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build))
 
-.PHONY: start test deps tools build lint bench clean
+.PHONY: start test doctor system deps tools build lint bench bench-analytics clean
 
 start: deps build
 	node dist/start.js
@@ -22,16 +26,24 @@ bench: deps build
 bench-analytics: deps build
 	node dist/bench/analytics.js $(ARGS)
 
-deps: node_modules/.package-lock.json tools
+# Every prerequisite, found or missing, with the command that fixes it; installs nothing.
+doctor:
+	@bash scripts/doctor.sh all
 
-# npm ci when the lock file changed since the last install.
-node_modules/.package-lock.json: package-lock.json package.json
+# Installs the missing system packages for the goal at hand, or stops with the doctor's message.
+system:
+	@bash scripts/doctor.sh --install $(DOCTOR_FOR)
+
+deps: system node_modules/.package-lock.json tools
+
+# npm ci when the lock file changed since the last install (after the doctor: it may need g++).
+node_modules/.package-lock.json: package-lock.json package.json | system
 	npm ci
 	@touch $@
 
 tools: $(TEMPORAL)
 
-$(TEMPORAL):
+$(TEMPORAL): | system
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) GOFLAGS=-mod=mod go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 

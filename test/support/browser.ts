@@ -1,10 +1,16 @@
+import fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { chromium } from 'playwright-core';
 
-/** Debian's Chromium, headless, as the brief asks. */
+const CHROMIUM = '/usr/bin/chromium';
+
+/** Debian's Chromium, headless, as the brief asks; `make test` installs it (scripts/doctor.sh). */
 export function launchBrowser(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: run "bash scripts/doctor.sh --install test" (make test does)`);
+  }
   return chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
 }
