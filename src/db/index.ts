@@ -16,16 +16,35 @@ export type { Database } from './schema';
 export async function openDatabase(file: string): Promise<Db> {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new SqliteDatabase(file);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
   // Two processes share the file: wait for the other's write lock rather than failing at once.
   sqlite.pragma('busy_timeout = 5000');
+  await switchToWal(sqlite);
+  sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({
     dialect: immediateTransactions(new SqliteDialect({ database: sqlite })),
   });
   await migrate(db, sqlite);
   return db;
+}
+
+/**
+ * Switching the journal mode needs the file to itself and SQLite does not wait on the busy timeout
+ * for it: when the API and the worker open a new file together, one of them gets "database is
+ * locked" at once. Retry for as long as the busy timeout would have waited.
+ */
+async function switchToWal(sqlite: SqliteDatabase.Database): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      const busy = (err as { code?: string }).code?.startsWith('SQLITE_BUSY') === true;
+      if (!busy || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
 }
 
 /**
