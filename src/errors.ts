@@ -19,7 +19,101 @@ export interface FieldProblem {
   excerpt?: string;
 }
 
-/** A request the API refuses with a 4xx status and a JSON body naming what was wrong. */
+/**
+ * What kind of refusal a domain error is. Services say *what* went wrong; the API alone turns the
+ * kind into an HTTP status (`src/api/errors.ts`), so no service knows about HTTP.
+ */
+export const ERROR_KINDS = [
+  'invalid',
+  'malformed',
+  'unauthenticated',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'too_large',
+  'rate_limited',
+  'unavailable',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+/** A refusal raised by a service: a kind, a stable `code`, a message and the fields at fault. */
+export class DomainError extends Error {
+  override readonly name: string = 'DomainError';
+  /** Fields added next to `error` in the response body, e.g. the webhook `checks` of a refused save. */
+  readonly extra: Record<string, unknown> | undefined;
+  constructor(
+    readonly kind: ErrorKind,
+    readonly code: string,
+    message: string,
+    readonly details: readonly FieldProblem[] = [],
+    options?: { cause?: unknown; extra?: Record<string, unknown> },
+  ) {
+    super(message, options);
+    this.extra = options?.extra;
+  }
+}
+
+/** The request broke one or more field rules. */
+export class ValidationError extends DomainError {
+  override readonly name = 'ValidationError';
+  constructor(
+    details: readonly FieldProblem[],
+    message = 'the request is not valid',
+    extra?: Record<string, unknown>,
+    code = 'validation_failed',
+  ) {
+    super('invalid', code, message, details, { extra });
+  }
+}
+
+/** The thing asked for does not exist (or the caller may not know it does). */
+export class NotFoundError extends DomainError {
+  override readonly name = 'NotFoundError';
+  constructor(what: string, code = 'not_found') {
+    super('not_found', code, `${what} was not found`);
+  }
+}
+
+/** The request contradicts the current state (a duplicate, a step out of order, the last owner). */
+export class ConflictError extends DomainError {
+  override readonly name = 'ConflictError';
+  constructor(code: string, message: string, extra?: Record<string, unknown>) {
+    super('conflict', code, message, [], { extra });
+  }
+}
+
+/** Credentials are missing or wrong. */
+export class UnauthenticatedError extends DomainError {
+  override readonly name = 'UnauthenticatedError';
+  constructor(code: string, message: string, extra?: Record<string, unknown>) {
+    super('unauthenticated', code, message, [], { extra });
+  }
+}
+
+/** The caller is known but may not do this. */
+export class ForbiddenError extends DomainError {
+  override readonly name = 'ForbiddenError';
+  constructor(code: string, message: string, extra?: Record<string, unknown>) {
+    super('forbidden', code, message, [], { extra });
+  }
+}
+
+/** Too many attempts: try again after `retryAfterSeconds` (sent in the body and as `Retry-After`). */
+export class RateLimitedError extends DomainError {
+  override readonly name = 'RateLimitedError';
+  constructor(
+    code: string,
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('rate_limited', code, message, [], { extra: { retryAfterSeconds } });
+  }
+}
+
+/**
+ * A refusal decided in the HTTP layer itself (no route, a bad body, a refused origin), where the
+ * status is the point. Services raise the {@link DomainError} subclasses instead.
+ */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
   constructor(
@@ -33,22 +127,6 @@ export class HttpError extends Error {
     this.extra = options?.extra;
   }
 
-  /** Fields added next to `error` in the response body, e.g. the webhook `checks` of a refused save. */
+  /** Fields added next to `error` in the response body. */
   readonly extra: Record<string, unknown> | undefined;
-}
-
-export class ValidationError extends HttpError {
-  constructor(
-    details: readonly FieldProblem[],
-    message = 'the request is not valid',
-    extra?: Record<string, unknown>,
-  ) {
-    super(422, 'validation_failed', message, details, { extra });
-  }
-}
-
-export class NotFoundError extends HttpError {
-  constructor(what: string) {
-    super(404, 'not_found', `${what} was not found`);
-  }
 }

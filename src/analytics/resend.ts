@@ -5,7 +5,7 @@ import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../config';
 import type { DeliveryRow, DeliveryStore } from '../db/delivery-store';
 import type { FlowStore } from '../db/flow-store';
-import { HttpError, NotFoundError } from '../errors';
+import { ConflictError, DomainError, NotFoundError } from '../errors';
 import { findStep } from '../flows/model';
 import { buildPlan } from '../flows/plan';
 import type { ResendInput, RunContext } from '../flows/run-types';
@@ -39,8 +39,7 @@ export class ResendService {
     const original = await this.deliveries.get(id);
     if (!original) throw new NotFoundError(`delivery ${id}`);
     if (original.status === 'pending' || original.status === 'retrying') {
-      throw new HttpError(
-        409,
+      throw new ConflictError(
         'still_delivering',
         `delivery ${id} is still ${original.status}; wait for it to end`,
       );
@@ -72,7 +71,7 @@ export class ResendService {
       const outcomes = await Promise.allSettled(batch.slice(i, i + 16).map((d) => this.start(d)));
       for (const o of outcomes) {
         if (o.status === 'rejected') {
-          if (!(o.reason instanceof HttpError)) throw o.reason;
+          if (!(o.reason instanceof DomainError)) throw o.reason;
           notResendable++;
         } else if (o.value.status === 'started') resent++;
         else alreadyRunning++;
@@ -85,18 +84,13 @@ export class ResendService {
     const flow = await this.flows.get(original.flow_id);
     const step = flow && findStep(flow.steps, original.step_id);
     if (!flow || step?.type !== 'webhook') {
-      throw new HttpError(
-        409,
+      throw new ConflictError(
         'step_removed',
         `step ${original.step_id} of flow ${original.flow_id} no longer exists; it cannot be resent`,
       );
     }
     if (!original.context) {
-      throw new HttpError(
-        409,
-        'no_context',
-        `delivery ${original.id} has no recorded context to resend with`,
-      );
+      throw new ConflictError('no_context', `delivery ${original.id} has no recorded context to resend with`);
     }
     const resendId = `dlv_${crypto.randomBytes(12).toString('hex')}`;
     const created = await this.deliveries.createResend(original, resendId, original.run_id);

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { HttpError } from '../errors';
+import { sendRefusal } from './errors';
 import type { Logger } from '../logger';
 
 interface BodyParserError extends Error {
@@ -59,12 +60,7 @@ export const notFound: RequestHandler = (req, _res, next) => {
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
-    if (err instanceof HttpError) {
-      res
-        .status(err.status)
-        .json({ error: { code: err.code, message: err.message, details: err.details }, ...err.extra });
-      return;
-    }
+    if (sendRefusal(res, err)) return;
     const bp = err as BodyParserError;
     if (bp?.type === 'entity.parse.failed') {
       res.status(400).json({
