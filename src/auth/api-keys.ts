@@ -1,8 +1,5 @@
 import crypto from 'node:crypto';
 
-export const SCOPES = ['events:write', 'flows:read', 'flows:write', 'analytics:read'] as const;
-export type Scope = (typeof SCOPES)[number];
-
 /**
  * API keys: `hfk_<id>_<secret>`. The id (public) finds the row; only a SHA-256 of the whole key
  * is stored, compared in constant time. The key is shown once, at creation.

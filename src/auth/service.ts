@@ -5,26 +5,11 @@ import type { Database, UsersTable } from '../db/schema';
 import { HttpError, ValidationError } from '../errors';
 import type { SealedValue } from '../flows/model';
 import type { SecretBox } from '../secrets';
-import type { Scope } from './api-keys';
+import type { Principal, Role, Scope, User } from './permissions';
 import { apiKeyId, apiKeyMatches, createApiKey } from './api-keys';
 import { decoyHash, hashPassword, passwordProblem, verifyPassword } from './passwords';
 import { FailureLimiter } from './rate-limit';
-import type { Role } from './roles';
 import { createRecoveryCodes, createTotpSetup, matchRecoveryCode, verifyTotp } from './totp';
-
-export interface User {
-  id: string;
-  email: string;
-  role: Role;
-  twoStepEnabled: boolean;
-  createdAt: string;
-  disabledAt: string | null;
-}
-
-/** Who is calling: a signed-in user (session) or an API key acting for its user. */
-export type Principal =
-  | { kind: 'session'; user: User; csrf: string }
-  | { kind: 'api_key'; user: User; keyId: string; scopes: Scope[] };
 
 export const SESSION_TTL_MS = 12 * 3600 * 1000;
 const LAST_USED_PRECISION_MS = 60_000;
