@@ -18,7 +18,7 @@ import type { ResendService } from '../analytics/resend';
 import type { AnalyticsStore } from '../analytics/store';
 import { errorHandler, notFound, requestLog, sameOriginWrites } from './middleware';
 import { webhooksRouter } from './webhooks';
-import type { AccountService } from '../auth/service';
+import type { Accounts } from '../auth/accounts';
 import { accountsRouter } from './accounts';
 import { actorOf, requires, resolvePrincipal } from './auth';
 import type { AuditStore } from '../db/audit-store';
@@ -41,7 +41,7 @@ export interface ApiDeps {
   analytics: AnalyticsStore;
   resend: ResendService;
   flowStore: FlowStore;
-  accounts: AccountService;
+  accounts: Accounts;
   audit: AuditStore;
   logger: Logger;
 }

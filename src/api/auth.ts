@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Action, Principal } from '../auth/permissions';
 import { permissionError, unauthenticated } from '../auth/permissions';
-import type { AccountService } from '../auth/service';
+import type { Accounts } from '../auth/accounts';
 import { HttpError } from '../errors';
 import type { Actor } from '../flows/service';
 import { statusOf } from './errors';
@@ -43,7 +43,7 @@ function sameToken(a: string, b: string): boolean {
  * so a request that changes data with the cookie must also carry the session's CSRF token, which
  * only our pages can read (from their `<meta name="csrf-token">`). Bearer tokens need no CSRF token.
  */
-export function resolvePrincipal(accounts: AccountService): RequestHandler {
+export function resolvePrincipal(accounts: Pick<Accounts, 'authenticate'>): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const bearer = bearerOf(req);
     const token = bearer ?? cookieOf(req);
