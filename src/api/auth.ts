@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Action, Principal } from '../auth/permissions';
+import type { Action, Principal, SessionAction } from '../auth/permissions';
 import { permissionError, unauthenticated } from '../auth/permissions';
 import type { Accounts } from '../auth/accounts';
 import { HttpError } from '../errors';
@@ -105,11 +105,11 @@ export function requires(action: Action): Guard {
 }
 
 /** The signed-in person (not a key) allowed to do `action`; throws the refusal otherwise. */
-export function sessionFor(res: Response, action: Action): Extract<Principal, { kind: 'session' }> {
+export function sessionFor(res: Response, action: SessionAction): Extract<Principal, { kind: 'session' }> {
   const p = currentPrincipal(res);
   const refused = permissionError(p, action);
   if (refused) throw refused;
-  if (p?.kind !== 'session') throw new Error(`${action} must be a session-only action`);
+  if (p?.kind !== 'session') throw new Error(`${action} is not refused to API keys in the permission table`);
   return p;
 }
 

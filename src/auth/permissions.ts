@@ -136,6 +136,10 @@ export const PERMISSIONS = {
 } as const satisfies Record<string, Permission>;
 
 export type Action = keyof typeof PERMISSIONS;
+/** The actions API keys may not do: a person signs in for them. */
+export type SessionAction = {
+  [A in Action]: (typeof PERMISSIONS)[A]['key'] extends 'session' ? A : never;
+}[Action];
 export const ACTIONS = Object.keys(PERMISSIONS) as Action[];
 
 /** Where a user who must set up two-step authentication is sent (the page; the API is named in the message). */
