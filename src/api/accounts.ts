@@ -1,23 +1,11 @@
 import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { z } from 'zod';
-import { SCOPES } from '../auth/api-keys';
-import type { AccountService, Principal } from '../auth/service';
-import { SESSION_TTL_MS } from '../auth/service';
-import type { Role } from '../auth/roles';
-import { ROLES } from '../auth/roles';
-import { roleRefusal } from '../auth/access';
-import { HttpError } from '../errors';
+import { ROLES, SCOPES } from '../auth/permissions';
+import type { Accounts } from '../auth/accounts';
+import { SESSION_TTL_MS } from '../auth/sessions';
 import { parseBody } from './validation';
-import { principalOf, refusalError, SESSION_COOKIE, tokenOf } from './auth';
-
-/** Account management needs a person, not a key. */
-function sessionOf(res: Response): Extract<Principal, { kind: 'session' }> {
-  const p = principalOf(res);
-  if (p.kind !== 'session')
-    throw new HttpError(403, 'session_required', 'API keys cannot manage accounts or keys; sign in');
-  return p;
-}
+import { principalOf, requires, SESSION_COOKIE, sessionFor, tokenOf } from './auth';
 
 const signInSchema = z.strictObject({
   email: z.string().min(1).max(320),
@@ -47,7 +35,7 @@ const keySchema = z.strictObject({
 });
 
 /** Sign-in, two-step authentication, users (owners) and API keys. */
-export function accountsRouter(accounts: AccountService): Router {
+export function accountsRouter(accounts: Accounts): Router {
   const r = Router();
 
   const setCookie = (req: Request, res: Response, token: string) =>
@@ -60,84 +48,74 @@ export function accountsRouter(accounts: AccountService): Router {
     });
 
   r.post('/auth/sign-in', async (req, res) => {
-    const out = await accounts.signIn(parseBody(signInSchema, req.body), req.ip ?? 'unknown');
+    const out = await accounts.sessions.signIn(parseBody(signInSchema, req.body), req.ip ?? 'unknown');
     setCookie(req, res, out.token);
     res.json(out);
   });
 
   r.post('/setup', async (req, res) => {
-    const out = await accounts.completeSetup(parseBody(setupSchema, req.body), req.ip ?? 'unknown');
+    const out = await accounts.firstOwner.complete(parseBody(setupSchema, req.body), req.ip ?? 'unknown');
     setCookie(req, res, out.token);
     res.status(201).json(out);
   });
 
   r.post('/auth/sign-out', async (req, res) => {
     const token = tokenOf(req);
-    if (token) await accounts.signOut(token);
+    if (token) await accounts.sessions.signOut(token);
     res.clearCookie(SESSION_COOKIE, { path: '/' });
     res.status(204).end();
   });
 
   r.post('/auth/password', async (req, res) => {
-    const p = sessionOf(res);
+    const p = sessionFor(res, 'account:manage');
     const input = parseBody(passwordSchema, req.body);
-    await accounts.changePassword(p.user, input, tokenOf(req)!, req.ip ?? 'unknown');
+    await accounts.users.changePassword(p.user, input, tokenOf(req)!, req.ip ?? 'unknown');
     res.status(204).end();
   });
 
-  r.get('/auth/me', (_req, res) => {
+  r.get('/auth/me', requires('account:read'), (_req, res) => {
     const p = principalOf(res);
     res.json({ user: p.user, via: p.kind, ...(p.kind === 'api_key' ? { scopes: p.scopes } : {}) });
   });
 
   r.post('/auth/two-step/setup', async (req, res) => {
     const { password } = parseBody(reauthSchema, req.body);
-    res.json(await accounts.twoStepSetup(sessionOf(res).user, password, req.ip ?? 'unknown'));
+    res.json(
+      await accounts.twoStep.setup(sessionFor(res, 'account:manage').user, password, req.ip ?? 'unknown'),
+    );
   });
   r.post('/auth/two-step/confirm', async (req, res) => {
     const { code } = parseBody(codeSchema, req.body);
-    res.json(await accounts.twoStepConfirm(sessionOf(res).user, code));
+    res.json(await accounts.twoStep.confirm(sessionFor(res, 'account:manage').user, code));
   });
   r.post('/auth/two-step/disable', async (req, res) => {
     const { code } = parseBody(codeSchema, req.body);
-    await accounts.twoStepDisable(sessionOf(res).user, code, req.ip ?? 'unknown');
+    await accounts.twoStep.disable(sessionFor(res, 'account:manage').user, code, req.ip ?? 'unknown');
     res.status(204).end();
   });
 
-  /** A signed-in person (not a key) with one of `roles`. */
-  const personIn = (res: Response, roles: readonly Role[], what: string) => {
-    const p = sessionOf(res);
-    const refused = roleRefusal(p, roles, what);
-    if (refused) throw refusalError(refused);
-    return p;
-  };
-  const owner = (res: Response) => personIn(res, ['owner'], 'only owners manage users and roles');
-  r.get('/users', async (_req, res) => {
-    personIn(res, ['owner', 'admin'], 'only owners and admins list users');
-    res.json({ users: await accounts.listUsers() });
+  r.get('/users', requires('users:list'), async (_req, res) => {
+    res.json({ users: await accounts.users.list() });
   });
-  r.post('/users', async (req, res) => {
-    owner(res);
-    res.status(201).json(await accounts.createUser(parseBody(newUserSchema, req.body)));
+  r.post('/users', requires('users:manage'), async (req, res) => {
+    res.status(201).json(await accounts.users.create(parseBody(newUserSchema, req.body)));
   });
-  r.patch('/users/:id', async (req, res) => {
-    owner(res);
-    res.json(await accounts.setRole(req.params.id, parseBody(roleSchema, req.body).role));
+  r.patch('/users/:id', requires('users:manage'), async (req, res) => {
+    res.json(await accounts.users.setRole(req.params.id, parseBody(roleSchema, req.body).role));
   });
-  r.delete('/users/:id', async (req, res) => {
-    const p = owner(res);
-    res.json(await accounts.disableUser(req.params.id, p.user.id));
+  r.delete('/users/:id', requires('users:manage'), async (req, res) => {
+    res.json(await accounts.users.disable(req.params.id, principalOf(res).user.id));
   });
 
   r.get('/keys', async (_req, res) => {
-    res.json({ keys: await accounts.listApiKeys(sessionOf(res).user) });
+    res.json({ keys: await accounts.apiKeys.list(sessionFor(res, 'keys:manage').user) });
   });
   r.post('/keys', async (req, res) => {
     const { name, scopes } = parseBody(keySchema, req.body);
-    res.status(201).json(await accounts.createApiKey(sessionOf(res).user, name, scopes));
+    res.status(201).json(await accounts.apiKeys.create(sessionFor(res, 'keys:manage').user, name, scopes));
   });
   r.delete('/keys/:id', async (req, res) => {
-    await accounts.revokeApiKey(sessionOf(res).user, req.params.id);
+    await accounts.apiKeys.revoke(sessionFor(res, 'keys:manage').user, req.params.id);
     res.status(204).end();
   });
 

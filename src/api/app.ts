@@ -18,9 +18,9 @@ import type { ResendService } from '../analytics/resend';
 import type { AnalyticsStore } from '../analytics/store';
 import { errorHandler, notFound, requestLog, sameOriginWrites } from './middleware';
 import { webhooksRouter } from './webhooks';
-import type { AccountService } from '../auth/service';
+import type { Accounts } from '../auth/accounts';
 import { accountsRouter } from './accounts';
-import { actorOf, requireAccess, requireWebhookAccess, resolvePrincipal } from './auth';
+import { actorOf, requires, resolvePrincipal } from './auth';
 import type { AuditStore } from '../db/audit-store';
 import { auditRouter } from './audit';
 import { webhooksPages } from '../pages/webhooks-page';
@@ -41,7 +41,7 @@ export interface ApiDeps {
   analytics: AnalyticsStore;
   resend: ResendService;
   flowStore: FlowStore;
-  accounts: AccountService;
+  accounts: Accounts;
   audit: AuditStore;
   logger: Logger;
 }
@@ -72,45 +72,45 @@ export function createApp(deps: ApiDeps): express.Express {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', ...checks });
   });
 
-  app.post('/api/flows', requireAccess('flows:write'), async (req, res) => {
+  app.post('/api/flows', requires('flows:write'), async (req, res) => {
     res.status(201).json(saved(await deps.flows.create(parseBody(createFlowSchema, req.body), actorOf(res))));
   });
-  app.get('/api/flows', requireAccess('flows:read'), async (_req, res) => {
+  app.get('/api/flows', requires('flows:read'), async (_req, res) => {
     res.json({ flows: (await deps.flows.list()).map(toPublicFlow) });
   });
-  app.get('/api/flows/:id', requireAccess('flows:read'), async (req, res) => {
+  app.get('/api/flows/:id', requires('flows:read'), async (req, res) => {
     res.json(toPublicFlow(await deps.flows.get(req.params.id)));
   });
-  app.patch('/api/flows/:id', requireAccess('flows:write'), async (req, res) => {
+  app.patch('/api/flows/:id', requires('flows:write'), async (req, res) => {
     const patch = parseBody(patchFlowSchema, req.body);
     res.json(saved(await deps.flows.patch(req.params.id, patch, actorOf(res))));
   });
-  app.delete('/api/flows/:id', requireAccess('flows:write'), async (req, res) => {
+  app.delete('/api/flows/:id', requires('flows:write'), async (req, res) => {
     await deps.flows.delete(req.params.id, actorOf(res));
     res.status(204).end();
   });
 
-  app.get('/api/flows/:id/variables', requireAccess('flows:read'), async (req, res) => {
+  app.get('/api/flows/:id/variables', requires('flows:read'), async (req, res) => {
     const flow = await deps.flows.get(req.params.id);
     res.json({ variables: await listVariables(flow, deps.eventStore) });
   });
-  app.post('/api/flows/:id/steps/:stepId/preview', requireAccess('flows:read'), async (req, res) => {
+  app.post('/api/flows/:id/steps/:stepId/preview', requires('flows:read'), async (req, res) => {
     const flow = await deps.flows.get(req.params.id);
     const input = parseBody(previewSchema, req.body ?? {});
     res.json(await deps.stepTools.preview(flow, req.params.stepId, input));
   });
-  app.post('/api/flows/:id/steps/:stepId/test', requireWebhookAccess, async (req, res) => {
+  app.post('/api/flows/:id/steps/:stepId/test', requires('webhooks:test'), async (req, res) => {
     const flow = await deps.flows.get(req.params.id);
     const input = parseBody(previewSchema, req.body ?? {});
     res.json(await deps.stepTools.testSend(flow, req.params.stepId, input));
   });
 
-  app.post('/api/events', requireAccess('events:write'), async (req, res) => {
+  app.post('/api/events', requires('events:write'), async (req, res) => {
     const { runs } = await deps.events.ingest(parseBody(eventSchema, req.body));
     res.status(202).json({ runs });
   });
 
-  app.get('/api/runs/:runId', requireAccess('analytics:read'), async (req, res) => {
+  app.get('/api/runs/:runId', requires('analytics:read'), async (req, res) => {
     res.json(await deps.runs.get(req.params.runId));
   });
 

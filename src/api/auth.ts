@@ -1,18 +1,16 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Refusal } from '../auth/access';
-import { accessRefusal, UNAUTHENTICATED, webhookRefusal } from '../auth/access';
-import type { Scope } from '../auth/api-keys';
-import type { AccountService, Principal } from '../auth/service';
+import type { Action, Principal, SessionAction } from '../auth/permissions';
+import { permissionError, unauthenticated } from '../auth/permissions';
+import type { Accounts } from '../auth/accounts';
 import { HttpError } from '../errors';
 import type { Actor } from '../flows/service';
+import { statusOf } from './errors';
 import { UNSAFE } from './middleware';
 
 export const SESSION_COOKIE = 'hookflow_session';
 /** Pages send the session's CSRF token in this header on every request that changes data. */
 const CSRF_HEADER = 'x-csrf-token';
-/** Where a page sends a user who must set up two-step authentication. */
-const TWO_STEP_PAGE = '/account/two-step';
 
 function bearerOf(req: Request): string | undefined {
   const auth = req.get('authorization');
@@ -45,7 +43,7 @@ function sameToken(a: string, b: string): boolean {
  * so a request that changes data with the cookie must also carry the session's CSRF token, which
  * only our pages can read (from their `<meta name="csrf-token">`). Bearer tokens need no CSRF token.
  */
-export function resolvePrincipal(accounts: AccountService): RequestHandler {
+export function resolvePrincipal(accounts: Pick<Accounts, 'authenticate'>): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const bearer = bearerOf(req);
     const token = bearer ?? cookieOf(req);
@@ -77,17 +75,23 @@ export function currentPrincipal(res: Response): Principal | undefined {
   return res.locals.principal as Principal | undefined;
 }
 
-export function refusalError(r: Refusal): HttpError {
-  return new HttpError(r.status, r.code, r.message, [], {
-    extra: r.code === 'two_step_required' ? { setupUrl: TWO_STEP_PAGE } : undefined,
-  });
-}
-
 export function principalOf(res: Response): Principal {
   const p = currentPrincipal(res);
-  if (!p) throw refusalError(UNAUTHENTICATED);
+  if (!p) throw unauthenticated();
   return p;
 }
+
+/** How the API answers a caller asking for `action` (undefined: allowed), for code that reports. */
+export function accessRefusal(
+  p: Principal | undefined,
+  action: Action,
+): { status: number; code: string; message: string } | undefined {
+  const refused = permissionError(p, action);
+  return refused && { status: statusOf(refused), code: refused.code, message: refused.message };
+}
+
+/** The webhook rule (managers and above, two-step on), as {@link accessRefusal} answers it. */
+export const webhookRefusal = (p: Principal | undefined) => accessRefusal(p, 'webhooks:change');
 
 /**
  * A route guard; generic in the route's params so a guard in front of a handler leaves Express's
@@ -95,27 +99,22 @@ export function principalOf(res: Response): Principal {
  */
 export type Guard = <P>(req: Request<P>, res: Response, next: NextFunction) => void;
 
-/** Route guard: a signed-in caller, or an API key with `scope`, whose user's role allows it. */
-export function requireAccess(scope: Scope): Guard {
-  return (_req, res, next) => {
-    const refused = accessRefusal(currentPrincipal(res), scope);
-    next(refused ? refusalError(refused) : undefined);
-  };
+/** Route guard: the caller may do `action` (see the permission table in `src/auth/permissions.ts`). */
+export function requires(action: Action): Guard {
+  return (_req, res, next) => next(permissionError(currentPrincipal(res), action));
 }
 
-/** Route guard for resends and test sends: write access, role manager or above, two-step on. */
-export const requireWebhookAccess: Guard = (_req, res, next) => {
-  const refused = webhookRefusal(currentPrincipal(res));
-  next(refused ? refusalError(refused) : undefined);
-};
+/** The signed-in person (not a key) allowed to do `action`; throws the refusal otherwise. */
+export function sessionFor(res: Response, action: SessionAction): Extract<Principal, { kind: 'session' }> {
+  const p = currentPrincipal(res);
+  const refused = permissionError(p, action);
+  if (refused) throw refused;
+  if (p?.kind !== 'session') throw new Error(`${action} is not refused to API keys in the permission table`);
+  return p;
+}
 
-/** The caller as a flow save sees it; call after `requireAccess('flows:write')`. */
+/** The caller as a flow save sees it (for the webhook rule and the audit log); call after `requires('flows:write')`. */
 export function actorOf(res: Response): Actor {
   const p = principalOf(res);
-  const refused = webhookRefusal(p);
-  return {
-    userId: p.user.id,
-    apiKeyId: p.kind === 'api_key' ? p.keyId : null,
-    ...(refused ? { webhookRefusal: { code: refused.code, message: refused.message } } : {}),
-  };
+  return { userId: p.user.id, apiKeyId: p.kind === 'api_key' ? p.keyId : null, principal: p };
 }

@@ -17,7 +17,7 @@ import { checkDestination } from '../webhooks/outbound';
 import { createDispatcher } from '../webhooks/send';
 import { ResendService } from '../analytics/resend';
 import { AnalyticsStore } from '../analytics/store';
-import { AccountService } from '../auth/service';
+import { createAccounts } from '../auth/accounts';
 import { AuditStore } from '../db/audit-store';
 import { createApp } from './app';
 
@@ -51,14 +51,14 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     keepAlive: false,
   });
   const analytics = new AnalyticsStore(db);
-  const accounts = new AccountService(db, secrets);
+  const accounts = createAccounts(db, secrets);
   // First start: the initial owner comes from configuration (never from the repository).
   // Otherwise a one-time setup link is printed once the API listens (see below).
-  if (config.owner && (await accounts.userCount()) === 0) {
-    await accounts.createUser({ ...config.owner, role: 'owner' });
+  if (config.owner && (await accounts.users.count()) === 0) {
+    await accounts.users.create({ ...config.owner, role: 'owner' });
     logger.info({ email: config.owner.email }, 'initial owner created from HOOKFLOW_OWNER_EMAIL');
   }
-  const setupToken = await accounts.createSetupToken();
+  const setupToken = await accounts.firstOwner.createToken();
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
   const app = createApp({
     config,

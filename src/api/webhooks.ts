@@ -6,7 +6,7 @@ import { decodeCursor } from '../analytics/store';
 import { NotFoundError } from '../errors';
 import type { RunService } from '../runs/service';
 import { parseBody, parseQuery } from './validation';
-import { requireAccess, requireWebhookAccess } from './auth';
+import { requires } from './auth';
 
 const status = z.enum(['pending', 'retrying', 'delivered', 'failed', 'skipped'], {
   error: 'must be one of pending, retrying, delivered, failed, skipped',
@@ -44,7 +44,7 @@ export function webhooksRouter(deps: {
   runs: RunService;
 }): Router {
   const r = Router();
-  const read = requireAccess('analytics:read');
+  const read = requires('analytics:read');
 
   r.get('/stats', read, async (req, res) => {
     const q = parseQuery(statsQuery, req.query);
@@ -57,7 +57,7 @@ export function webhooksRouter(deps: {
     res.json(await deps.analytics.list(parseQuery(listQuery, req.query)));
   });
 
-  r.post('/deliveries/resend', requireWebhookAccess, async (req, res) => {
+  r.post('/deliveries/resend', requires('deliveries:resend'), async (req, res) => {
     const filters = parseBody(bulkBody, req.body ?? {});
     const statuses = filters.status ? [filters.status] : (['failed', 'skipped'] as const);
     const total = { resent: 0, alreadyRunning: 0, notResendable: 0, more: false };
@@ -77,7 +77,7 @@ export function webhooksRouter(deps: {
     res.json({ ...found, runUrl: deps.runs.temporalUrl(found.delivery.runId) });
   });
 
-  r.post('/deliveries/:id/resend', requireWebhookAccess, async (req, res) => {
+  r.post('/deliveries/:id/resend', requires('deliveries:resend'), async (req, res) => {
     res.status(202).json(await deps.resend.resendOne(req.params.id));
   });
 

@@ -2,7 +2,9 @@ import crypto from 'node:crypto';
 import type { EventStore } from '../db/event-store';
 import type { FlowStore } from '../db/flow-store';
 import type { FieldProblem } from '../errors';
-import { HttpError, NotFoundError, ValidationError } from '../errors';
+import { ForbiddenError, HttpError, NotFoundError, ValidationError } from '../errors';
+import type { Principal } from '../auth/permissions';
+import { permissionError } from '../auth/permissions';
 import type { SecretBox } from '../secrets';
 import { maskSealed } from '../secrets';
 import type { TemplateRenderer } from '../templates';
@@ -15,14 +17,11 @@ import type { NewAuditEntry } from '../db/audit-store';
 import type { WebhookChange } from './webhook-changes';
 import { gatedFields, needsWebhookPermission, webhookChanges, webhookSteps } from './webhook-changes';
 
-/**
- * Who is saving, for the webhook rule and the audit log. `webhookRefusal` is the reason this
- * caller may not add or change webhooks (role, two-step), or undefined when they may.
- */
+/** Who is saving: the audit log records the user and key, the webhook rule reads the principal. */
 export interface Actor {
   userId: string;
   apiKeyId: string | null;
-  webhookRefusal?: { code: string; message: string };
+  principal: Principal;
 }
 
 /** A step as the API shows it: header values masked, never in full. */
@@ -227,9 +226,9 @@ export class FlowService {
   }
 }
 
-/** Refuses a save that touches webhooks the way only permitted callers may (403, naming the step). */
+/** Refuses a save that touches webhooks the way only `webhooks:change` may (naming the step). */
 function authorize(changes: readonly WebhookChange[], actor: Actor): void {
-  const refusal = actor.webhookRefusal;
+  const refusal = permissionError(actor.principal, 'webhooks:change');
   const gated = changes.find(needsWebhookPermission);
   if (!refusal || !gated) return;
   const what =
@@ -238,7 +237,7 @@ function authorize(changes: readonly WebhookChange[], actor: Actor): void {
       : gated.action === 'webhook.removed'
         ? `removes webhook step ${gated.stepId}`
         : `changes ${gatedFields(gated).join(', ')} of webhook step ${gated.stepId}`;
-  throw new HttpError(403, refusal.code, `this save ${what}: ${refusal.message}`);
+  throw new ForbiddenError(refusal.code, `this save ${what}: ${refusal.message}`);
 }
 
 function auditEntries(

@@ -60,14 +60,15 @@ export function webhookChanges(before: readonly Step[], after: readonly Step[]):
   return out;
 }
 
-/** The fields of a change that only callers under the webhook rule may make. */
+/** The fields of a change that only callers with `webhooks:change` may make. */
 export function gatedFields(c: WebhookChange): string[] {
   return c.fields.filter((f) => f === 'url' || f === 'body' || f.startsWith('headers.'));
 }
 
 /**
- * Changes only managers and above with two-step authentication may make: adding or removing a
- * webhook step, or changing its URL, headers or body. Renaming a step or tuning its retries is not.
+ * Changes that need the `webhooks:change` permission (see `src/auth/permissions.ts`): adding or
+ * removing a webhook step, or changing its URL, headers or body. Renaming a step or tuning its
+ * retries is not.
  */
 export function needsWebhookPermission(c: WebhookChange): boolean {
   return c.action !== 'webhook.changed' || gatedFields(c).length > 0;

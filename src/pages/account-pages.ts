@@ -1,11 +1,11 @@
 import { Router } from 'express';
-import type { AccountService } from '../auth/service';
+import type { Accounts } from '../auth/accounts';
 import { currentPrincipal } from '../api/auth';
 import type { Render } from './views';
 import { safeNext, signedInPage } from './views';
 
 /** Sign-in (with the code step), the first-owner setup link, and two-step setup. */
-export function accountPages(deps: { accounts: AccountService; render: Render }): Router {
+export function accountPages(deps: { accounts: Accounts; render: Render }): Router {
   const r = Router();
   const { render } = deps;
 
@@ -14,7 +14,7 @@ export function accountPages(deps: { accounts: AccountService; render: Render })
   r.get('/sign-in', (req, res) => {
     const next = safeNext(req.query.next);
     if (currentPrincipal(res)) return res.redirect(303, next);
-    if (deps.accounts.setupPending) {
+    if (deps.accounts.firstOwner.pending) {
       // No user can sign in before the first owner exists; say where the link is.
       return render(res, 'message.njk', {
         title: 'Set up hookflow',
@@ -27,7 +27,7 @@ export function accountPages(deps: { accounts: AccountService; render: Render })
   });
 
   r.get('/setup', (_req, res) => {
-    if (!deps.accounts.setupPending) return res.redirect(303, '/sign-in');
+    if (!deps.accounts.firstOwner.pending) return res.redirect(303, '/sign-in');
     render(res, 'setup.njk', { title: 'Create the first owner' });
   });
 

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import nunjucks from 'nunjucks';
-import { currentPrincipal, refusalError } from '../api/auth';
-import { accessRefusal } from '../auth/access';
+import { currentPrincipal } from '../api/auth';
+import { permissionError } from '../auth/permissions';
 
 /** Views sit at the repository root, two levels up from both src/pages and dist/pages. */
 const VIEWS = path.join(__dirname, '..', '..', 'views');
@@ -37,10 +37,9 @@ export function safeNext(value: unknown, fallback = '/webhooks'): string {
 
 /** Pages need a signed-in user; anyone else is sent to the sign-in page and brought back after. */
 export function signedInPage(req: Request, res: Response, next: NextFunction): void {
-  const refused = accessRefusal(currentPrincipal(res), 'analytics:read');
-  if (!refused) return next();
-  if (refused.code === 'unauthenticated') {
+  const refused = permissionError(currentPrincipal(res), 'analytics:read');
+  if (refused?.kind === 'unauthenticated') {
     return res.redirect(303, `/sign-in?next=${encodeURIComponent(safeNext(req.originalUrl))}`);
   }
-  next(refusalError(refused));
+  next(refused);
 }

@@ -1,6 +1,6 @@
 import { currentTotp } from '../../src/auth/totp';
-import type { Role } from '../../src/auth/roles';
-import { ROLES } from '../../src/auth/roles';
+import type { Role } from '../../src/auth/permissions';
+import { ROLES } from '../../src/auth/permissions';
 import { createTestPki } from '../../src/testing/certs';
 import { Receiver } from '../../src/testing/receiver';
 import type { ApiResponse } from '../../src/testing/stack';

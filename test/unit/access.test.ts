@@ -1,9 +1,7 @@
 import crypto from 'node:crypto';
-import { accessRefusal, webhookRefusal } from '../../src/auth/access';
-import type { Scope } from '../../src/auth/api-keys';
-import type { Role } from '../../src/auth/roles';
-import { ROLES } from '../../src/auth/roles';
-import type { Principal, User } from '../../src/auth/service';
+import { accessRefusal, webhookRefusal } from '../../src/api/auth';
+import type { Principal, Role, Scope, User } from '../../src/auth/permissions';
+import { ROLES } from '../../src/auth/permissions';
 import type { Step, WebhookStep } from '../../src/flows/model';
 import { needsWebhookPermission, webhookChanges } from '../../src/flows/webhook-changes';
 import { safeNext } from '../../src/pages/views';
