@@ -13,7 +13,7 @@ import type {
   DeliverWebhookResult,
   RetryPlan,
   WebhookFailureDetails,
-} from '../flows/run-types';
+} from '../shared/run-types';
 import type { SecretBox } from '../secrets';
 import type { TemplateRenderer } from '../templates';
 import type { AttemptOutcome } from '../webhooks/classify';

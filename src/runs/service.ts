@@ -5,7 +5,7 @@ import type { EventStore } from '../db/event-store';
 import type { FlowStore } from '../db/flow-store';
 import { NotFoundError } from '../errors';
 import type { Step } from '../flows/model';
-import type { RunState, StepState } from '../flows/run-types';
+import type { RunState, StepState } from '../shared/run-types';
 import { runStateQuery } from '../workflows/flow-run';
 
 export interface RunStepView extends StepState {

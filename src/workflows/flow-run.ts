@@ -1,33 +1,12 @@
-import type { ActivityOptions } from '@temporalio/workflow';
 import { defineQuery, log, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { evaluateCondition } from '../flows/condition';
-import type { FlowRunInput, PlanStep, RetryPlan, RunState, StepState } from '../flows/run-types';
+import { evaluateCondition } from '../shared/condition';
+import type { FlowRunInput, PlanStep, RunState, StepState } from '../shared/run-types';
+import { webhookActivityOptions } from './activity-options';
 import { finalizeIfUnrecorded, webhookEnding } from './webhook-outcome';
 
 /** The run's progress, step by step; read by `GET /api/runs/:runId`. */
 export const runStateQuery = defineQuery<RunState>('runState');
-
-/** Extra time beyond the HTTP timeout before Temporal gives up on an attempt (e.g. the worker died). */
-const ATTEMPT_MARGIN_MS = 15_000;
-
-/** The activity options of one webhook delivery: its retry policy is the step's. */
-export function webhookActivityOptions(
-  activityId: string,
-  retry: RetryPlan,
-  timeoutMs: number,
-): ActivityOptions {
-  return {
-    activityId,
-    startToCloseTimeout: timeoutMs + ATTEMPT_MARGIN_MS,
-    retry: {
-      maximumAttempts: retry.maxAttempts,
-      initialInterval: retry.initialIntervalMs,
-      backoffCoefficient: retry.backoffCoefficient,
-      maximumInterval: retry.maxIntervalMs,
-    },
-  };
-}
 
 function nowIso(): string {
   // Workflow time: deterministic, replayed from history.

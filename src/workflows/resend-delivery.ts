@@ -1,7 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ResendInput } from '../flows/run-types';
-import { webhookActivityOptions } from './flow-run';
+import type { ResendInput } from '../shared/run-types';
+import { webhookActivityOptions } from './activity-options';
 import { finalizeIfUnrecorded, webhookEnding } from './webhook-outcome';
 
 export interface ResendResult {

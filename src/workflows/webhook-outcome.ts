@@ -1,7 +1,7 @@
 import { RetryState } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities, FinalizeDeliveryInput } from '../activities';
-import type { WebhookFailureDetails } from '../flows/run-types';
+import type { WebhookFailureDetails } from '../shared/run-types';
 
 export interface WebhookEnding {
   status: 'failed' | 'skipped';
