@@ -110,9 +110,9 @@ export class ResendService {
         stepId: original.step_id,
         profileId: original.profile_id,
         context: JSON.parse(original.context) as RunContext,
-        retry,
         resend: { deliveryId: resendId, originalId: original.id },
       },
+      retry,
       timeoutMs: this.config.webhook.timeoutMs,
     };
     try {

@@ -1,9 +1,7 @@
-import { defineQuery, log, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { defineQuery, log, setHandler, sleep } from '@temporalio/workflow';
 import { evaluateCondition } from '../shared/condition';
 import type { FlowRunInput, PlanStep, RunState, StepState } from '../shared/run-types';
-import { webhookActivityOptions } from './activity-options';
-import { finalizeIfUnrecorded, webhookEnding } from './webhook-outcome';
+import { deliver } from './deliver';
 
 /** The run's progress, step by step; read by `GET /api/runs/:runId`. */
 export const runStateQuery = defineQuery<RunState>('runState');
@@ -57,34 +55,22 @@ export async function flowRun(input: FlowRunInput): Promise<RunState> {
   };
 
   const runWebhook = async (step: Extract<PlanStep, { type: 'webhook' }>, st: StepState) => {
-    const { deliverWebhook } = proxyActivities<Activities>(
-      webhookActivityOptions(step.id, step.retry, step.timeoutMs),
-    );
     st.status = 'running';
-    try {
-      const res = await deliverWebhook({
-        runId: input.runId,
-        flowId: input.flowId,
-        flowVersion: input.flowVersion,
-        stepId: step.id,
-        profileId: input.profileId,
-        context: input.context,
-        retry: step.retry,
-      });
-      st.status = 'delivered';
-      st.deliveryId = res.deliveryId;
-      st.attempts = res.attempts;
-      st.lastHttpStatus = res.httpStatus;
-    } catch (err) {
-      const ending = webhookEnding(err);
-      await finalizeIfUnrecorded(ending, { runId: input.runId, stepId: step.id });
-      st.status = ending.status;
-      st.reason = ending.reason;
-      if (ending.details) {
-        st.deliveryId = ending.details.deliveryId;
-        st.attempts = ending.details.attempt;
-        if (ending.details.httpStatus !== undefined) st.lastHttpStatus = ending.details.httpStatus;
-      }
+    const delivery = {
+      runId: input.runId,
+      flowId: input.flowId,
+      flowVersion: input.flowVersion,
+      stepId: step.id,
+      profileId: input.profileId,
+      context: input.context,
+    };
+    const res = await deliver(step.id, delivery, step.retry, step.timeoutMs);
+    st.status = res.status;
+    if (res.reason !== undefined) st.reason = res.reason;
+    if (res.deliveryId !== undefined) st.deliveryId = res.deliveryId;
+    if (res.attempts !== undefined) st.attempts = res.attempts;
+    if (res.httpStatus !== undefined) st.lastHttpStatus = res.httpStatus;
+    if (res.status !== 'delivered') {
       log.info('webhook step ended without delivery', {
         stepId: step.id,
         status: st.status,
