@@ -17,32 +17,46 @@ export default tseslint.config(
     },
   },
   {
-    // Workflow code runs in Temporal's deterministic sandbox: no I/O, no clocks, no Node built-ins.
+    // Workflow code runs in Temporal's deterministic sandbox and is replayed from history: an
+    // allow-list, not a deny-list. Anything else (Node built-ins, undici, the database, config, an
+    // activity's code) is refused, so a new dependency of workflow code is a visible decision.
     files: ['src/workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['node:*'], message: 'Workflow code must stay deterministic: no Node built-ins.' },
             {
-              group: [
-                'undici',
-                'nunjucks',
-                'express',
-                'kysely',
-                'better-sqlite3',
-                'pino',
-                '../activities/*',
-                '../db/*',
-                '../api/*',
-                '../webhooks/*',
-              ],
-              message: 'Workflow code must stay deterministic: import activities as types only.',
+              regex:
+                '^(?!@temporalio/workflow$|@temporalio/common$|\\./(?!.*\\.\\.)|\\.\\./shared/(?!.*\\.\\.)|\\.\\./activities(/|$)).*',
+              message:
+                'Workflow code may import only @temporalio/workflow, @temporalio/common, src/workflows, src/shared and (as types) activities.',
+            },
+            {
+              regex: '^\\.\\./activities(/|$)',
               allowTypeImports: true,
+              message:
+                'Workflows import activities as types only (`import type`): their code runs in the worker.',
             },
           ],
-          paths: ['fs', 'path', 'crypto', 'http', 'https', 'net', 'os', 'child_process'],
+        },
+      ],
+    },
+  },
+  {
+    // Shared by workflows and the rest: pure code, replayed inside the sandbox too. jsep parses
+    // split conditions and is itself pure.
+    files: ['src/shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!jsep$|\\./(?!.*\\.\\.)).*',
+              message: 'src/shared is imported by workflow code: only its own files and jsep.',
+            },
+          ],
         },
       ],
     },

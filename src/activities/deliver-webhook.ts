@@ -1,22 +1,21 @@
 import crypto from 'node:crypto';
+import type { RetryPolicy } from '@temporalio/common';
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import type { Dispatcher } from 'undici';
 import type { Config } from '../config';
 import type { AttemptSpool } from '../db/attempt-spool';
 import type { AttemptRecord, DeliveryStore } from '../db/delivery-store';
-import type { DeliveryStatus } from '../db/schema';
 import type { FlowStore } from '../db/flow-store';
 import type { FlowDefinition, WebhookStep } from '../flows/model';
 import { findStep } from '../flows/model';
-import type {
-  DeliverWebhookInput,
-  DeliverWebhookResult,
-  RetryPlan,
-  WebhookFailureDetails,
-} from '../flows/run-types';
+import type { AttemptPolicy } from '../shared/delivery-outcome';
+import { afterAttempt } from '../shared/delivery-outcome';
+import type { DeliverWebhookInput, DeliverWebhookResult, WebhookFailureDetails } from '../shared/run-types';
 import type { SecretBox } from '../secrets';
 import type { TemplateRenderer } from '../templates';
 import type { AttemptOutcome } from '../webhooks/classify';
+import { failureType } from '../webhooks/classify';
 import type { PreparedRequest } from '../webhooks/delivery';
 import { isOutcome, prepareRequest } from '../webhooks/delivery';
 import type { SendResult } from '../webhooks/send';
@@ -38,24 +37,16 @@ export function deliveryIdFor(runId: string, stepId: string): string {
   return `dlv_${crypto.createHash('sha256').update(`${runId}\0${stepId}`).digest('hex').slice(0, 24)}`;
 }
 
-/** The delay Temporal will wait before attempt `attempt + 1` under `retry`. */
-export function backoffMs(retry: RetryPlan, attempt: number): number {
-  return Math.min(retry.initialIntervalMs * retry.backoffCoefficient ** (attempt - 1), retry.maxIntervalMs);
-}
-
-const FAILURE_TYPES: Record<string, string> = {
-  redirect: 'WebhookRedirect',
-  template: 'WebhookTemplateError',
-  invalid_url: 'WebhookInvalidUrl',
-  step_missing: 'WebhookStepMissing',
-  secret_unavailable: 'WebhookSecretUnavailable',
-};
-
-function failureType(o: AttemptOutcome): string {
-  if (o.errorClass && FAILURE_TYPES[o.errorClass]) return FAILURE_TYPES[o.errorClass]!;
-  if (o.errorClass?.startsWith('tls_')) return 'WebhookTlsError';
-  if (o.httpStatus !== undefined) return o.class === 'retryable' ? 'WebhookServerError' : 'WebhookRejected';
-  return 'WebhookNetworkError';
+/** The retry policy Temporal applies to this activity, in milliseconds. */
+function attemptPolicy(p: RetryPolicy | undefined): AttemptPolicy {
+  const policy: AttemptPolicy = {};
+  if (p?.maximumAttempts !== undefined) policy.maximumAttempts = p.maximumAttempts;
+  if (p?.backoffCoefficient !== undefined) policy.backoffCoefficient = p.backoffCoefficient;
+  const initial = msOptionalToNumber(p?.initialInterval);
+  if (initial !== undefined) policy.initialInterval = initial;
+  const max = msOptionalToNumber(p?.maximumInterval);
+  if (max !== undefined) policy.maximumInterval = max;
+  return policy;
 }
 
 export function createDeliverWebhook(deps: WebhookDeps) {
@@ -97,20 +88,18 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     input: DeliverWebhookInput,
     deliveryId: string,
     attempt: number,
+    policy: AttemptPolicy,
     startedAt: Date,
     result: SendResult,
     excerpt: string | undefined,
   ): Promise<void> {
-    let status: DeliveryStatus;
-    let next: string | null = null;
-    if (result.class === 'delivered') status = 'delivered';
-    else if (result.class === 'non_retryable') status = 'skipped';
-    else if (attempt >= input.retry.maxAttempts) status = 'failed';
-    else {
-      status = 'retrying';
-      const wait = result.retryAfterMs ?? backoffMs(input.retry, attempt);
-      next = new Date(startedAt.getTime() + result.durationMs + wait).toISOString();
-    }
+    const report = {
+      class: result.class,
+      attempt,
+      endedAtMs: startedAt.getTime() + result.durationMs,
+      ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}),
+    };
+    const { status, nextAttemptAt } = afterAttempt(report, policy);
     const rec: AttemptRecord = {
       deliveryId,
       runId: input.runId,
@@ -128,7 +117,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       reason: result.reason,
       responseExcerpt: excerpt ?? null,
       status,
-      nextAttemptAt: next,
+      nextAttemptAt,
       context: JSON.stringify(input.context),
       resendOf: input.resend?.originalId ?? null,
     };
@@ -177,7 +166,16 @@ export function createDeliverWebhook(deps: WebhookDeps) {
         },
       );
     }
-    await record(input, deliveryId, attempt, startedAt, result, result.excerpt);
+    // The policy Temporal applies to these attempts: it tells the last one and when the next is due.
+    await record(
+      input,
+      deliveryId,
+      attempt,
+      attemptPolicy(ctx.info.retryPolicy),
+      startedAt,
+      result,
+      result.excerpt,
+    );
 
     if (result.class === 'delivered') {
       return {

@@ -1,14 +1,14 @@
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../config';
 import type { DeliveryRow, DeliveryStore } from '../db/delivery-store';
 import type { FlowStore } from '../db/flow-store';
 import { ConflictError, DomainError, NotFoundError } from '../errors';
 import { findStep } from '../flows/model';
 import { buildPlan } from '../flows/plan';
-import type { ResendInput, RunContext } from '../flows/run-types';
+import type { ResendInput, RunContext } from '../shared/run-types';
+import { RunStarter } from '../temporal/run-starter';
 import type { AnalyticsStore, ListQuery } from './store';
 
 export interface ResendOutcome {
@@ -27,13 +27,17 @@ export const BULK_RESEND_LIMIT = 5000;
  * whose id is derived from the original: one resend of a delivery runs at a time.
  */
 export class ResendService {
+  private readonly starter: RunStarter;
+
   constructor(
     private readonly deliveries: DeliveryStore,
     private readonly analytics: AnalyticsStore,
     private readonly flows: FlowStore,
-    private readonly client: Client,
+    client: Client,
     private readonly config: Config,
-  ) {}
+  ) {
+    this.starter = new RunStarter(client, config.temporal.taskQueue);
+  }
 
   async resendOne(id: string): Promise<ResendOutcome> {
     const original = await this.deliveries.get(id);
@@ -106,18 +110,13 @@ export class ResendService {
         stepId: original.step_id,
         profileId: original.profile_id,
         context: JSON.parse(original.context) as RunContext,
-        retry,
         resend: { deliveryId: resendId, originalId: original.id },
       },
+      retry,
       timeoutMs: this.config.webhook.timeoutMs,
     };
     try {
-      await this.client.workflow.start('resendDelivery', {
-        workflowId: `resend_${original.id}`,
-        taskQueue: this.config.temporal.taskQueue,
-        args: [input],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      });
+      await this.starter.resendDelivery(input, original.id);
     } catch (err) {
       // Nothing runs behind the new row: remove it, so it never blocks the next resend.
       await this.deliveries.abandonResend(original, resendId);

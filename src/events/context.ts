@@ -1,4 +1,4 @@
-import type { RunContext } from '../flows/run-types';
+import type { RunContext } from '../shared/run-types';
 
 /** Template context: standard fields and custom properties at the top level (standard fields win). */
 export function buildContext(

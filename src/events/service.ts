@@ -1,15 +1,14 @@
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../config';
 import type { EventStore, RunRow } from '../db/event-store';
 import type { FlowStore } from '../db/flow-store';
 import type { Flow } from '../flows/model';
 import { buildPlan } from '../flows/plan';
-import type { FlowRunInput, RunContext } from '../flows/run-types';
+import type { FlowRunInput, RunContext } from '../shared/run-types';
 import type { Logger } from '../logger';
-import { FLOW_ID, FLOW_VERSION, METRIC } from '../temporal/search-attributes';
+import { RunStarter } from '../temporal/run-starter';
 import { buildContext } from './context';
 import type { EventInput } from './schema';
 
@@ -36,17 +35,19 @@ function runIdFor(flowId: string, metric: string, uniqueId: string | undefined):
   return `run_${sha(`${flowId}\0${metric}\0${uniqueId}`).slice(0, 32)}`;
 }
 
-export const WORKFLOW_TYPE = 'flowRun';
-
 /** Accepts events, stores them, and starts one run per live flow whose trigger matches. */
 export class EventService {
+  private readonly starter: RunStarter;
+
   constructor(
     private readonly events: EventStore,
     private readonly flows: FlowStore,
-    private readonly client: Client,
+    client: Client,
     private readonly config: Config,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.starter = new RunStarter(client, config.temporal.taskQueue);
+  }
 
   async ingest(input: EventInput): Promise<{ runs: StartedRun[]; duplicate: boolean }> {
     const now = new Date().toISOString();
@@ -118,18 +119,8 @@ export class EventService {
       plan: buildPlan(steps, this.config.webhook.retry, this.config.webhook.timeoutMs),
     };
     try {
-      await this.client.workflow.start(WORKFLOW_TYPE, {
-        workflowId: run.id,
-        taskQueue: this.config.temporal.taskQueue,
-        args: [input],
-        // A run id is started once, ever: a repeated event must never run a flow twice.
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: [
-          { key: FLOW_ID, value: run.flow_id },
-          { key: FLOW_VERSION, value: run.flow_version },
-          { key: METRIC, value: metric },
-        ],
-      });
+      // A run id is started once, ever: a repeated event must never run a flow twice.
+      await this.starter.flowRun(input, metric);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }

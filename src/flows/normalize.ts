@@ -4,7 +4,7 @@ import type { SecretBox } from '../secrets';
 import { looksMasked, maskSealed } from '../secrets';
 import { compileTemplate, TemplateError } from '../templates';
 import { checkHeaderName, checkHeaderValue, checkWebhookUrl, MAX_HEADERS } from '../webhooks/rules';
-import { ConditionSyntaxError, parseCondition } from './condition';
+import { ConditionSyntaxError, parseCondition } from '../shared/condition';
 import type { SealedValue, Step, StepInput, WebhookStep } from './model';
 import { MAX_NESTING, MAX_STEPS, walkSteps } from './model';
 

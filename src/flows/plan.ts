@@ -1,6 +1,6 @@
 import type { RetryDefaults } from '../config';
 import type { Step } from './model';
-import type { PlanStep } from './run-types';
+import type { PlanStep } from '../shared/run-types';
 
 /** Reduces stored steps to the workflow's plan, resolving each webhook's effective retry policy. */
 export function buildPlan(steps: readonly Step[], retry: RetryDefaults, timeoutMs: number): PlanStep[] {

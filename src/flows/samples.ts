@@ -1,6 +1,6 @@
 import type { EventStore } from '../db/event-store';
 import { buildContext } from '../events/context';
-import type { RunContext } from './run-types';
+import type { RunContext } from '../shared/run-types';
 import type { Trigger } from './model';
 
 /** What a template is previewed and checked with when no real event of the trigger exists yet. */

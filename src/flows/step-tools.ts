@@ -12,7 +12,7 @@ import { isOutcome, prepareRequest } from '../webhooks/delivery';
 import { sendWebhook } from '../webhooks/send';
 import type { Flow, WebhookStep } from './model';
 import { findStep } from './model';
-import type { RunContext } from './run-types';
+import type { RunContext } from '../shared/run-types';
 import type { SampleContext } from './samples';
 import { sampleContext } from './samples';
 

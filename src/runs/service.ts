@@ -1,16 +1,14 @@
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import type { Config } from '../config';
-import type { DeliveryRow, DeliveryStore } from '../db/delivery-store';
+import type { DeliveryStore } from '../db/delivery-store';
 import type { EventStore } from '../db/event-store';
 import type { FlowStore } from '../db/flow-store';
 import { NotFoundError } from '../errors';
 import type { Step } from '../flows/model';
-import type { RunState, StepState } from '../flows/run-types';
+import type { RunStepView } from '../shared/delivery-outcome';
+import { webhookStepView } from '../shared/delivery-outcome';
+import type { RunState, StepState } from '../shared/run-types';
 import { runStateQuery } from '../workflows/flow-run';
-
-export interface RunStepView extends StepState {
-  nextAttemptAt?: string;
-}
 
 export interface RunView {
   runId: string;
@@ -69,7 +67,7 @@ export class RunService {
       startedAt: description?.startTime.toISOString() ?? run.started_at,
       closedAt: description?.closeTime?.toISOString() ?? null,
       temporalUrl: this.temporalUrl(runId),
-      steps: steps.map((s) => mergeDelivery(s, deliveries.get(s.id))),
+      steps: steps.map((s) => webhookStepView(s, deliveries.get(s.id))),
     };
   }
 }
@@ -85,20 +83,4 @@ function flattenSteps(steps: readonly Step[], parent?: { id: string; branch: 'ye
       ...flattenSteps(s.no, { id: s.id, branch: 'no' }),
     ];
   });
-}
-
-/**
- * The workflow knows whether a webhook step has ended; the delivery record knows each attempt.
- * While the step runs, the record says whether it is retrying and why.
- */
-function mergeDelivery(step: StepState, d: DeliveryRow | undefined): RunStepView {
-  if (step.type !== 'webhook' || !d) return step;
-  const view: RunStepView = { ...step, deliveryId: d.id };
-  const ended = step.status === 'delivered' || step.status === 'failed' || step.status === 'skipped';
-  if (!ended) view.status = d.status === 'pending' ? 'running' : d.status;
-  view.attempts = Math.max(step.attempts ?? 0, d.attempts);
-  if (d.last_http_status !== null) view.lastHttpStatus = d.last_http_status;
-  if (d.reason !== null) view.reason = d.reason;
-  if (!ended && d.status === 'retrying' && d.next_attempt_at) view.nextAttemptAt = d.next_attempt_at;
-  return view;
 }

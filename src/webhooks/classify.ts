@@ -4,13 +4,47 @@
  */
 export type OutcomeClass = 'delivered' | 'retryable' | 'non_retryable';
 
+/**
+ * Every stable name of a failure that is not an HTTP answer, with the type of the Temporal
+ * `ApplicationFailure` an attempt that ends with it raises (shown in the Temporal Web UI).
+ */
+export const ERROR_CLASSES = {
+  redirect: 'WebhookRedirect',
+  template: 'WebhookTemplateError',
+  invalid_url: 'WebhookInvalidUrl',
+  step_missing: 'WebhookStepMissing',
+  secret_unavailable: 'WebhookSecretUnavailable',
+  blocked_destination: 'WebhookNetworkError',
+  tls_self_signed: 'WebhookTlsError',
+  tls_unknown_issuer: 'WebhookTlsError',
+  tls_expired: 'WebhookTlsError',
+  tls_not_yet_valid: 'WebhookTlsError',
+  tls_hostname_mismatch: 'WebhookTlsError',
+  tls_revoked: 'WebhookTlsError',
+  tls_invalid: 'WebhookTlsError',
+  tls_handshake: 'WebhookTlsError',
+  connection_refused: 'WebhookNetworkError',
+  connection_reset: 'WebhookNetworkError',
+  dns_failure: 'WebhookNetworkError',
+  network_unreachable: 'WebhookNetworkError',
+  timeout: 'WebhookNetworkError',
+  socket_closed: 'WebhookNetworkError',
+  network_error: 'WebhookNetworkError',
+} as const;
+
+export type ErrorClass = keyof typeof ERROR_CLASSES;
+
+/** The failure types of an attempt that did not deliver: by error class, else by HTTP status. */
+export type WebhookFailureType =
+  (typeof ERROR_CLASSES)[ErrorClass] | 'WebhookServerError' | 'WebhookRejected';
+
 export interface AttemptOutcome {
   class: OutcomeClass;
   /** One line a user can act on; never contains header values. */
   reason: string;
   httpStatus?: number;
-  /** A stable name for a transport failure, e.g. `connection_refused`, `tls_self_signed`. */
-  errorClass?: string;
+  /** A stable name for a failure that is not an HTTP answer, e.g. `connection_refused`, `tls_self_signed`. */
+  errorClass?: ErrorClass;
   /** Delay asked by `Retry-After`, already bounded. */
   retryAfterMs?: number;
 }
@@ -99,7 +133,7 @@ export function classifyResponse(res: ResponseFacts, now: number, retryAfterMaxM
 }
 
 /** Node/undici error codes that mean "the certificate is not acceptable", with what to tell the user. */
-const TLS_ERRORS: Record<string, { errorClass: string; reason: string }> = {
+const TLS_ERRORS: Record<string, { errorClass: ErrorClass; reason: string }> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: { errorClass: 'tls_self_signed', reason: 'the certificate is self-signed' },
   SELF_SIGNED_CERT_IN_CHAIN: {
     errorClass: 'tls_self_signed',
@@ -127,7 +161,7 @@ const TLS_ERRORS: Record<string, { errorClass: string; reason: string }> = {
   CERT_SIGNATURE_FAILURE: { errorClass: 'tls_invalid', reason: 'the certificate signature is invalid' },
 };
 
-const TRANSIENT_ERRORS: Record<string, { errorClass: string; reason: string }> = {
+const TRANSIENT_ERRORS: Record<string, { errorClass: ErrorClass; reason: string }> = {
   ECONNREFUSED: { errorClass: 'connection_refused', reason: 'connection refused' },
   ECONNRESET: { errorClass: 'connection_reset', reason: 'connection reset by the server' },
   EPIPE: { errorClass: 'connection_reset', reason: 'connection closed while sending' },
@@ -200,4 +234,11 @@ export function classifyError(err: unknown, timeoutMs: number): AttemptOutcome {
   // Unknown transport failures are treated as passing: retrying is the safer mistake.
   const first = codes[0] ?? 'unknown';
   return { class: 'retryable', reason: `network error (${first})`, errorClass: 'network_error' };
+}
+
+/** The type of the `ApplicationFailure` an attempt that did not deliver raises. */
+export function failureType(o: AttemptOutcome): WebhookFailureType {
+  if (o.errorClass) return ERROR_CLASSES[o.errorClass];
+  if (o.httpStatus !== undefined) return o.class === 'retryable' ? 'WebhookServerError' : 'WebhookRejected';
+  return 'WebhookNetworkError';
 }

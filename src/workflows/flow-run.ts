@@ -1,33 +1,10 @@
-import type { ActivityOptions } from '@temporalio/workflow';
-import { defineQuery, log, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { evaluateCondition } from '../flows/condition';
-import type { FlowRunInput, PlanStep, RetryPlan, RunState, StepState } from '../flows/run-types';
-import { finalizeIfUnrecorded, webhookEnding } from './webhook-outcome';
+import { defineQuery, log, setHandler, sleep } from '@temporalio/workflow';
+import { evaluateCondition } from '../shared/condition';
+import type { FlowRunInput, PlanStep, RunState, StepState } from '../shared/run-types';
+import { deliver } from './deliver';
 
 /** The run's progress, step by step; read by `GET /api/runs/:runId`. */
 export const runStateQuery = defineQuery<RunState>('runState');
-
-/** Extra time beyond the HTTP timeout before Temporal gives up on an attempt (e.g. the worker died). */
-const ATTEMPT_MARGIN_MS = 15_000;
-
-/** The activity options of one webhook delivery: its retry policy is the step's. */
-export function webhookActivityOptions(
-  activityId: string,
-  retry: RetryPlan,
-  timeoutMs: number,
-): ActivityOptions {
-  return {
-    activityId,
-    startToCloseTimeout: timeoutMs + ATTEMPT_MARGIN_MS,
-    retry: {
-      maximumAttempts: retry.maxAttempts,
-      initialInterval: retry.initialIntervalMs,
-      backoffCoefficient: retry.backoffCoefficient,
-      maximumInterval: retry.maxIntervalMs,
-    },
-  };
-}
 
 function nowIso(): string {
   // Workflow time: deterministic, replayed from history.
@@ -78,34 +55,22 @@ export async function flowRun(input: FlowRunInput): Promise<RunState> {
   };
 
   const runWebhook = async (step: Extract<PlanStep, { type: 'webhook' }>, st: StepState) => {
-    const { deliverWebhook } = proxyActivities<Activities>(
-      webhookActivityOptions(step.id, step.retry, step.timeoutMs),
-    );
     st.status = 'running';
-    try {
-      const res = await deliverWebhook({
-        runId: input.runId,
-        flowId: input.flowId,
-        flowVersion: input.flowVersion,
-        stepId: step.id,
-        profileId: input.profileId,
-        context: input.context,
-        retry: step.retry,
-      });
-      st.status = 'delivered';
-      st.deliveryId = res.deliveryId;
-      st.attempts = res.attempts;
-      st.lastHttpStatus = res.httpStatus;
-    } catch (err) {
-      const ending = webhookEnding(err);
-      await finalizeIfUnrecorded(ending, { runId: input.runId, stepId: step.id });
-      st.status = ending.status;
-      st.reason = ending.reason;
-      if (ending.details) {
-        st.deliveryId = ending.details.deliveryId;
-        st.attempts = ending.details.attempt;
-        if (ending.details.httpStatus !== undefined) st.lastHttpStatus = ending.details.httpStatus;
-      }
+    const delivery = {
+      runId: input.runId,
+      flowId: input.flowId,
+      flowVersion: input.flowVersion,
+      stepId: step.id,
+      profileId: input.profileId,
+      context: input.context,
+    };
+    const res = await deliver(step.id, delivery, step.retry, step.timeoutMs);
+    st.status = res.status;
+    if (res.reason !== undefined) st.reason = res.reason;
+    if (res.deliveryId !== undefined) st.deliveryId = res.deliveryId;
+    if (res.attempts !== undefined) st.attempts = res.attempts;
+    if (res.httpStatus !== undefined) st.lastHttpStatus = res.httpStatus;
+    if (res.status !== 'delivered') {
       log.info('webhook step ended without delivery', {
         stepId: step.id,
         status: st.status,

@@ -1,8 +1,5 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { ResendInput } from '../flows/run-types';
-import { webhookActivityOptions } from './flow-run';
-import { finalizeIfUnrecorded, webhookEnding } from './webhook-outcome';
+import type { ResendInput } from '../shared/run-types';
+import { deliver } from './deliver';
 
 export interface ResendResult {
   deliveryId: string;
@@ -18,21 +15,12 @@ export interface ResendResult {
  */
 export async function resendDelivery(input: ResendInput): Promise<ResendResult> {
   const { delivery } = input;
-  const { deliverWebhook } = proxyActivities<Activities>(
-    webhookActivityOptions('resend', delivery.retry, input.timeoutMs),
-  );
-  const deliveryId = delivery.resend.deliveryId;
-  try {
-    const res = await deliverWebhook(delivery);
-    return { deliveryId, status: 'delivered', attempts: res.attempts };
-  } catch (err) {
-    const ending = webhookEnding(err);
-    await finalizeIfUnrecorded(ending, { runId: delivery.runId, stepId: delivery.stepId, deliveryId });
-    return {
-      deliveryId,
-      status: ending.status,
-      attempts: ending.details?.attempt ?? 0,
-      reason: ending.reason,
-    };
-  }
+  const res = await deliver('resend', delivery, input.retry, input.timeoutMs);
+  const result: ResendResult = {
+    deliveryId: delivery.resend.deliveryId,
+    status: res.status,
+    attempts: res.attempts ?? 0,
+  };
+  if (res.status !== 'delivered' && res.reason !== undefined) result.reason = res.reason;
+  return result;
 }

@@ -1,4 +1,4 @@
-import { classifyError, classifyResponse, parseRetryAfter } from '../../src/webhooks/classify';
+import { classifyError, classifyResponse, failureType, parseRetryAfter } from '../../src/webhooks/classify';
 
 const NOW = Date.parse('2026-11-29T10:00:00Z');
 const HOUR = 3_600_000;
@@ -73,5 +73,24 @@ describe('classifyError', () => {
   });
   test('unknown errors are retried rather than dropped', () => {
     expect(classifyError(new Error('weird'), 1000).class).toBe('retryable');
+  });
+});
+
+describe('failure types', () => {
+  test('each error class names its failure type; HTTP answers are server errors or rejections', () => {
+    expect(
+      failureType({ class: 'non_retryable', reason: 'r', httpStatus: 302, errorClass: 'redirect' }),
+    ).toBe('WebhookRedirect');
+    expect(failureType({ class: 'non_retryable', reason: 'r', errorClass: 'tls_expired' })).toBe(
+      'WebhookTlsError',
+    );
+    expect(failureType({ class: 'retryable', reason: 'r', errorClass: 'connection_refused' })).toBe(
+      'WebhookNetworkError',
+    );
+    expect(failureType({ class: 'non_retryable', reason: 'r', errorClass: 'blocked_destination' })).toBe(
+      'WebhookNetworkError',
+    );
+    expect(failureType({ class: 'retryable', reason: 'r', httpStatus: 503 })).toBe('WebhookServerError');
+    expect(failureType({ class: 'non_retryable', reason: 'r', httpStatus: 404 })).toBe('WebhookRejected');
   });
 });

@@ -1,4 +1,4 @@
-import { ConditionSyntaxError, evaluateCondition, parseCondition } from '../../src/flows/condition';
+import { ConditionSyntaxError, evaluateCondition, parseCondition } from '../../src/shared/condition';
 
 const scope = {
   person: { email: 'ada@example.com', tags: ['vip', 'beta'], 'Loyalty ID': 'L-1', age: 36 },

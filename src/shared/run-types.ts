@@ -41,8 +41,6 @@ export interface DeliverWebhookInput {
   stepId: string;
   profileId: string;
   context: RunContext;
-  /** The step's retry policy: tells the last attempt (→ failed) and when the next one is due. */
-  retry: RetryPlan;
   /**
    * Set for a resend a user asked for: the delivery row the API created, and the one it sends
    * again. A resend uses the flow's current version of the step (URL, headers, body).
@@ -50,9 +48,10 @@ export interface DeliverWebhookInput {
   resend?: { deliveryId: string; originalId: string };
 }
 
-/** A resend: the delivery it sends (as the activity takes it) and the attempt timeout. */
+/** A resend: the delivery it sends (as the activity takes it), its retry policy and attempt timeout. */
 export interface ResendInput {
   delivery: DeliverWebhookInput & { resend: NonNullable<DeliverWebhookInput['resend']> };
+  retry: RetryPlan;
   timeoutMs: number;
 }
 

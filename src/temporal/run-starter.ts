@@ -1,0 +1,43 @@
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { WorkflowIdReusePolicy } from '@temporalio/common';
+import type { FlowRunInput, ResendInput } from '../shared/run-types';
+import { flowRun, resendDelivery } from '../workflows';
+import { FLOW_ID, FLOW_VERSION, METRIC } from './search-attributes';
+
+/**
+ * The one place that starts workflows. Started by function, not by name: the workflow type is the
+ * function's name and its arguments are type-checked, so renaming a workflow or changing its input
+ * fails to compile here instead of failing at run time in the worker.
+ */
+export class RunStarter {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+  ) {}
+
+  /** Starts the run of one flow for one event; its workflow id is the run id. */
+  flowRun(input: FlowRunInput, metric: string): Promise<WorkflowHandle<typeof flowRun>> {
+    return this.client.workflow.start(flowRun, {
+      workflowId: input.runId,
+      taskQueue: this.taskQueue,
+      args: [input],
+      // A run id is started once, ever: a repeated event must never run a flow twice.
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [
+        { key: FLOW_ID, value: input.flowId },
+        { key: FLOW_VERSION, value: input.flowVersion },
+        { key: METRIC, value: metric },
+      ],
+    });
+  }
+
+  /** Starts a resend of delivery `originalId`: one resend of a delivery runs at a time. */
+  resendDelivery(input: ResendInput, originalId: string): Promise<WorkflowHandle<typeof resendDelivery>> {
+    return this.client.workflow.start(resendDelivery, {
+      workflowId: `resend_${originalId}`,
+      taskQueue: this.taskQueue,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    });
+  }
+}

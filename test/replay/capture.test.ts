@@ -1,0 +1,151 @@
+/**
+ * Re-captures the workflow histories the replay suite replays (test/replay/histories/*.json),
+ * from real runs on the real stack. Skipped unless HOOKFLOW_CAPTURE_HISTORIES=1; run it with
+ * `npm run replay:capture` after a deliberate change to workflow code (see README, "Changing
+ * workflow code safely"), then commit the fixtures it rewrites.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { temporalCliPath } from '../../src/temporal/dev-server';
+import { createTestPki } from '../../src/testing/certs';
+import { Receiver } from '../../src/testing/receiver';
+import { poll, Stack } from '../../src/testing/stack';
+import { createLiveFlow, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';
+
+const HISTORIES = path.join(__dirname, 'histories');
+const capture = process.env.HOOKFLOW_CAPTURE_HISTORIES === '1' ? describe : describe.skip;
+
+capture('capture workflow histories for the replay suite', () => {
+  let stack: Stack;
+  let receiver: Receiver;
+  let client: Client;
+
+  const hook = (id: string, urlPath: string) => ({
+    id,
+    type: 'webhook',
+    url: receiver.url(urlPath),
+    body: '{"email": "{{ person.email }}", "value": {{ event.value }}}',
+  });
+
+  beforeAll(async () => {
+    const pki = createTestPki();
+    receiver = await Receiver.start(pki.good);
+    stack = await Stack.start({ name: 'capture', caCert: pki.caCert });
+    client = new Client({ connection: await Connection.connect({ address: stack.server.address }) });
+    fs.mkdirSync(HISTORIES, { recursive: true });
+  }, 120_000);
+
+  afterAll(async () => {
+    await client?.connection.close();
+    await stack?.stop();
+    await receiver?.close();
+  });
+
+  /** Waits for the workflow to close and writes its history as `<name>.json`. */
+  async function save(name: string, workflowId: string): Promise<void> {
+    const handle = client.workflow.getHandle(workflowId);
+    await handle.result();
+    // The CLI writes the JSON history format every Temporal tool and SDK reads (historyFromJSON).
+    const json = execFileSync(
+      temporalCliPath(),
+      [
+        'workflow',
+        'show',
+        '--workflow-id',
+        workflowId,
+        '--output',
+        'json',
+        '--address',
+        stack.server.address,
+      ],
+      { encoding: 'utf8' },
+    );
+    fs.writeFileSync(path.join(HISTORIES, `${name}.json`), `${JSON.stringify(JSON.parse(json), null, 2)}\n`);
+  }
+
+  /** One flow, one event: the run's id once it completed. */
+  async function runFlow(label: string, steps: unknown[], properties?: Record<string, unknown>) {
+    const metric = uniqueMetric(label);
+    await createLiveFlow(stack, metric, steps);
+    const runId = await startOneRun(stack, metric, properties ? { properties } : {});
+    return waitForRun(stack, runId);
+  }
+
+  test('a delivered webhook', async () => {
+    const run = await runFlow('Delivered', [hook('w', '/ok')]);
+    expect(step(run, 'w').status).toBe('delivered');
+    await save('delivered', run.runId);
+  });
+
+  test('retries, then delivered', async () => {
+    receiver.script('/flaky', { status: 503 }, { status: 500 }, { status: 200 });
+    const run = await runFlow('Retried', [hook('w', '/flaky')]);
+    expect(step(run, 'w')).toMatchObject({ status: 'delivered', attempts: 3 });
+    await save('retried-delivered', run.runId);
+  });
+
+  test('failed after every attempt', async () => {
+    receiver.script('/down', { status: 503 });
+    const run = await runFlow('Failed', [hook('w', '/down')]);
+    expect(step(run, 'w')).toMatchObject({ status: 'failed', attempts: 3 });
+    await save('failed', run.runId);
+  });
+
+  test('skipped: the endpoint rejects the request', async () => {
+    receiver.script('/gone', { status: 404 });
+    const run = await runFlow('Skipped', [hook('w', '/gone')]);
+    expect(step(run, 'w')).toMatchObject({ status: 'skipped', attempts: 1 });
+    await save('skipped', run.runId);
+  });
+
+  test('a split taking each branch', async () => {
+    const steps = [
+      {
+        id: 'big',
+        type: 'split',
+        condition: 'event.value > 100 and person.email != null',
+        yes: [hook('vip', '/split-yes')],
+        no: [hook('regular', '/split-no')],
+      },
+      hook('always', '/split-after'),
+    ];
+    const metric = uniqueMetric('Split');
+    await createLiveFlow(stack, metric, steps);
+    const yes = await waitForRun(stack, await startOneRun(stack, metric, { properties: { value: 150 } }));
+    expect(step(yes, 'big').taken).toBe('yes');
+    await save('split-yes', yes.runId);
+    const no = await waitForRun(stack, await startOneRun(stack, metric, { properties: { value: 50 } }));
+    expect(step(no, 'big').taken).toBe('no');
+    await save('split-no', no.runId);
+  });
+
+  test('a delay, then a webhook', async () => {
+    const run = await runFlow('Delay', [
+      { id: 'wait', type: 'delay', seconds: 1 },
+      hook('w', '/after-delay'),
+    ]);
+    expect(step(run, 'wait').status).toBe('completed');
+    await save('delay', run.runId);
+  });
+
+  test('a resend of a failed delivery, delivered', async () => {
+    receiver.script('/fixed-later', { status: 503 });
+    const run = await runFlow('Resend', [hook('w', '/fixed-later')]);
+    const original = step(run, 'w');
+    expect(original.status).toBe('failed');
+    receiver.script('/fixed-later', { status: 200 });
+    const res = await stack.request<{ deliveryId: string }>(
+      'POST',
+      `/api/webhooks/deliveries/${original.deliveryId!}/resend`,
+    );
+    expect(res.status).toBe(202);
+    const workflowId = `resend_${original.deliveryId!}`;
+    await poll(
+      () => client.workflow.getHandle(workflowId).describe(),
+      (d) => d.status.name === 'COMPLETED',
+    );
+    await save('resend', workflowId);
+  });
+});

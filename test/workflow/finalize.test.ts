@@ -1,0 +1,135 @@
+/**
+ * The workflows' side of how a delivery ends, on a real dev server with stand-in activities: when
+ * the last attempt never recorded itself (it timed out, or its worker died), the workflow ends the
+ * delivery's record through `finalizeDelivery`; when the activity recorded it, it does not.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { FinalizeDeliveryInput } from '../../src/activities';
+import type { DeliverWebhookInput, FlowRunInput, ResendInput } from '../../src/shared/run-types';
+import { DevServer } from '../../src/temporal/dev-server';
+import { freePort } from '../../src/temporal/ports';
+import { flowRun, resendDelivery } from '../../src/workflows';
+
+const retry = { maxAttempts: 2, initialIntervalMs: 50, backoffCoefficient: 1, maxIntervalMs: 50 };
+const context = { person: { id: 'prf_1' }, event: { metric: 'm' } };
+
+/** The bundler's progress lines are not the test's business. */
+const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} };
+
+let server: DevServer;
+let client: Client;
+let bundle: { code: string };
+
+beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  server = await DevServer.start({ port: await freePort() });
+  client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quiet });
+});
+
+afterAll(async () => {
+  await client?.connection.close();
+  await server?.stop();
+});
+
+let n = 0;
+/** Runs `fn` against a worker on its own task queue, with `deliverWebhook` standing in. */
+async function withWorker<T>(
+  deliverWebhook: (input: DeliverWebhookInput) => Promise<never>,
+  fn: (taskQueue: string) => Promise<T>,
+): Promise<{ result: T; finalized: FinalizeDeliveryInput[] }> {
+  const taskQueue = `finalize-${process.pid}-${++n}`;
+  const finalized: FinalizeDeliveryInput[] = [];
+  const connection = await NativeConnection.connect({ address: server.address });
+  const worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: {
+      deliverWebhook,
+      finalizeDelivery: (input: FinalizeDeliveryInput) => {
+        finalized.push(input);
+        return Promise.resolve();
+      },
+    },
+  });
+  const result = await worker.runUntil(fn(taskQueue)).finally(() => connection.close());
+  return { result, finalized };
+}
+
+const runInput = (runId: string): FlowRunInput => ({
+  runId,
+  flowId: 'flw_1',
+  flowVersion: 1,
+  profileId: 'prf_1',
+  eventId: 'evt_1',
+  context,
+  plan: [{ id: 'w', type: 'webhook', retry, timeoutMs: 1000 }],
+});
+
+test('an attempt that never reported (no details) is ended by the workflow: failed, with Temporal’s reason', async () => {
+  const runId = `run_unrecorded_${process.pid}`;
+  const { result, finalized } = await withWorker(
+    () => Promise.reject(new Error('worker lost the attempt')),
+    (taskQueue) =>
+      client.workflow.execute(flowRun, { workflowId: runId, taskQueue, args: [runInput(runId)] }),
+  );
+  expect(result.steps[0]).toMatchObject({ id: 'w', status: 'failed', reason: 'worker lost the attempt' });
+  expect(finalized).toEqual([{ runId, stepId: 'w', status: 'failed', reason: 'worker lost the attempt' }]);
+});
+
+test('an attempt the activity recorded is not finalized again; a non-retryable one ends skipped', async () => {
+  const runId = `run_recorded_${process.pid}`;
+  const { result, finalized } = await withWorker(
+    () =>
+      Promise.reject(
+        ApplicationFailure.create({
+          type: 'WebhookRejected',
+          message: 'HTTP 404 Not Found',
+          nonRetryable: true,
+          details: [{ deliveryId: 'dlv_1', attempt: 1, httpStatus: 404 }],
+        }),
+      ),
+    (taskQueue) =>
+      client.workflow.execute(flowRun, { workflowId: runId, taskQueue, args: [runInput(runId)] }),
+  );
+  expect(result.steps[0]).toMatchObject({
+    status: 'skipped',
+    reason: 'HTTP 404 Not Found',
+    deliveryId: 'dlv_1',
+    attempts: 1,
+    lastHttpStatus: 404,
+  });
+  expect(finalized).toEqual([]);
+});
+
+test('a resend whose last attempt never reported ends its own delivery, not the original', async () => {
+  const input: ResendInput = {
+    delivery: {
+      runId: 'run_1',
+      flowId: 'flw_1',
+      flowVersion: 1,
+      stepId: 'w',
+      profileId: 'prf_1',
+      context,
+      resend: { deliveryId: 'dlv_resend', originalId: 'dlv_original' },
+    },
+    retry,
+    timeoutMs: 1000,
+  };
+  const { result, finalized } = await withWorker(
+    () => Promise.reject(new Error('timed out')),
+    (taskQueue) =>
+      client.workflow.execute(resendDelivery, {
+        workflowId: `resend_unrecorded_${process.pid}`,
+        taskQueue,
+        args: [input],
+      }),
+  );
+  expect(result).toEqual({ deliveryId: 'dlv_resend', status: 'failed', attempts: 0, reason: 'timed out' });
+  expect(finalized).toEqual([
+    { runId: 'run_1', stepId: 'w', deliveryId: 'dlv_resend', status: 'failed', reason: 'timed out' },
+  ]);
+});
