@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db';
 import type { DeliveryStatus } from '../db/schema';
-import { dayOf, hourOf, percentileFromBuckets } from './buckets';
+import { dayOf, hourOf, percentileFromBuckets } from '../db/buckets';
 
 export const STATUSES: readonly DeliveryStatus[] = ['pending', 'retrying', 'delivered', 'failed', 'skipped'];
 

@@ -26,7 +26,7 @@ import { auditRouter } from './audit';
 import { webhooksPages } from '../pages/webhooks-page';
 import { accountPages } from '../pages/account-pages';
 import { createViews } from '../pages/views';
-import type { FlowStore } from '../db/flow-store';
+import type { FlowStore } from '../flows/store';
 import { parseBody } from './validation';
 
 export interface ApiDeps {

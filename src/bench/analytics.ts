@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { latencyBucket } from '../analytics/buckets';
+import { latencyBucket } from '../db/buckets';
 import { AnalyticsStore } from '../analytics/store';
 import { openDatabase } from '../db';
 import { percentile } from './stats';

@@ -1,6 +1,6 @@
 import type { Transaction } from 'kysely';
 import { sql } from 'kysely';
-import { dayOf, hourOf, latencyBucket } from '../analytics/buckets';
+import { dayOf, hourOf, latencyBucket } from './buckets';
 import type { Db } from './index';
 import type { AttemptClass, Database, DeliveriesTable, DeliveryStatus, Grain } from './schema';
 

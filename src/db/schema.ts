@@ -3,10 +3,14 @@ import type { Generated } from 'kysely';
 /** Timestamps are ISO-8601 strings in UTC: they sort correctly as text in SQLite and PostgreSQL alike. */
 type Iso = string;
 
+/** A flow is a draft until it is made live; only live flows start runs. */
+export const FLOW_STATUSES = ['draft', 'live'] as const;
+export type FlowStatus = (typeof FLOW_STATUSES)[number];
+
 export interface FlowsTable {
   id: string;
   name: string;
-  status: 'draft' | 'live';
+  status: FlowStatus;
   trigger_type: string;
   trigger_metric: string | null;
   version: number;

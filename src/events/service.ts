@@ -4,7 +4,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
 import type { Config } from '../config';
 import type { EventStore, RunRow } from '../db/event-store';
-import type { FlowStore } from '../db/flow-store';
+import type { FlowStore } from '../flows/store';
 import type { Flow } from '../flows/model';
 import { buildPlan } from '../flows/plan';
 import type { FlowRunInput, RunContext } from '../flows/run-types';

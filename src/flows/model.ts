@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { FLOW_STATUSES } from '../db/schema';
+import type { SealedValue } from '../secrets';
 
 /** Step ids appear in URLs and activity ids: keep them short and URL-safe. */
 export const STEP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -103,7 +105,7 @@ export const triggerSchema = z.discriminatedUnion(
 );
 export type Trigger = z.infer<typeof triggerSchema>;
 
-export const flowStatusSchema = z.enum(['draft', 'live'], { error: 'must be "draft" or "live"' });
+export const flowStatusSchema = z.enum(FLOW_STATUSES, { error: 'must be "draft" or "live"' });
 export type FlowStatus = z.infer<typeof flowStatusSchema>;
 
 const name = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200);
@@ -127,17 +129,6 @@ export const patchFlowSchema = z
     message: 'send at least one of name, status, trigger, steps',
   });
 export type PatchFlowInput = z.infer<typeof patchFlowSchema>;
-
-/** A header value as stored: encrypted, with the key id that sealed it and a fingerprint to tell values apart. */
-export interface SealedValue {
-  kid: string;
-  iv: string;
-  ct: string;
-  tag: string;
-  fp: string;
-  /** The first characters shown in the masked form (empty for short values). */
-  hint: string;
-}
 
 export interface WebhookStep {
   id: string;

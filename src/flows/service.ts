@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { EventStore } from '../db/event-store';
-import type { FlowStore } from '../db/flow-store';
+import type { FlowStore } from './store';
 import type { FieldProblem } from '../errors';
 import { HttpError, NotFoundError, ValidationError } from '../errors';
 import type { SecretBox } from '../secrets';

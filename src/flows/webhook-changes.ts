@@ -1,4 +1,5 @@
-import type { SealedValue, Step, WebhookStep } from './model';
+import type { SealedValue } from '../secrets';
+import type { Step, WebhookStep } from './model';
 import { walkSteps } from './model';
 
 /** One webhook step's change in a save, as the audit log records it: field names, never values. */

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { Router } from 'express';
 import type { AnalyticsStore, DeliverySummary, Stats } from '../analytics/store';
-import type { FlowStore } from '../db/flow-store';
+import type { FlowStore } from '../flows/store';
 import { NotFoundError } from '../errors';
 import { walkSteps } from '../flows/model';
 import type { RunService } from '../runs/service';

@@ -1,4 +1,4 @@
-import { bucketUpperMs, latencyBucket, percentileFromBuckets } from '../../src/analytics/buckets';
+import { bucketUpperMs, latencyBucket, percentileFromBuckets } from '../../src/db/buckets';
 import { decodeCursor, encodeCursor } from '../../src/analytics/store';
 import { chartGeometry } from '../../src/pages/chart';
 
