@@ -23,9 +23,9 @@ import { accountsRouter } from './accounts';
 import { actorOf, requireAccess, requireWebhookAccess, resolvePrincipal } from './auth';
 import type { AuditStore } from '../db/audit-store';
 import { auditRouter } from './audit';
-import { webhooksPages } from '../pages/webhooks-page';
-import { accountPages } from '../pages/account-pages';
-import { createViews } from '../pages/views';
+import { webhooksPages } from './pages/webhooks-page';
+import { accountPages } from './pages/account-pages';
+import { createViews } from './pages/views';
 import type { FlowStore } from '../flows/store';
 import { parseBody } from './validation';
 

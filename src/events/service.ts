@@ -10,7 +10,7 @@ import { buildPlan } from '../flows/plan';
 import type { FlowRunInput, RunContext } from '../flows/run-types';
 import type { Logger } from '../logger';
 import { FLOW_ID, FLOW_VERSION, METRIC } from '../temporal/search-attributes';
-import { buildContext } from './context';
+import { buildContext } from '../templates/context';
 import type { EventInput } from './schema';
 
 export interface StartedRun {

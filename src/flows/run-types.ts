@@ -2,6 +2,7 @@
  * The shapes exchanged between the API, the workflow and the activities. Types only: workflow
  * code imports this file, so it must stay free of runtime dependencies.
  */
+import type { TemplateContext } from '../templates/context';
 
 export interface RetryPlan {
   maxAttempts: number;
@@ -19,10 +20,8 @@ export type PlanStep =
   | { id: string; type: 'delay'; seconds: number }
   | { id: string; type: 'split'; condition: string; yes: PlanStep[]; no: PlanStep[] };
 
-export interface RunContext {
-  person: Record<string, unknown>;
-  event: Record<string, unknown>;
-}
+/** The template context a run carries (declared once, in the templates module). */
+export type RunContext = TemplateContext;
 
 export interface FlowRunInput {
   runId: string;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Config } from '../config';
 import type { EventStore } from '../db/event-store';
 import { HttpError } from '../errors';
-import { buildContext } from '../events/context';
+import { buildContext } from '../templates/context';
 import type { SecretBox } from '../secrets';
 import type { JsonProblem, TemplateRenderer } from '../templates';
 import type { OutcomeClass } from '../webhooks/classify';

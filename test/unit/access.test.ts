@@ -6,7 +6,7 @@ import { ROLES } from '../../src/auth/roles';
 import type { Principal, User } from '../../src/auth/service';
 import type { Step, WebhookStep } from '../../src/flows/model';
 import { needsWebhookPermission, webhookChanges } from '../../src/flows/webhook-changes';
-import { safeNext } from '../../src/pages/views';
+import { safeNext } from '../../src/api/pages/views';
 import { SecretBox } from '../../src/secrets';
 
 const user = (role: Role, twoStepEnabled: boolean): User => ({

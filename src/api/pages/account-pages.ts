@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import type { AccountService } from '../auth/service';
-import { currentPrincipal } from '../api/auth';
+import type { AccountService } from '../../auth/service';
+import { currentPrincipal } from '../auth';
 import type { Render } from './views';
 import { safeNext, signedInPage } from './views';
 

@@ -1,4 +1,4 @@
-import type { SeriesPoint } from '../analytics/store';
+import type { SeriesPoint } from '../../analytics/store';
 
 export interface ChartBar {
   x: number;
