@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.data/**', 'coverage/**', 'test-artifacts/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'dist-bench/**',
+      'node_modules/**',
+      '.tools/**',
+      '.data/**',
+      'coverage/**',
+      'test-artifacts/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -57,7 +67,7 @@ export default tseslint.config(
   },
   {
     // CLI entry points print their URLs and progress for a human on the console.
-    files: ['src/start.ts', 'src/bench/**/*.ts', 'src/scripts/**/*.ts'],
+    files: ['src/start.ts', 'bench/**/*.ts', 'src/scripts/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
 );
