@@ -1,5 +1,53 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layers of src/, lowest first. A file may import its own folder, its layer's shared pieces and
+ * the layers below it, never a layer above; folders of an `apart` layer do not import each other
+ * either. To add a folder, put it in the layer it belongs to (lint fails on a folder in no layer).
+ */
+const LAYERS = [
+  { name: 'base', paths: ['src/shared', 'src/errors.ts', 'src/lru.ts', 'src/version.ts'] },
+  { name: 'storage', paths: ['src/db', 'src/secrets', 'src/templates'], apart: true },
+  { name: 'sending', paths: ['src/webhooks'] },
+  { name: 'settings', paths: ['src/config.ts', 'src/logger.ts', 'src/temporal'] },
+  { name: 'model', paths: ['src/flows'] },
+  { name: 'temporal code', paths: ['src/workflows', 'src/activities'] },
+  { name: 'services', paths: ['src/events', 'src/runs', 'src/analytics', 'src/auth'], apart: true },
+  { name: 'edge', paths: ['src/api', 'src/worker'], apart: true },
+  { name: 'entry points', paths: ['src/start.ts', 'src/scripts'] },
+];
+const DEV_ONLY = ['test', 'bench'];
+
+const layered = new Set(LAYERS.flatMap((l) => l.paths));
+const unplaced = fs
+  .readdirSync(path.join(import.meta.dirname, 'src'))
+  .filter((entry) => !layered.has(`src/${entry}`));
+if (unplaced.length > 0) {
+  throw new Error(
+    `eslint.config.mjs: put ${unplaced.map((e) => `src/${e}`).join(', ')} in a layer of LAYERS`,
+  );
+}
+
+const layerZones = LAYERS.flatMap((layer, i) => {
+  const above = LAYERS.slice(i + 1).flatMap((l) => l.paths);
+  const zones = layer.paths.map((target) => ({
+    target,
+    from: [...above, ...DEV_ONLY],
+    message: `layers point one way: ${target} (${layer.name}) imports only from its layer and those below it (README "Architecture").`,
+  }));
+  if (!layer.apart) return zones;
+  return zones.concat(
+    layer.paths.map((target) => ({
+      target,
+      from: layer.paths.filter((p) => p !== target),
+      message: `${target} does not import its neighbours in the ${layer.name} layer: move the shared piece down.`,
+    })),
+  );
+});
 
 export default tseslint.config(
   {
@@ -25,6 +73,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-console': 'error',
     },
+  },
+  {
+    // The layer rule: see LAYERS above.
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })] },
+    rules: { 'import-x/no-restricted-paths': ['error', { zones: layerZones }] },
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no I/O, no clocks, no Node built-ins.
