@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { EventStore } from '../db/event-store';
 import type { FlowStore } from './store';
 import type { FieldProblem } from '../errors';
-import { HttpError, NotFoundError, ValidationError } from '../errors';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
 import type { SecretBox } from '../secrets';
 import { maskSealed } from '../secrets';
 import type { TemplateRenderer } from '../templates';
@@ -135,8 +135,7 @@ export class FlowService {
     const checks = await this.check(next, current, paths);
     const audit = auditEntries(id, changes, actor, next.updatedAt);
     if (!(await this.deps.store.update(next, current.version, audit))) {
-      throw new HttpError(
-        409,
+      throw new ConflictError(
         'conflict',
         `flow ${id} was changed by another request; fetch it and try again`,
       );
@@ -151,8 +150,7 @@ export class FlowService {
     authorize(changes, actor);
     const audit = auditEntries(id, changes, actor, new Date().toISOString());
     if (!(await this.deps.store.delete(id, current.version, audit))) {
-      throw new HttpError(
-        409,
+      throw new ConflictError(
         'conflict',
         `flow ${id} was changed by another request; fetch it and try again`,
       );
@@ -162,7 +160,7 @@ export class FlowService {
   /**
    * Save-time checks: every changed body must render to JSON with sample data for the trigger,
    * and, when the flow is (or goes) live, every new or changed URL gets the live check.
-   * Throws a 422 naming each problem; returns the per-step results otherwise.
+   * Throws a ValidationError naming each problem; returns the per-step results otherwise.
    */
   private async check(
     next: Flow,
@@ -227,7 +225,7 @@ export class FlowService {
   }
 }
 
-/** Refuses a save that touches webhooks the way only permitted callers may (403, naming the step). */
+/** Refuses a save that touches webhooks the way only permitted callers may (forbidden, naming the step). */
 function authorize(changes: readonly WebhookChange[], actor: Actor): void {
   const refusal = actor.webhookRefusal;
   const gated = changes.find(needsWebhookPermission);
@@ -238,7 +236,7 @@ function authorize(changes: readonly WebhookChange[], actor: Actor): void {
       : gated.action === 'webhook.removed'
         ? `removes webhook step ${gated.stepId}`
         : `changes ${gatedFields(gated).join(', ')} of webhook step ${gated.stepId}`;
-  throw new HttpError(403, refusal.code, `this save ${what}: ${refusal.message}`);
+  throw new ForbiddenError(refusal.code, `this save ${what}: ${refusal.message}`);
 }
 
 function auditEntries(
