@@ -61,7 +61,9 @@ export interface RunsTable {
   created_at: Iso;
 }
 
-export type DeliveryStatus = 'pending' | 'retrying' | 'delivered' | 'failed' | 'skipped';
+/** Where a delivery stands: waiting or retrying until it ends delivered, failed or skipped. */
+export const DELIVERY_STATUSES = ['pending', 'retrying', 'delivered', 'failed', 'skipped'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 export type AttemptClass = 'delivered' | 'retryable' | 'non_retryable';
 
 export interface DeliveriesTable {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FLOW_STATUSES } from '../db/schema';
 import type { SealedValue } from '../secrets';
+import type { RetrySettings } from '../shared/retry';
 
 /** Step ids appear in URLs and activity ids: keep them short and URL-safe. */
 export const STEP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -10,18 +11,21 @@ export const MAX_DELAY_SECONDS = 366 * 24 * 3600;
 
 const stepId = z.string().regex(STEP_ID_PATTERN, 'must be 1-64 letters, digits, "-" or "_"').optional();
 
+/** A step's own retry settings, each optional: exactly the settings of {@link RetrySettings}. */
+const retryOverrideShape = {
+  maxAttempts: z.number().int().min(1).max(1000).optional(),
+  initialIntervalMs: z.number().int().min(1).max(86_400_000).optional(),
+  backoffCoefficient: z.number().min(1).max(10).optional(),
+  maxIntervalMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400_000)
+    .optional(),
+} satisfies Record<keyof RetrySettings, z.ZodOptional<z.ZodNumber>>;
+
 export const retryOverrideSchema = z
-  .strictObject({
-    maxAttempts: z.number().int().min(1).max(1000).optional(),
-    initialIntervalMs: z.number().int().min(1).max(86_400_000).optional(),
-    backoffCoefficient: z.number().min(1).max(10).optional(),
-    maxIntervalMs: z
-      .number()
-      .int()
-      .min(1)
-      .max(7 * 86_400_000)
-      .optional(),
-  })
+  .strictObject(retryOverrideShape)
   .refine(
     (r) =>
       r.initialIntervalMs === undefined ||

@@ -2,14 +2,11 @@
  * The shapes exchanged between the API, the workflow and the activities. Types only: workflow
  * code imports this file, so it must stay free of runtime dependencies.
  */
+import type { RetrySettings } from '../shared/retry';
 import type { TemplateContext } from '../templates/context';
 
-export interface RetryPlan {
-  maxAttempts: number;
-  initialIntervalMs: number;
-  backoffCoefficient: number;
-  maxIntervalMs: number;
-}
+/** The retry policy a webhook step follows: its overrides over the configured defaults. */
+export type RetryPlan = RetrySettings;
 
 /**
  * A flow version reduced to what the workflow needs to walk it. No URL, header or body: those
