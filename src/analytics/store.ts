@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
 import type { Db } from '../db';
-import type { DeliveryStatus } from '../db/schema';
+import type { AttemptClass, DeliveryStatus } from '../db/schema';
 import { DELIVERY_STATUSES } from '../db/schema';
 import { dayOf, hourOf, percentileFromBuckets } from '../db/buckets';
+import type { AttemptRecord } from '../db/delivery-store';
 
 export interface Scope {
   flowId?: string;
@@ -60,17 +61,18 @@ export interface DeliverySummary {
   resentAt: string | null;
 }
 
-export interface AttemptView {
-  attempt: number;
-  manual: boolean;
-  startedAt: string;
-  durationMs: number;
-  httpStatus: number | null;
-  errorClass: string | null;
-  class: string;
-  reason: string;
-  responseExcerpt: string | null;
-}
+/** One attempt as the API shows it: the recorded fields, with the outcome named `class`. */
+export type AttemptView = Pick<
+  AttemptRecord,
+  | 'attempt'
+  | 'manual'
+  | 'startedAt'
+  | 'durationMs'
+  | 'httpStatus'
+  | 'errorClass'
+  | 'reason'
+  | 'responseExcerpt'
+> & { class: AttemptClass };
 
 type DeliveryRowLike = {
   id: string;

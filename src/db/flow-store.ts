@@ -1,7 +1,8 @@
+import type { Transaction } from 'kysely';
 import type { NewAuditEntry } from './audit-store';
 import { writeAudit } from './audit-store';
 import type { Db } from './index';
-import type { FlowStatus } from './schema';
+import type { Database, FlowStatus } from './schema';
 
 /**
  * What the store reads of a flow definition to fill the `flows` columns; the whole definition is
@@ -43,15 +44,7 @@ export class FlowStore<D extends StoredDefinition> {
           updated_at: flow.updatedAt,
         })
         .execute();
-      await trx
-        .insertInto('flow_versions')
-        .values({
-          flow_id: flow.id,
-          version: flow.version,
-          definition: JSON.stringify(definitionOf(flow)),
-          created_at: flow.updatedAt,
-        })
-        .execute();
+      await insertVersion(trx, flow);
       await writeAudit(trx, audit);
     });
   }
@@ -77,15 +70,7 @@ export class FlowStore<D extends StoredDefinition> {
         .where('version', '=', expectedVersion)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return false;
-      await trx
-        .insertInto('flow_versions')
-        .values({
-          flow_id: flow.id,
-          version: flow.version,
-          definition: JSON.stringify(definitionOf(flow)),
-          created_at: flow.updatedAt,
-        })
-        .execute();
+      await insertVersion(trx, flow);
       await writeAudit(trx, audit);
       return true;
     });
@@ -143,6 +128,18 @@ export class FlowStore<D extends StoredDefinition> {
       )
       .select(['f.id', 'f.version', 'f.created_at', 'f.updated_at', 'v.definition']);
   }
+}
+
+async function insertVersion(trx: Transaction<Database>, flow: StoredFlow<StoredDefinition>): Promise<void> {
+  await trx
+    .insertInto('flow_versions')
+    .values({
+      flow_id: flow.id,
+      version: flow.version,
+      definition: JSON.stringify(definitionOf(flow)),
+      created_at: flow.updatedAt,
+    })
+    .execute();
 }
 
 function definitionOf(flow: StoredDefinition): StoredDefinition {
