@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { currentTotp } from '../../src/auth/totp';
-import { DevServer } from '../../src/temporal/dev-server';
+import { DevServer, temporalCliPath } from '../../src/temporal/dev-server';
 import { freePort } from '../../src/temporal/ports';
 
 /** The repository root: the nearest folder up with package.json (from test/ under jest, or a bench build). */
@@ -92,7 +92,12 @@ export class Stack {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hookflow-${opts.name}-`));
     const [temporalPort, apiPort] = [await freePort(), await freePort()];
-    const server = await DevServer.start({ port: temporalPort, dbFile: path.join(dir, 'temporal.sqlite') });
+    // The CLI of this repository, also when the harness runs from the benchmark's build (dist-bench/).
+    const server = await DevServer.start({
+      port: temporalPort,
+      dbFile: path.join(dir, 'temporal.sqlite'),
+      executable: temporalCliPath(process.env, ROOT),
+    });
     const owner =
       (opts.auth ?? 'owner') === 'owner'
         ? { email: 'owner@hookflow.test', password: crypto.randomBytes(12).toString('base64url') }
