@@ -1,8 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers of src/, lowest first. A file may import from its own layer and the layers below it,
+ * never from a layer above, nor from test/ or bench/; the folders of an `apart` layer do not import
+ * each other either. A new folder goes in the layer it belongs to (lint fails on one in no layer).
+ */
+const LAYERS = [
+  {
+    name: 'base',
+    paths: ['src/shared', 'src/errors.ts', 'src/permissions.ts', 'src/lru.ts', 'src/version.ts'],
+  },
+  { name: 'storage', paths: ['src/db', 'src/secrets', 'src/templates'], apart: true },
+  { name: 'sending', paths: ['src/webhooks'] },
+  { name: 'settings', paths: ['src/config.ts', 'src/logger.ts'] },
+  { name: 'model', paths: ['src/flows'] },
+  { name: 'temporal code', paths: ['src/workflows', 'src/activities'] },
+  // The dev server launcher and the one run starter, typed against the workflow functions.
+  { name: 'temporal client', paths: ['src/temporal'] },
+  { name: 'services', paths: ['src/events', 'src/runs', 'src/analytics', 'src/auth'], apart: true },
+  { name: 'edge', paths: ['src/api', 'src/worker'], apart: true },
+  { name: 'entry points', paths: ['src/start.ts', 'src/scripts'] },
+];
+const DEV_ONLY = ['test', 'bench'];
+
+const layered = new Set(LAYERS.flatMap((l) => l.paths));
+const unplaced = fs
+  .readdirSync(path.join(import.meta.dirname, 'src'))
+  .filter((entry) => !layered.has(`src/${entry}`));
+if (unplaced.length > 0) {
+  throw new Error(
+    `eslint.config.mjs: put ${unplaced.map((e) => `src/${e}`).join(', ')} in a layer of LAYERS`,
+  );
+}
+
+const layerZones = LAYERS.flatMap((layer, i) => {
+  const above = LAYERS.slice(i + 1).flatMap((l) => l.paths);
+  const zones = layer.paths.map((target) => ({
+    target,
+    from: [...above, ...DEV_ONLY],
+    message: `layers point one way: ${target} (${layer.name}) imports only from its layer and those below it (README "Architecture").`,
+  }));
+  if (!layer.apart) return zones;
+  return zones.concat(
+    layer.paths.map((target) => ({
+      target,
+      from: layer.paths.filter((p) => p !== target),
+      message: `${target} does not import its neighbours in the ${layer.name} layer: move the shared piece down.`,
+    })),
+  );
+});
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', '.data/**', 'coverage/**', 'test-artifacts/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'dist-bench/**',
+      'node_modules/**',
+      '.tools/**',
+      '.data/**',
+      'coverage/**',
+      'test-artifacts/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -15,6 +78,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       'no-console': 'error',
     },
+  },
+  {
+    // The layer rule: see LAYERS above.
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })] },
+    rules: { 'import-x/no-restricted-paths': ['error', { zones: layerZones }] },
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox and is replayed from history: an
@@ -71,7 +141,7 @@ export default tseslint.config(
   },
   {
     // CLI entry points print their URLs and progress for a human on the console.
-    files: ['src/start.ts', 'src/bench/**/*.ts', 'src/scripts/**/*.ts'],
+    files: ['src/start.ts', 'bench/**/*.ts', 'src/scripts/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
 );

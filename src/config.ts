@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import type { RetrySettings } from './shared/retry';
 import type { OutboundPolicy } from './webhooks/outbound';
 import { parsePolicy } from './webhooks/outbound';
 
@@ -88,12 +89,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export interface RetryDefaults {
-  maxAttempts: number;
-  initialIntervalMs: number;
-  backoffCoefficient: number;
-  maxIntervalMs: number;
-}
+/** The retry policy of webhook steps that set none of their own. */
+export type RetryDefaults = RetrySettings;
 
 export interface Config {
   dataDir: string;

@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { Config } from '../config';
 import type { AttemptSpool } from '../db/attempt-spool';
 import type { AttemptRecord, DeliveryStore } from '../db/delivery-store';
-import type { FlowStore } from '../db/flow-store';
+import type { FlowStore } from '../flows/store';
 import type { FlowDefinition, WebhookStep } from '../flows/model';
 import { findStep } from '../flows/model';
 import type { AttemptPolicy } from '../shared/delivery-outcome';

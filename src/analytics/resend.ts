@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { DeliveryRow, DeliveryStore } from '../db/delivery-store';
-import type { FlowStore } from '../db/flow-store';
+import type { FlowStore } from '../flows/store';
 import { ConflictError, DomainError, NotFoundError } from '../errors';
 import { findStep } from '../flows/model';
 import { buildPlan } from '../flows/plan';

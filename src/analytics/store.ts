@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import type { Db } from '../db';
-import type { DeliveryStatus } from '../db/schema';
-import { dayOf, hourOf, percentileFromBuckets } from './buckets';
-
-export const STATUSES: readonly DeliveryStatus[] = ['pending', 'retrying', 'delivered', 'failed', 'skipped'];
+import type { AttemptClass, DeliveryStatus } from '../db/schema';
+import { DELIVERY_STATUSES } from '../db/schema';
+import { dayOf, hourOf, percentileFromBuckets } from '../db/buckets';
+import type { AttemptRecord } from '../db/delivery-store';
 
 export interface Scope {
   flowId?: string;
@@ -61,17 +61,18 @@ export interface DeliverySummary {
   resentAt: string | null;
 }
 
-export interface AttemptView {
-  attempt: number;
-  manual: boolean;
-  startedAt: string;
-  durationMs: number;
-  httpStatus: number | null;
-  errorClass: string | null;
-  class: string;
-  reason: string;
-  responseExcerpt: string | null;
-}
+/** One attempt as the API shows it: the recorded fields, with the outcome named `class`. */
+export type AttemptView = Pick<
+  AttemptRecord,
+  | 'attempt'
+  | 'manual'
+  | 'startedAt'
+  | 'durationMs'
+  | 'httpStatus'
+  | 'errorClass'
+  | 'reason'
+  | 'responseExcerpt'
+> & { class: AttemptClass };
 
 type DeliveryRowLike = {
   id: string;
@@ -182,7 +183,7 @@ export class AnalyticsStore {
     if (q.stepId) rollups = rollups.where('step_id', '=', q.stepId);
     const rows = await rollups.groupBy(['period', 'status', 'attempts']).execute();
 
-    const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
+    const counts = Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
     const attemptCounts = new Map<number, number>();
     const points = new Map<string, SeriesPoint>();
     for (const r of rows) {
@@ -200,7 +201,7 @@ export class AnalyticsStore {
       }
       p[r.status] += n;
     }
-    const total = STATUSES.reduce((n, s) => n + counts[s], 0);
+    const total = DELIVERY_STATUSES.reduce((n, s) => n + counts[s], 0);
     const ended = counts.delivered + counts.failed + counts.skipped;
 
     let latency = this.db

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { Router } from 'express';
 import { z } from 'zod';
-import { ROLES, SCOPES } from '../auth/permissions';
+import { ROLES, SCOPES } from '../permissions';
 import type { Accounts } from '../auth/accounts';
 import { SESSION_TTL_MS } from '../auth/sessions';
 import { parseBody } from './validation';

@@ -3,14 +3,9 @@ import express from 'express';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { pingDatabase } from '../db';
-import { eventSchema } from '../events/schema';
 import type { EventService } from '../events/service';
-import { createFlowSchema, patchFlowSchema } from '../flows/model';
-import type { FlowService, SaveResult } from '../flows/service';
-import { toPublicFlow } from '../flows/service';
+import type { FlowService } from '../flows/service';
 import type { StepTools } from '../flows/step-tools';
-import { previewSchema } from '../flows/step-tools';
-import { listVariables } from '../flows/variables';
 import type { EventStore } from '../db/event-store';
 import type { Logger } from '../logger';
 import type { RunService } from '../runs/service';
@@ -20,14 +15,16 @@ import { errorHandler, notFound, requestLog, sameOriginWrites } from './middlewa
 import { webhooksRouter } from './webhooks';
 import type { Accounts } from '../auth/accounts';
 import { accountsRouter } from './accounts';
-import { actorOf, requires, resolvePrincipal } from './auth';
+import { resolvePrincipal } from './auth';
+import { eventsRouter } from './events';
+import { flowsRouter } from './flows';
+import { runsRouter } from './runs';
 import type { AuditStore } from '../db/audit-store';
 import { auditRouter } from './audit';
-import { webhooksPages } from '../pages/webhooks-page';
-import { accountPages } from '../pages/account-pages';
-import { createViews } from '../pages/views';
-import type { FlowStore } from '../db/flow-store';
-import { parseBody } from './validation';
+import { webhooksPages } from './pages/webhooks-page';
+import { accountPages } from './pages/account-pages';
+import { createViews } from './pages/views';
+import type { FlowStore } from '../flows/store';
 
 export interface ApiDeps {
   config: Config;
@@ -45,9 +42,6 @@ export interface ApiDeps {
   audit: AuditStore;
   logger: Logger;
 }
-
-/** A saved flow with the per-webhook-step results of its save-time checks. */
-const saved = ({ flow, checks }: SaveResult) => ({ ...toPublicFlow(flow), checks });
 
 const HEALTH_DEADLINE_MS = 2000;
 
@@ -72,48 +66,9 @@ export function createApp(deps: ApiDeps): express.Express {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', ...checks });
   });
 
-  app.post('/api/flows', requires('flows:write'), async (req, res) => {
-    res.status(201).json(saved(await deps.flows.create(parseBody(createFlowSchema, req.body), actorOf(res))));
-  });
-  app.get('/api/flows', requires('flows:read'), async (_req, res) => {
-    res.json({ flows: (await deps.flows.list()).map(toPublicFlow) });
-  });
-  app.get('/api/flows/:id', requires('flows:read'), async (req, res) => {
-    res.json(toPublicFlow(await deps.flows.get(req.params.id)));
-  });
-  app.patch('/api/flows/:id', requires('flows:write'), async (req, res) => {
-    const patch = parseBody(patchFlowSchema, req.body);
-    res.json(saved(await deps.flows.patch(req.params.id, patch, actorOf(res))));
-  });
-  app.delete('/api/flows/:id', requires('flows:write'), async (req, res) => {
-    await deps.flows.delete(req.params.id, actorOf(res));
-    res.status(204).end();
-  });
-
-  app.get('/api/flows/:id/variables', requires('flows:read'), async (req, res) => {
-    const flow = await deps.flows.get(req.params.id);
-    res.json({ variables: await listVariables(flow, deps.eventStore) });
-  });
-  app.post('/api/flows/:id/steps/:stepId/preview', requires('flows:read'), async (req, res) => {
-    const flow = await deps.flows.get(req.params.id);
-    const input = parseBody(previewSchema, req.body ?? {});
-    res.json(await deps.stepTools.preview(flow, req.params.stepId, input));
-  });
-  app.post('/api/flows/:id/steps/:stepId/test', requires('webhooks:test'), async (req, res) => {
-    const flow = await deps.flows.get(req.params.id);
-    const input = parseBody(previewSchema, req.body ?? {});
-    res.json(await deps.stepTools.testSend(flow, req.params.stepId, input));
-  });
-
-  app.post('/api/events', requires('events:write'), async (req, res) => {
-    const { runs } = await deps.events.ingest(parseBody(eventSchema, req.body));
-    res.status(202).json({ runs });
-  });
-
-  app.get('/api/runs/:runId', requires('analytics:read'), async (req, res) => {
-    res.json(await deps.runs.get(req.params.runId));
-  });
-
+  app.use('/api/flows', flowsRouter(deps));
+  app.use('/api/events', eventsRouter(deps.events));
+  app.use('/api/runs', runsRouter(deps.runs));
   app.use('/api/webhooks', webhooksRouter(deps));
   app.use('/api/audit', auditRouter(deps.audit));
   const render = createViews();

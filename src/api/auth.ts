@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Action, Principal, SessionAction } from '../auth/permissions';
-import { permissionError, unauthenticated } from '../auth/permissions';
+import type { Action, Principal, SessionAction } from '../permissions';
+import { permissionError, unauthenticated } from '../permissions';
 import type { Accounts } from '../auth/accounts';
 import { HttpError } from '../errors';
 import type { Actor } from '../flows/service';
@@ -99,7 +99,7 @@ export const webhookRefusal = (p: Principal | undefined) => accessRefusal(p, 'we
  */
 export type Guard = <P>(req: Request<P>, res: Response, next: NextFunction) => void;
 
-/** Route guard: the caller may do `action` (see the permission table in `src/auth/permissions.ts`). */
+/** Route guard: the caller may do `action` (see the permission table in `src/permissions.ts`). */
 export function requires(action: Action): Guard {
   return (_req, res, next) => next(permissionError(currentPrincipal(res), action));
 }

@@ -17,7 +17,8 @@ export function requestLog(logger: Logger): RequestHandler {
       logger.info(
         {
           method: req.method,
-          path: req.path,
+          // The path as requested: inside a mounted router, req.path has lost the mount point.
+          path: req.originalUrl.split('?')[0],
           status: res.statusCode,
           ms: Math.round(performance.now() - started),
         },

@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import { openDatabase } from '../db';
 import { DeliveryStore } from '../db/delivery-store';
 import { EventStore } from '../db/event-store';
-import { FlowStore } from '../db/flow-store';
+import { FlowStore } from '../flows/store';
 import { EventService } from '../events/service';
 import { FlowService } from '../flows/service';
 import type { Logger } from '../logger';

@@ -3,14 +3,13 @@ import { z } from 'zod';
 import type { ResendService } from '../analytics/resend';
 import type { AnalyticsStore } from '../analytics/store';
 import { decodeCursor } from '../analytics/store';
+import { DELIVERY_STATUSES } from '../db/schema';
 import { NotFoundError } from '../errors';
 import type { RunService } from '../runs/service';
 import { parseBody, parseQuery } from './validation';
 import { requires } from './auth';
 
-const status = z.enum(['pending', 'retrying', 'delivered', 'failed', 'skipped'], {
-  error: 'must be one of pending, retrying, delivered, failed, skipped',
-});
+const status = z.enum(DELIVERY_STATUSES, { error: `must be one of ${DELIVERY_STATUSES.join(', ')}` });
 const id = z.string().min(1).max(100);
 const scope = { flowId: id.optional(), stepId: id.optional() };
 const iso = z.iso.datetime({

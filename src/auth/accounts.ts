@@ -6,7 +6,7 @@ import type { SecretBox } from '../secrets';
 import { ApiKeyService, apiKeyId } from './api-keys';
 import { FirstOwnerSetup } from './first-owner';
 import { Lockout } from './lockout';
-import type { Principal } from './permissions';
+import type { Principal } from '../permissions';
 import { SessionService } from './sessions';
 import { TwoStepService } from './two-step';
 import { UserService } from './users';

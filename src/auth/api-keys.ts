@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { ApiKeyStore } from '../db/api-key-store';
 import { NotFoundError } from '../errors';
-import type { Principal, Scope, User } from './permissions';
+import type { Principal, Scope, User } from '../permissions';
 import { toUser } from './users';
 
 /**

@@ -4,7 +4,7 @@ import type { UserStore } from '../db/user-store';
 import { UnauthenticatedError } from '../errors';
 import type { Lockout } from './lockout';
 import { decoyHash, verifyPassword } from './passwords';
-import type { Principal, User } from './permissions';
+import type { Principal, User } from '../permissions';
 import type { TwoStepService } from './two-step';
 import { sha256, toUser } from './users';
 

@@ -1,9 +1,8 @@
 import type { UserRow, UserStore } from '../db/user-store';
 import { ConflictError, ValidationError } from '../errors';
-import type { SealedValue } from '../flows/model';
-import type { SecretBox } from '../secrets';
+import type { SealedValue, SecretBox } from '../secrets';
 import type { Lockout } from './lockout';
-import type { User } from './permissions';
+import type { User } from '../permissions';
 import { createRecoveryCodes, createTotpSetup, matchRecoveryCode, verifyTotp } from './totp';
 import type { UserService } from './users';
 

@@ -3,7 +3,7 @@ import type { UserColumns, UserStore } from '../db/user-store';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { Lockout } from './lockout';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords';
-import type { Role, User } from './permissions';
+import type { Role, User } from '../permissions';
 
 export const sha256 = (s: string): string => crypto.createHash('sha256').update(s).digest('hex');
 

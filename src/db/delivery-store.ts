@@ -1,6 +1,6 @@
 import type { Transaction } from 'kysely';
 import { sql } from 'kysely';
-import { dayOf, hourOf, latencyBucket } from '../analytics/buckets';
+import { dayOf, hourOf, latencyBucket } from './buckets';
 import type { Db } from './index';
 import type { AttemptClass, Database, DeliveriesTable, DeliveryStatus, Grain } from './schema';
 
@@ -218,7 +218,11 @@ export class DeliveryStore {
    * Ends a delivery the workflow gave up on when its last attempt was never recorded (the worker
    * died, or the attempt timed out): without this it would stay pending or retrying for ever.
    */
-  async finalize(id: string, status: 'failed' | 'skipped', reason: string): Promise<void> {
+  async finalize(
+    id: string,
+    status: Extract<DeliveryStatus, 'failed' | 'skipped'>,
+    reason: string,
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       const row = await trx
         .selectFrom('deliveries')

@@ -1,14 +1,35 @@
-import type { Flow, FlowDefinition } from '../flows/model';
+import type { Transaction } from 'kysely';
 import type { NewAuditEntry } from './audit-store';
 import { writeAudit } from './audit-store';
 import type { Db } from './index';
+import type { Database, FlowStatus } from './schema';
+
+/**
+ * What the store reads of a flow definition to fill the `flows` columns; the whole definition is
+ * kept as JSON. The flow model itself (`src/flows/model.ts`) sits above the database, so the store
+ * is generic over it rather than importing it.
+ */
+export interface StoredDefinition {
+  name: string;
+  status: FlowStatus;
+  trigger: { type: string; metric: string };
+  steps: readonly unknown[];
+}
+
+/** A definition with the flow row's identity and timestamps. */
+export type StoredFlow<D extends StoredDefinition> = D & {
+  id: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+};
 
 /** Flows and their versions. A flow row points at its current version; versions are never rewritten. */
-export class FlowStore {
+export class FlowStore<D extends StoredDefinition> {
   constructor(private readonly db: Db) {}
 
   /** `audit` entries are written in the same transaction. */
-  async insert(flow: Flow, audit: readonly NewAuditEntry[] = []): Promise<void> {
+  async insert(flow: StoredFlow<D>, audit: readonly NewAuditEntry[] = []): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('flows')
@@ -23,21 +44,17 @@ export class FlowStore {
           updated_at: flow.updatedAt,
         })
         .execute();
-      await trx
-        .insertInto('flow_versions')
-        .values({
-          flow_id: flow.id,
-          version: flow.version,
-          definition: JSON.stringify(definitionOf(flow)),
-          created_at: flow.updatedAt,
-        })
-        .execute();
+      await insertVersion(trx, flow);
       await writeAudit(trx, audit);
     });
   }
 
   /** Saves `flow` as the version after `expectedVersion`; false when someone else saved first. */
-  async update(flow: Flow, expectedVersion: number, audit: readonly NewAuditEntry[] = []): Promise<boolean> {
+  async update(
+    flow: StoredFlow<D>,
+    expectedVersion: number,
+    audit: readonly NewAuditEntry[] = [],
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const res = await trx
         .updateTable('flows')
@@ -53,38 +70,30 @@ export class FlowStore {
         .where('version', '=', expectedVersion)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return false;
-      await trx
-        .insertInto('flow_versions')
-        .values({
-          flow_id: flow.id,
-          version: flow.version,
-          definition: JSON.stringify(definitionOf(flow)),
-          created_at: flow.updatedAt,
-        })
-        .execute();
+      await insertVersion(trx, flow);
       await writeAudit(trx, audit);
       return true;
     });
   }
 
-  async get(id: string): Promise<Flow | undefined> {
+  async get(id: string): Promise<StoredFlow<D> | undefined> {
     const row = await this.baseQuery().where('f.id', '=', id).executeTakeFirst();
-    return row && toFlow(row);
+    return row && toFlow<D>(row);
   }
 
-  async list(): Promise<Flow[]> {
+  async list(): Promise<StoredFlow<D>[]> {
     const rows = await this.baseQuery().orderBy('f.created_at', 'desc').orderBy('f.id').execute();
-    return rows.map(toFlow);
+    return rows.map((r) => toFlow<D>(r));
   }
 
-  async liveByMetric(metric: string): Promise<Flow[]> {
+  async liveByMetric(metric: string): Promise<StoredFlow<D>[]> {
     const rows = await this.baseQuery()
       .where('f.status', '=', 'live')
       .where('f.trigger_type', '=', 'metric')
       .where('f.trigger_metric', '=', metric)
       .orderBy('f.created_at')
       .execute();
-    return rows.map(toFlow);
+    return rows.map((r) => toFlow<D>(r));
   }
 
   /** Deletes the flow; its versions stay so runs in flight can finish. */
@@ -101,14 +110,14 @@ export class FlowStore {
     });
   }
 
-  async getVersion(flowId: string, version: number): Promise<FlowDefinition | undefined> {
+  async getVersion(flowId: string, version: number): Promise<D | undefined> {
     const row = await this.db
       .selectFrom('flow_versions')
       .select('definition')
       .where('flow_id', '=', flowId)
       .where('version', '=', version)
       .executeTakeFirst();
-    return row && (JSON.parse(row.definition) as FlowDefinition);
+    return row && (JSON.parse(row.definition) as D);
   }
 
   private baseQuery() {
@@ -121,17 +130,29 @@ export class FlowStore {
   }
 }
 
-function definitionOf(flow: Flow): FlowDefinition {
+async function insertVersion(trx: Transaction<Database>, flow: StoredFlow<StoredDefinition>): Promise<void> {
+  await trx
+    .insertInto('flow_versions')
+    .values({
+      flow_id: flow.id,
+      version: flow.version,
+      definition: JSON.stringify(definitionOf(flow)),
+      created_at: flow.updatedAt,
+    })
+    .execute();
+}
+
+function definitionOf(flow: StoredDefinition): StoredDefinition {
   return { name: flow.name, status: flow.status, trigger: flow.trigger, steps: flow.steps };
 }
 
-function toFlow(row: {
+function toFlow<D extends StoredDefinition>(row: {
   id: string;
   version: number;
   created_at: string;
   updated_at: string;
   definition: string;
-}): Flow {
-  const def = JSON.parse(row.definition) as FlowDefinition;
+}): StoredFlow<D> {
+  const def = JSON.parse(row.definition) as D;
   return { id: row.id, ...def, version: row.version, createdAt: row.created_at, updatedAt: row.updated_at };
 }

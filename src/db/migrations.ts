@@ -1,11 +1,18 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { sql } from 'kysely';
-import { latencyBucket } from '../analytics/buckets';
 
 /**
  * Migrations live in code (not files on disk) so the compiled worker and API carry them. Keep the
  * SQL portable: plain types, no SQLite-only features, so PostgreSQL can run the same list.
  */
+/**
+ * The latency bucket as it was when `0002` ran, copied here on purpose: a migration is frozen code
+ * and must import nothing that can change (the live one is `latencyBucket` in `./buckets`).
+ */
+function latencyBucket0002(ms: number): number {
+  return Math.max(0, Math.floor(Math.log(Math.max(ms, 0) + 1) / Math.log(1.1)));
+}
+
 const migrations: Record<string, Migration> = {
   '0001_initial': {
     async up(db: Kysely<unknown>) {
@@ -243,7 +250,7 @@ const migrations: Record<string, Migration> = {
           ['h', r.created_at.slice(0, 13)],
           ['d', r.created_at.slice(0, 10)],
         ]) {
-          const key = JSON.stringify([grain, period, r.flow_id, r.step_id, latencyBucket(r.latency_ms)]);
+          const key = JSON.stringify([grain, period, r.flow_id, r.step_id, latencyBucket0002(r.latency_ms)]);
           counts.set(key, (counts.get(key) ?? 0) + 1);
         }
       }

@@ -1,12 +1,18 @@
 import type { Generated } from 'kysely';
+import type { DeliveryState } from '../shared/delivery-outcome';
+import { DELIVERY_STATUSES } from '../shared/delivery-outcome';
 
 /** Timestamps are ISO-8601 strings in UTC: they sort correctly as text in SQLite and PostgreSQL alike. */
 type Iso = string;
 
+/** A flow is a draft until it is made live; only live flows start runs. */
+export const FLOW_STATUSES = ['draft', 'live'] as const;
+export type FlowStatus = (typeof FLOW_STATUSES)[number];
+
 export interface FlowsTable {
   id: string;
   name: string;
-  status: 'draft' | 'live';
+  status: FlowStatus;
   trigger_type: string;
   trigger_metric: string | null;
   version: number;
@@ -57,7 +63,9 @@ export interface RunsTable {
   created_at: Iso;
 }
 
-export type DeliveryStatus = 'pending' | 'retrying' | 'delivered' | 'failed' | 'skipped';
+/** Where a delivery stands: declared once, in the pure shared folder the workflow also reads. */
+export { DELIVERY_STATUSES };
+export type DeliveryStatus = DeliveryState;
 export type AttemptClass = 'delivered' | 'retryable' | 'non_retryable';
 
 export interface DeliveriesTable {

@@ -3,13 +3,13 @@ import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { EventStore, RunRow } from '../db/event-store';
-import type { FlowStore } from '../db/flow-store';
+import type { FlowStore } from '../flows/store';
 import type { Flow } from '../flows/model';
 import { buildPlan } from '../flows/plan';
 import type { FlowRunInput, RunContext } from '../shared/run-types';
 import type { Logger } from '../logger';
 import { RunStarter } from '../temporal/run-starter';
-import { buildContext } from './context';
+import { buildContext } from '../templates/context';
 import type { EventInput } from './schema';
 
 export interface StartedRun {

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { FLOW_STATUSES } from '../db/schema';
+import type { SealedValue } from '../secrets';
+import type { RetrySettings } from '../shared/retry';
 
 /** Step ids appear in URLs and activity ids: keep them short and URL-safe. */
 export const STEP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -8,18 +11,21 @@ export const MAX_DELAY_SECONDS = 366 * 24 * 3600;
 
 const stepId = z.string().regex(STEP_ID_PATTERN, 'must be 1-64 letters, digits, "-" or "_"').optional();
 
+/** A step's own retry settings, each optional: exactly the settings of {@link RetrySettings}. */
+const retryOverrideShape = {
+  maxAttempts: z.number().int().min(1).max(1000).optional(),
+  initialIntervalMs: z.number().int().min(1).max(86_400_000).optional(),
+  backoffCoefficient: z.number().min(1).max(10).optional(),
+  maxIntervalMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400_000)
+    .optional(),
+} satisfies Record<keyof RetrySettings, z.ZodOptional<z.ZodNumber>>;
+
 export const retryOverrideSchema = z
-  .strictObject({
-    maxAttempts: z.number().int().min(1).max(1000).optional(),
-    initialIntervalMs: z.number().int().min(1).max(86_400_000).optional(),
-    backoffCoefficient: z.number().min(1).max(10).optional(),
-    maxIntervalMs: z
-      .number()
-      .int()
-      .min(1)
-      .max(7 * 86_400_000)
-      .optional(),
-  })
+  .strictObject(retryOverrideShape)
   .refine(
     (r) =>
       r.initialIntervalMs === undefined ||
@@ -103,7 +109,7 @@ export const triggerSchema = z.discriminatedUnion(
 );
 export type Trigger = z.infer<typeof triggerSchema>;
 
-export const flowStatusSchema = z.enum(['draft', 'live'], { error: 'must be "draft" or "live"' });
+export const flowStatusSchema = z.enum(FLOW_STATUSES, { error: 'must be "draft" or "live"' });
 export type FlowStatus = z.infer<typeof flowStatusSchema>;
 
 const name = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200);
@@ -127,17 +133,6 @@ export const patchFlowSchema = z
     message: 'send at least one of name, status, trigger, steps',
   });
 export type PatchFlowInput = z.infer<typeof patchFlowSchema>;
-
-/** A header value as stored: encrypted, with the key id that sealed it and a fingerprint to tell values apart. */
-export interface SealedValue {
-  kid: string;
-  iv: string;
-  ct: string;
-  tag: string;
-  fp: string;
-  /** The first characters shown in the masked form (empty for short values). */
-  hint: string;
-}
 
 export interface WebhookStep {
   id: string;

@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
 import type { FieldProblem } from '../errors';
-import type { SecretBox } from '../secrets';
+import type { SealedValue, SecretBox } from '../secrets';
 import { looksMasked, maskSealed } from '../secrets';
 import { compileTemplate, TemplateError } from '../templates';
 import { checkHeaderName, checkHeaderValue, checkWebhookUrl, MAX_HEADERS } from '../webhooks/rules';
 import { ConditionSyntaxError, parseCondition } from '../shared/condition';
-import type { SealedValue, Step, StepInput, WebhookStep } from './model';
+import type { Step, StepInput, WebhookStep } from './model';
 import { MAX_NESTING, MAX_STEPS, walkSteps } from './model';
 
 /**

@@ -1,5 +1,5 @@
 import type { EventStore } from '../db/event-store';
-import { buildContext } from '../events/context';
+import { buildContext } from '../templates/context';
 import type { RunContext } from '../shared/run-types';
 import type { Trigger } from './model';
 

@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import type { EventStore } from '../db/event-store';
-import type { FlowStore } from '../db/flow-store';
+import type { FlowStore } from './store';
 import type { FieldProblem } from '../errors';
-import { ForbiddenError, HttpError, NotFoundError, ValidationError } from '../errors';
-import type { Principal } from '../auth/permissions';
-import { permissionError } from '../auth/permissions';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors';
+import type { Principal } from '../permissions';
+import { permissionError } from '../permissions';
 import type { SecretBox } from '../secrets';
 import { maskSealed } from '../secrets';
 import type { TemplateRenderer } from '../templates';
@@ -134,8 +134,7 @@ export class FlowService {
     const checks = await this.check(next, current, paths);
     const audit = auditEntries(id, changes, actor, next.updatedAt);
     if (!(await this.deps.store.update(next, current.version, audit))) {
-      throw new HttpError(
-        409,
+      throw new ConflictError(
         'conflict',
         `flow ${id} was changed by another request; fetch it and try again`,
       );
@@ -150,8 +149,7 @@ export class FlowService {
     authorize(changes, actor);
     const audit = auditEntries(id, changes, actor, new Date().toISOString());
     if (!(await this.deps.store.delete(id, current.version, audit))) {
-      throw new HttpError(
-        409,
+      throw new ConflictError(
         'conflict',
         `flow ${id} was changed by another request; fetch it and try again`,
       );
@@ -161,7 +159,7 @@ export class FlowService {
   /**
    * Save-time checks: every changed body must render to JSON with sample data for the trigger,
    * and, when the flow is (or goes) live, every new or changed URL gets the live check.
-   * Throws a 422 naming each problem; returns the per-step results otherwise.
+   * Throws a ValidationError naming each problem; returns the per-step results otherwise.
    */
   private async check(
     next: Flow,

@@ -3,8 +3,8 @@ import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { Config } from '../config';
 import type { EventStore } from '../db/event-store';
-import { HttpError } from '../errors';
-import { buildContext } from '../events/context';
+import { DomainError } from '../errors';
+import { buildContext } from '../templates/context';
 import type { SecretBox } from '../secrets';
 import type { JsonProblem, TemplateRenderer } from '../templates';
 import type { OutcomeClass } from '../webhooks/classify';
@@ -58,10 +58,11 @@ export class StepTools {
 
   private webhookStep(flow: Flow, stepId: string): WebhookStep {
     const step = findStep(flow.steps, stepId);
-    if (!step) throw new HttpError(404, 'not_found', `step ${stepId} was not found in flow ${flow.id}`);
+    if (!step)
+      throw new DomainError('not_found', 'not_found', `step ${stepId} was not found in flow ${flow.id}`);
     if (step.type !== 'webhook') {
-      throw new HttpError(
-        422,
+      throw new DomainError(
+        'invalid',
         'not_a_webhook',
         `step ${stepId} is a ${step.type} step; only webhook steps render a body`,
       );

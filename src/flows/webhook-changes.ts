@@ -1,4 +1,5 @@
-import type { SealedValue, Step, WebhookStep } from './model';
+import type { SealedValue } from '../secrets';
+import type { Step, WebhookStep } from './model';
 import { walkSteps } from './model';
 
 /** One webhook step's change in a save, as the audit log records it: field names, never values. */
@@ -66,7 +67,7 @@ export function gatedFields(c: WebhookChange): string[] {
 }
 
 /**
- * Changes that need the `webhooks:change` permission (see `src/auth/permissions.ts`): adding or
+ * Changes that need the `webhooks:change` permission (see `src/permissions.ts`): adding or
  * removing a webhook step, or changing its URL, headers or body. Renaming a step or tuning its
  * retries is not.
  */

@@ -2,7 +2,7 @@ import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import type { Config } from '../config';
 import type { DeliveryStore } from '../db/delivery-store';
 import type { EventStore } from '../db/event-store';
-import type { FlowStore } from '../db/flow-store';
+import type { FlowStore } from '../flows/store';
 import { NotFoundError } from '../errors';
 import type { Step } from '../flows/model';
 import type { RunStepView } from '../shared/delivery-outcome';

@@ -1,12 +1,22 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { SealedValue } from '../flows/model';
 
 /** Marks a masked value; U+2022 cannot appear in a valid HTTP header value, so a mask is never a real value. */
 export const MASK = '••••';
 const HINT_MIN_LENGTH = 12;
 const HINT_LENGTH = 3;
+
+/** A header value as stored: encrypted, with the key id that sealed it and a fingerprint to tell values apart. */
+export interface SealedValue {
+  kid: string;
+  iv: string;
+  ct: string;
+  tag: string;
+  fp: string;
+  /** The first characters shown in the masked form (empty for short values). */
+  hint: string;
+}
 
 export interface SecretKey {
   id: string;

@@ -6,9 +6,10 @@
  */
 import type { StepState, WebhookFailureDetails } from './run-types';
 
-/** A delivery's state: `pending` and `retrying` while attempts go on, then how it ended. */
-export type DeliveryState = 'pending' | 'retrying' | DeliveryEnd;
-export type DeliveryEnd = 'delivered' | 'failed' | 'skipped';
+/** A delivery's state, declared once: `pending` and `retrying` while attempts go on, then how it ended. */
+export const DELIVERY_STATUSES = ['pending', 'retrying', 'delivered', 'failed', 'skipped'] as const;
+export type DeliveryState = (typeof DELIVERY_STATUSES)[number];
+export type DeliveryEnd = Exclude<DeliveryState, 'pending' | 'retrying'>;
 
 /** The retry policy Temporal applies to the attempts, as the activity sees it (durations in ms). */
 export interface AttemptPolicy {

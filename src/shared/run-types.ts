@@ -2,13 +2,11 @@
  * The shapes exchanged between the API, the workflow and the activities. Types only: workflow
  * code imports this file, so it must stay free of runtime dependencies.
  */
+import type { RetrySettings } from './retry';
+import type { TemplateContext } from './template-context';
 
-export interface RetryPlan {
-  maxAttempts: number;
-  initialIntervalMs: number;
-  backoffCoefficient: number;
-  maxIntervalMs: number;
-}
+/** The retry policy a webhook step follows: its overrides over the configured defaults. */
+export type RetryPlan = RetrySettings;
 
 /**
  * A flow version reduced to what the workflow needs to walk it. No URL, header or body: those
@@ -19,10 +17,8 @@ export type PlanStep =
   | { id: string; type: 'delay'; seconds: number }
   | { id: string; type: 'split'; condition: string; yes: PlanStep[]; no: PlanStep[] };
 
-export interface RunContext {
-  person: Record<string, unknown>;
-  event: Record<string, unknown>;
-}
+/** The template context a run carries (declared once, in ./template-context). */
+export type RunContext = TemplateContext;
 
 export interface FlowRunInput {
   runId: string;

@@ -3,6 +3,7 @@ import { parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
 import nunjucks from 'nunjucks';
 import { JSON_STRING_FILTER, JSON_VALUE_FILTER, translateDjango } from './django';
 import { FILTERS, str, toJson } from './filters';
+import type { TemplateContext } from './context';
 import { TemplateError } from './errors';
 
 /**
@@ -10,11 +11,6 @@ import { TemplateError } from './errors';
  * JSON-aware escaping, and a sandbox. Synchronous and pure; `renderer.ts` runs it in a worker
  * thread so that a runaway template can be stopped.
  */
-
-export interface TemplateContext {
-  person: Record<string, unknown>;
-  event: Record<string, unknown>;
-}
 
 export interface RenderLimits {
   /** Loop iterations allowed in one render, all loops together. @default 100000 */

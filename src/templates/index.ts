@@ -2,7 +2,9 @@
  * The one module that turns webhook body templates into text: compile (save time, in process),
  * render (bounded, in worker threads). Everything about syntax, filters and escaping is behind it.
  */
-export type { CompiledTemplate, JsonProblem, JsonRender, RenderLimits, TemplateContext } from './engine';
+export type { TemplateContext } from './context';
+export { buildContext } from './context';
+export type { CompiledTemplate, JsonProblem, JsonRender, RenderLimits } from './engine';
 export { compileTemplate, DEFAULT_LIMITS, renderJson } from './engine';
 export { TemplateError } from './errors';
 export { TemplateRenderer } from './renderer';

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import type { CompiledTemplate, JsonRender, RenderLimits, TemplateContext } from './engine';
+import type { TemplateContext } from './context';
+import type { CompiledTemplate, JsonRender, RenderLimits } from './engine';
 import { compileTemplate, renderJson } from './engine';
 import { Lru } from '../lru';
 import { TemplateError } from './errors';

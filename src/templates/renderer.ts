@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Piscina } from 'piscina';
-import type { JsonRender, RenderLimits, TemplateContext } from './engine';
+import type { TemplateContext } from './context';
+import type { JsonRender, RenderLimits } from './engine';
 import { DEFAULT_LIMITS } from './engine';
 import type { RenderTask } from './render-thread';
 
@@ -13,13 +14,23 @@ export interface RendererOptions {
   /** Heap of each thread, in MiB; a template that needs more is stopped. @default 128 */
   memoryMb?: number;
   limits?: RenderLimits;
+  /**
+   * The module each thread loads. Tests that run from source pass an entry that loads
+   * `render-thread.ts` itself, so they never run an older compiled copy.
+   * @default the compiled `render-thread.js` next to this file
+   */
+  threadFile?: string;
 }
 
-/** Compiled output sits next to this file; under ts-jest the source runs and the thread comes from dist/. */
-function threadFile(): string {
+/** The compiled thread next to this file; never a build elsewhere, which could be stale. */
+function compiledThreadFile(): string {
   const here = path.join(__dirname, 'render-thread.js');
-  if (fs.existsSync(here)) return here;
-  return path.resolve(__dirname, '..', '..', 'dist', 'templates', 'render-thread.js');
+  if (!fs.existsSync(here)) {
+    throw new Error(
+      `${here} does not exist: build first (npm run build), or pass threadFile when running from source`,
+    );
+  }
+  return here;
 }
 
 /**
@@ -36,7 +47,7 @@ export class TemplateRenderer {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     const threads = opts.threads ?? 2;
     this.pool = new Piscina({
-      filename: threadFile(),
+      filename: opts.threadFile ?? compiledThreadFile(),
       minThreads: 1,
       maxThreads: threads,
       idleTimeout: 60_000,

@@ -5,9 +5,15 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_FLAGS } from './search-attributes';
 
-/** Where `make` builds the Temporal CLI; `HOOKFLOW_TEMPORAL_CLI` points elsewhere. */
-export function temporalCliPath(env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(env.HOOKFLOW_TEMPORAL_CLI ?? path.join(__dirname, '..', '..', '.tools', 'temporal'));
+/**
+ * Where `make` builds the Temporal CLI (`.tools/` of the repository `root`, by default the one this
+ * file was built into); `HOOKFLOW_TEMPORAL_CLI` points elsewhere.
+ */
+export function temporalCliPath(
+  env: NodeJS.ProcessEnv = process.env,
+  root: string = path.join(__dirname, '..', '..'),
+): string {
+  return path.resolve(env.HOOKFLOW_TEMPORAL_CLI ?? path.join(root, '.tools', 'temporal'));
 }
 
 export interface DevServerOptions {

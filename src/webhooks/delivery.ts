@@ -1,8 +1,17 @@
-import type { WebhookStep } from '../flows/model';
-import type { SecretBox } from '../secrets';
+import type { SealedValue, SecretBox } from '../secrets';
 import type { TemplateContext, TemplateRenderer } from '../templates';
 import type { AttemptOutcome } from './classify';
 import { checkWebhookUrl } from './rules';
+
+/**
+ * What a request is made from: a webhook step's URL, sealed headers and body template (a flow's
+ * `WebhookStep` fits; webhooks sit below flows, so the step type is not imported).
+ */
+export interface WebhookRequestSource {
+  url: string;
+  headers: Readonly<Record<string, SealedValue>>;
+  body: string;
+}
 
 /** A request ready to send: the URL re-checked, the body rendered and valid JSON, headers decrypted. */
 export interface PreparedRequest {
@@ -17,7 +26,7 @@ export interface PreparedRequest {
  * Returns a non-retryable outcome when the request can never be sent.
  */
 export async function prepareRequest(
-  step: WebhookStep,
+  step: WebhookRequestSource,
   context: TemplateContext,
   deps: { secrets: SecretBox; renderer: TemplateRenderer },
   cacheKey?: string,

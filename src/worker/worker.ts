@@ -8,7 +8,7 @@ import type { Db } from '../db';
 import { openDatabase } from '../db';
 import { DeliveryStore } from '../db/delivery-store';
 import { AttemptSpool } from '../db/attempt-spool';
-import { FlowStore } from '../db/flow-store';
+import { FlowStore } from '../flows/store';
 import type { Logger } from '../logger';
 import { createSecretBox } from '../secrets/from-config';
 import { TemplateRenderer } from '../templates';

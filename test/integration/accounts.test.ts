@@ -1,5 +1,5 @@
 import { currentTotp } from '../../src/auth/totp';
-import { Stack } from '../../src/testing/stack';
+import { Stack } from '../harness/stack';
 import type { ErrorResponse } from '../support/api-types';
 
 /** Accounts on the real API: first owner from config, sign-in, TOTP with real codes, recovery codes, API keys, lockout. */

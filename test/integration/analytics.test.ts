@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createTestPki } from '../../src/testing/certs';
-import { Receiver } from '../../src/testing/receiver';
-import { ARTIFACTS, poll, Stack } from '../../src/testing/stack';
+import { createTestPki } from '../harness/certs';
+import { Receiver } from '../harness/receiver';
+import { ARTIFACTS, poll, Stack } from '../harness/stack';
 import { launchBrowser, signInThroughPage } from '../support/browser';
 import type { ErrorResponse } from '../support/api-types';
 import { createLiveFlow, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';

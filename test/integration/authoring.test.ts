@@ -3,10 +3,10 @@ import path from 'node:path';
 import { openDatabase } from '../../src/db';
 import { temporalCliPath } from '../../src/temporal/dev-server';
 import { freePort } from '../../src/temporal/ports';
-import type { TestPki } from '../../src/testing/certs';
-import { createTestPki } from '../../src/testing/certs';
-import { Receiver } from '../../src/testing/receiver';
-import { Stack } from '../../src/testing/stack';
+import type { TestPki } from '../harness/certs';
+import { createTestPki } from '../harness/certs';
+import { Receiver } from '../harness/receiver';
+import { Stack } from '../harness/stack';
 import type { ErrorResponse, PublicFlow } from '../support/api-types';
 import { postEvent, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';
 

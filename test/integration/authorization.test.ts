@@ -1,11 +1,11 @@
 import { currentTotp } from '../../src/auth/totp';
-import type { Role } from '../../src/auth/permissions';
-import { ROLES } from '../../src/auth/permissions';
-import { createTestPki } from '../../src/testing/certs';
-import { Receiver } from '../../src/testing/receiver';
-import type { ApiResponse } from '../../src/testing/stack';
+import type { Role } from '../../src/permissions';
+import { ROLES } from '../../src/permissions';
+import { createTestPki } from '../harness/certs';
+import { Receiver } from '../harness/receiver';
+import type { ApiResponse } from '../harness/stack';
 import path from 'node:path';
-import { ARTIFACTS, Stack } from '../../src/testing/stack';
+import { ARTIFACTS, Stack } from '../harness/stack';
 import { launchBrowser, signInThroughPage } from '../support/browser';
 import type { ErrorResponse, PublicFlow } from '../support/api-types';
 import { createLiveFlow, startOneRun, uniqueMetric, waitForRun } from '../support/flows';

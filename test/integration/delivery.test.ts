@@ -1,11 +1,11 @@
 import { openDatabase } from '../../src/db';
 import type { FlowDefinition } from '../../src/flows/model';
 import { freePort } from '../../src/temporal/ports';
-import type { KeyPair } from '../../src/testing/certs';
-import { createTestPki } from '../../src/testing/certs';
+import type { KeyPair } from '../harness/certs';
+import { createTestPki } from '../harness/certs';
 import { createLiveFlow, getRun, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';
-import { Receiver } from '../../src/testing/receiver';
-import { poll, Stack } from '../../src/testing/stack';
+import { Receiver } from '../harness/receiver';
+import { poll, Stack } from '../harness/stack';
 import path from 'node:path';
 
 /** Webhook delivery on the real stack: what arrives, and how every kind of ending is classified. */

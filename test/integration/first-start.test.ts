@@ -1,5 +1,5 @@
 import { launchBrowser } from '../support/browser';
-import { Stack } from '../../src/testing/stack';
+import { Stack } from '../harness/stack';
 import type { ErrorResponse } from '../support/api-types';
 
 /** First start with no owner configured: a one-time setup link on the console creates the first owner. */

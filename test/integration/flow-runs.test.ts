@@ -1,4 +1,4 @@
-import { createTestPki } from '../../src/testing/certs';
+import { createTestPki } from '../harness/certs';
 import type { ErrorResponse, PublicFlow } from '../support/api-types';
 import {
   createLiveFlow,
@@ -9,8 +9,8 @@ import {
   uniqueMetric,
   waitForRun,
 } from '../support/flows';
-import { Receiver } from '../../src/testing/receiver';
-import { poll, Stack } from '../../src/testing/stack';
+import { Receiver } from '../harness/receiver';
+import { poll, Stack } from '../harness/stack';
 
 /** Flow runs on the real stack: dedupe, delays, splits, a worker crash, and the API's contract. */
 

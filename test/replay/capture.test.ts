@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporalCliPath } from '../../src/temporal/dev-server';
-import { createTestPki } from '../../src/testing/certs';
-import { Receiver } from '../../src/testing/receiver';
-import { poll, Stack } from '../../src/testing/stack';
+import { createTestPki } from '../harness/certs';
+import { Receiver } from '../harness/receiver';
+import { poll, Stack } from '../harness/stack';
 import { createLiveFlow, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';
 
 const HISTORIES = path.join(__dirname, 'histories');

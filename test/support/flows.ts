@@ -1,5 +1,5 @@
-import type { ApiResponse, Stack } from '../../src/testing/stack';
-import { poll } from '../../src/testing/stack';
+import type { ApiResponse, Stack } from '../harness/stack';
+import { poll } from '../harness/stack';
 import type { PublicFlow, RunView, RunsResponse } from './api-types';
 
 let counter = 0;

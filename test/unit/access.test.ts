@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import { accessRefusal, webhookRefusal } from '../../src/api/auth';
-import type { Principal, Role, Scope, User } from '../../src/auth/permissions';
-import { ROLES } from '../../src/auth/permissions';
+import type { Principal, Role, Scope, User } from '../../src/permissions';
+import { ROLES } from '../../src/permissions';
 import type { Step, WebhookStep } from '../../src/flows/model';
 import { needsWebhookPermission, webhookChanges } from '../../src/flows/webhook-changes';
-import { safeNext } from '../../src/pages/views';
+import { safeNext } from '../../src/api/pages/views';
 import { SecretBox } from '../../src/secrets';
 
 const user = (role: Role, twoStepEnabled: boolean): User => ({

@@ -1,6 +1,6 @@
-import { bucketUpperMs, latencyBucket, percentileFromBuckets } from '../../src/analytics/buckets';
+import { bucketUpperMs, latencyBucket, percentileFromBuckets } from '../../src/db/buckets';
 import { decodeCursor, encodeCursor } from '../../src/analytics/store';
-import { chartGeometry } from '../../src/pages/chart';
+import { chartGeometry } from '../../src/api/pages/chart';
 
 test('latency buckets are within 10% and percentiles read from them', () => {
   for (const ms of [0, 1, 9, 42, 250, 1234, 9999, 60_000]) {

@@ -1,6 +1,6 @@
 import type dns from 'node:dns';
-import { createTestPki } from '../../src/testing/certs';
-import { Receiver } from '../../src/testing/receiver';
+import { createTestPki } from '../harness/certs';
+import { Receiver } from '../harness/receiver';
 import { checkAddress, checkDestination, checkPort, parsePolicy } from '../../src/webhooks/outbound';
 import type { Resolver } from '../../src/webhooks/outbound';
 import { createDispatcher, sendWebhook } from '../../src/webhooks/send';

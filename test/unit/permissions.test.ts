@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Action } from '../../src/auth/permissions';
-import { ACTIONS, PERMISSIONS, ROLES } from '../../src/auth/permissions';
+import type { Action } from '../../src/permissions';
+import { ACTIONS, PERMISSIONS, ROLES } from '../../src/permissions';
 
 /** The cells of one action's row as the README writes them. */
 function rowOf(action: Action): string[] {

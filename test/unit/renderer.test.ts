@@ -1,12 +1,14 @@
 import { TemplateRenderer } from '../../src/templates';
+import { renderThreadFromSource } from '../support/render-thread';
 
-/** The thread pool the worker renders with (uses the compiled thread from dist/, built by `make test`). */
+/** The thread pool the worker renders with, its threads running the source of today (no build needed). */
+const threadFile = renderThreadFromSource();
 
 const list = (n: number) => ({ person: {}, event: { list: Array.from({ length: n }, (_, i) => i) } });
 let renderer: TemplateRenderer;
 
 beforeAll(() => {
-  renderer = new TemplateRenderer({ timeoutMs: 2000 });
+  renderer = new TemplateRenderer({ timeoutMs: 2000, threadFile });
 });
 afterAll(() => renderer.close());
 
@@ -45,7 +47,7 @@ test('runaway templates end with a clear error, and the pool keeps working', asy
 });
 
 test('a render that takes longer than the limit is stopped with its thread', async () => {
-  const slow = new TemplateRenderer({ timeoutMs: 1000, threads: 1 });
+  const slow = new TemplateRenderer({ timeoutMs: 1000, threads: 1, threadFile });
   try {
     const src = '{% for a in event.list %}{{ event.list|join:","|sha_256 }}{% endfor %}{}';
     const r = await slow.render(src, list(90_000));

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { toProblems } from '../../src/api/validation';
 import { eventSchema } from '../../src/events/schema';
-import { buildContext } from '../../src/events/context';
+import { buildContext } from '../../src/templates/context';
 import { profileIdFor } from '../../src/events/service';
 import type { WebhookStep } from '../../src/flows/model';
 import { createFlowSchema } from '../../src/flows/model';

@@ -1,4 +1,5 @@
-import type { SeriesPoint } from '../analytics/store';
+import type { SeriesPoint } from '../../analytics/store';
+import type { DeliveryStatus } from '../../db/schema';
 
 export interface ChartBar {
   x: number;
@@ -8,7 +9,7 @@ export interface ChartBar {
   segments: {
     y: number;
     height: number;
-    kind: 'delivered' | 'retrying' | 'failed' | 'skipped';
+    kind: (typeof KINDS)[number];
     count: number;
   }[];
 }
@@ -21,7 +22,7 @@ export interface ChartGeometry {
   empty: boolean;
 }
 
-const KINDS = ['delivered', 'retrying', 'failed', 'skipped'] as const;
+const KINDS = ['delivered', 'retrying', 'failed', 'skipped'] as const satisfies readonly DeliveryStatus[];
 
 /**
  * Bars for an inline SVG chart of deliveries over time, one per bucket of the range (buckets

@@ -1,4 +1,4 @@
-import { compileTemplate, TemplateRenderer } from '../templates';
+import { compileTemplate, TemplateRenderer } from '../src/templates';
 
 /** A realistic order webhook: profile fields, a loop over line items, filters. */
 export const ORDER_TEMPLATE = `{

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { createTestPki } from '../testing/certs';
-import { Receiver } from '../testing/receiver';
-import { Stack } from '../testing/stack';
+import { createTestPki } from '../test/harness/certs';
+import { Receiver } from '../test/harness/receiver';
+import { Stack } from '../test/harness/stack';
 import { peakRssMiB, percentile, pool } from './stats';
 import { benchTemplates } from './templates';
 

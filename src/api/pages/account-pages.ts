@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import type { Accounts } from '../auth/accounts';
-import { currentPrincipal } from '../api/auth';
+import type { Accounts } from '../../auth/accounts';
+import { currentPrincipal } from '../auth';
 import type { Render } from './views';
 import { safeNext, signedInPage } from './views';
 

@@ -1,15 +1,23 @@
-// Test and benchmark support: real processes and real TLS endpoints on loopback. Not loaded by the API or worker.
+// Test and benchmark support: real processes and real TLS endpoints on loopback. Not part of the build of the API or worker.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { currentTotp } from '../auth/totp';
-import { DevServer } from '../temporal/dev-server';
-import { freePort } from '../temporal/ports';
+import { currentTotp } from '../../src/auth/totp';
+import { DevServer, temporalCliPath } from '../../src/temporal/dev-server';
+import { freePort } from '../../src/temporal/ports';
 
-const ROOT = path.resolve(__dirname, '..', '..');
+/** The repository root: the nearest folder up with package.json (from test/ under jest, or a bench build). */
+function repositoryRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
+  }
+}
+
+const ROOT = repositoryRoot();
 const DIST = path.join(ROOT, 'dist');
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
@@ -84,7 +92,12 @@ export class Stack {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hookflow-${opts.name}-`));
     const [temporalPort, apiPort] = [await freePort(), await freePort()];
-    const server = await DevServer.start({ port: temporalPort, dbFile: path.join(dir, 'temporal.sqlite') });
+    // The CLI of this repository, also when the harness runs from the benchmark's build (dist-bench/).
+    const server = await DevServer.start({
+      port: temporalPort,
+      dbFile: path.join(dir, 'temporal.sqlite'),
+      executable: temporalCliPath(process.env, ROOT),
+    });
     const owner =
       (opts.auth ?? 'owner') === 'owner'
         ? { email: 'owner@hookflow.test', password: crypto.randomBytes(12).toString('base64url') }

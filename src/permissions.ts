@@ -1,5 +1,5 @@
-import type { DomainError } from '../errors';
-import { ForbiddenError, UnauthenticatedError } from '../errors';
+import type { DomainError } from './errors';
+import { ForbiddenError, UnauthenticatedError } from './errors';
 
 /** The roles, strongest first. Analysts and support read; managers and above change things. */
 export const ROLES = ['owner', 'admin', 'manager', 'analyst', 'support'] as const;

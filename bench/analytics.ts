@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { latencyBucket } from '../analytics/buckets';
-import { AnalyticsStore } from '../analytics/store';
-import { openDatabase } from '../db';
+import { latencyBucket } from '../src/db/buckets';
+import { AnalyticsStore } from '../src/analytics/store';
+import { openDatabase } from '../src/db';
 import { percentile } from './stats';
 
 /**

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import nunjucks from 'nunjucks';
-import { currentPrincipal } from '../api/auth';
-import { permissionError } from '../auth/permissions';
+import { currentPrincipal } from '../auth';
+import { permissionError } from '../../permissions';
 
-/** Views sit at the repository root, two levels up from both src/pages and dist/pages. */
-const VIEWS = path.join(__dirname, '..', '..', 'views');
+/** Views sit at the repository root, three levels up from both src/api/pages and dist/api/pages. */
+const VIEWS = path.join(__dirname, '..', '..', '..', 'views');
 
 export type Render = (res: Response, view: string, ctx: object) => void;
 

@@ -1,10 +1,10 @@
 import type { Request, Response } from 'express';
 import { Router } from 'express';
-import type { AnalyticsStore, DeliverySummary, Stats } from '../analytics/store';
-import type { FlowStore } from '../db/flow-store';
-import { NotFoundError } from '../errors';
-import { walkSteps } from '../flows/model';
-import type { RunService } from '../runs/service';
+import type { AnalyticsStore, DeliverySummary, Stats } from '../../analytics/store';
+import type { FlowStore } from '../../flows/store';
+import { NotFoundError } from '../../errors';
+import { walkSteps } from '../../flows/model';
+import type { RunService } from '../../runs/service';
 import type { ChartGeometry } from './chart';
 import { chartGeometry } from './chart';
 import type { Render } from './views';

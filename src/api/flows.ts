@@ -1,0 +1,57 @@
+import { Router } from 'express';
+import type { EventStore } from '../db/event-store';
+import { createFlowSchema, patchFlowSchema } from '../flows/model';
+import type { FlowService, SaveResult } from '../flows/service';
+import { toPublicFlow } from '../flows/service';
+import type { StepTools } from '../flows/step-tools';
+import { previewSchema } from '../flows/step-tools';
+import { listVariables } from '../flows/variables';
+import { actorOf, requires } from './auth';
+import { parseBody } from './validation';
+
+/** A saved flow with the per-webhook-step results of its save-time checks. */
+const saved = ({ flow, checks }: SaveResult) => ({ ...toPublicFlow(flow), checks });
+
+/** Flows: create, list, read, change, delete; a flow's variables; preview and test send of a step. */
+export function flowsRouter(deps: {
+  flows: FlowService;
+  stepTools: StepTools;
+  eventStore: EventStore;
+}): Router {
+  const r = Router();
+
+  r.post('/', requires('flows:write'), async (req, res) => {
+    res.status(201).json(saved(await deps.flows.create(parseBody(createFlowSchema, req.body), actorOf(res))));
+  });
+  r.get('/', requires('flows:read'), async (_req, res) => {
+    res.json({ flows: (await deps.flows.list()).map(toPublicFlow) });
+  });
+  r.get('/:id', requires('flows:read'), async (req, res) => {
+    res.json(toPublicFlow(await deps.flows.get(req.params.id)));
+  });
+  r.patch('/:id', requires('flows:write'), async (req, res) => {
+    const patch = parseBody(patchFlowSchema, req.body);
+    res.json(saved(await deps.flows.patch(req.params.id, patch, actorOf(res))));
+  });
+  r.delete('/:id', requires('flows:write'), async (req, res) => {
+    await deps.flows.delete(req.params.id, actorOf(res));
+    res.status(204).end();
+  });
+
+  r.get('/:id/variables', requires('flows:read'), async (req, res) => {
+    const flow = await deps.flows.get(req.params.id);
+    res.json({ variables: await listVariables(flow, deps.eventStore) });
+  });
+  r.post('/:id/steps/:stepId/preview', requires('flows:read'), async (req, res) => {
+    const flow = await deps.flows.get(req.params.id);
+    const input = parseBody(previewSchema, req.body ?? {});
+    res.json(await deps.stepTools.preview(flow, req.params.stepId, input));
+  });
+  r.post('/:id/steps/:stepId/test', requires('webhooks:test'), async (req, res) => {
+    const flow = await deps.flows.get(req.params.id);
+    const input = parseBody(previewSchema, req.body ?? {});
+    res.json(await deps.stepTools.testSend(flow, req.params.stepId, input));
+  });
+
+  return r;
+}
