@@ -2,6 +2,7 @@ import { createTestPki } from '../harness/certs';
 import type { ErrorResponse, PublicFlow } from '../support/api-types';
 import {
   createLiveFlow,
+  emailValueHook,
   getRun,
   postEvent,
   startOneRun,
@@ -17,12 +18,7 @@ import { poll, Stack } from '../harness/stack';
 let stack: Stack;
 let receiver: Receiver;
 
-const hook = (id: string, path: string) => ({
-  id,
-  type: 'webhook',
-  url: receiver.url(path),
-  body: '{"email": "{{ person.email }}", "value": {{ event.value }}}',
-});
+const hook = (id: string, urlPath: string) => emailValueHook(id, receiver.url(urlPath));
 
 beforeAll(async () => {
   const pki = createTestPki();

@@ -12,7 +12,14 @@ import { temporalCliPath } from '../../src/temporal/dev-server';
 import { createTestPki } from '../harness/certs';
 import { Receiver } from '../harness/receiver';
 import { poll, Stack } from '../harness/stack';
-import { createLiveFlow, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';
+import {
+  createLiveFlow,
+  emailValueHook,
+  startOneRun,
+  step,
+  uniqueMetric,
+  waitForRun,
+} from '../support/flows';
 
 const HISTORIES = path.join(__dirname, 'histories');
 const capture = process.env.HOOKFLOW_CAPTURE_HISTORIES === '1' ? describe : describe.skip;
@@ -22,12 +29,7 @@ capture('capture workflow histories for the replay suite', () => {
   let receiver: Receiver;
   let client: Client;
 
-  const hook = (id: string, urlPath: string) => ({
-    id,
-    type: 'webhook',
-    url: receiver.url(urlPath),
-    body: '{"email": "{{ person.email }}", "value": {{ event.value }}}',
-  });
+  const hook = (id: string, urlPath: string) => emailValueHook(id, receiver.url(urlPath));
 
   beforeAll(async () => {
     const pki = createTestPki();

@@ -9,6 +9,16 @@ export function uniqueMetric(label: string): string {
   return `${label} ${process.pid}-${counter}`;
 }
 
+/** A webhook step posting the person's email and the event's value to `url`. */
+export function emailValueHook(id: string, url: string): Record<string, unknown> {
+  return {
+    id,
+    type: 'webhook',
+    url,
+    body: '{"email": "{{ person.email }}", "value": {{ event.value }}}',
+  };
+}
+
 export async function createLiveFlow(stack: Stack, metric: string, steps: unknown[]): Promise<PublicFlow> {
   const res = await stack.request<PublicFlow>('POST', '/api/flows', {
     name: `flow for ${metric}`,
