@@ -21,6 +21,9 @@ const LAYERS = [
   { name: 'temporal code', paths: ['src/workflows', 'src/activities'] },
   // The dev server launcher and the one run starter, typed against the workflow functions.
   { name: 'temporal client', paths: ['src/temporal'] },
+  // Profiles, lists, segments, audience conditions and flow entries: what events, lists and
+  // segments share (so the services above can use it without importing each other).
+  { name: 'audience', paths: ['src/audience'] },
   { name: 'services', paths: ['src/events', 'src/runs', 'src/analytics', 'src/auth'], apart: true },
   { name: 'edge', paths: ['src/api', 'src/worker'], apart: true },
   { name: 'entry points', paths: ['src/start.ts', 'src/scripts'] },
