@@ -190,6 +190,25 @@ export interface AuditLogTable {
   fields: string;
 }
 
+/**
+ * A profile's membership of a list (issue 11). `pending` until a double-opt-in list's member
+ * confirms; a member who left has no row (history is kept apart).
+ */
+export interface ListMembersTable {
+  list_id: string;
+  profile_id: string;
+  status: 'pending' | 'subscribed';
+  joined_at: Iso;
+  confirmed_at: Iso | null;
+}
+
+/** A profile currently in a segment (issue 11); exits delete the row (history is kept apart). */
+export interface SegmentMembersTable {
+  segment_id: string;
+  profile_id: string;
+  entered_at: Iso;
+}
+
 export interface Database {
   flows: FlowsTable;
   flow_versions: FlowVersionsTable;
@@ -205,4 +224,6 @@ export interface Database {
   sessions: SessionsTable;
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
+  list_members: ListMembersTable;
+  segment_members: SegmentMembersTable;
 }
