@@ -19,6 +19,8 @@ ENV NODE_ENV=production \
 COPY --from=temporal-cli /out/temporal /usr/local/bin/temporal
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The pages' templates, read at run time from the repository root (see src/api/pages/views.ts).
+COPY views ./views
 COPY package.json ./
 VOLUME /data
 EXPOSE 3000

@@ -46,3 +46,11 @@ test('worker and api share one data volume and valid configuration', () => {
     expect(svc.environment!.TEMPORAL_ADDRESS).toBe('temporal:7233');
   }
 });
+
+test('the image carries what the API reads at run time: the compiled code and the page templates', () => {
+  const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  expect(finalStage).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
+  expect(finalStage).toMatch(/^COPY views \.\/views$/m);
+  expect(fs.readdirSync(path.join(ROOT, 'views')).length).toBeGreaterThan(0);
+});
