@@ -125,6 +125,17 @@ export class EventStore {
     return rows.map((r) => JSON.parse(r.data) as Record<string, unknown>);
   }
 
+  /** The most recently changed profile, as last sent; for samples of list and segment flows. */
+  async latestProfile(): Promise<{ id: string; data: Record<string, unknown> } | undefined> {
+    const row = await this.db
+      .selectFrom('profiles')
+      .select(['id', 'data'])
+      .orderBy('updated_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && { id: row.id, data: JSON.parse(row.data) as Record<string, unknown> };
+  }
+
   async insertRuns(rows: RunRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.db
