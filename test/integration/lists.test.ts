@@ -151,7 +151,7 @@ test('a list import starts one run per new member and none for members from befo
   const again = await stack.request<{ entered: number }>('POST', `/api/flows/${flow.id}/add-past-profiles`);
   expect(again.body.entered).toBe(0);
   await poll(
-    async () => receiver.received(`/${label}`).length,
+    () => Promise.resolve(receiver.received(`/${label}`).length),
     (n) => n === 8,
     30_000,
   );
