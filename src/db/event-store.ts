@@ -35,7 +35,7 @@ function toEvent(row: EventsTable): EventRecord {
   };
 }
 
-/** Profiles, events and the runs they started. */
+/** Profiles as events carry them, events, and the runs they started (recorded by `EntryStore`). */
 export class EventStore {
   constructor(private readonly db: Db) {}
 
@@ -136,15 +136,6 @@ export class EventStore {
     return row && { id: row.id, data: JSON.parse(row.data) as Record<string, unknown> };
   }
 
-  async insertRuns(rows: RunRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.db
-      .insertInto('runs')
-      .values(rows)
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
-  }
-
   async runsForEvent(eventId: string): Promise<RunRow[]> {
     return this.db
       .selectFrom('runs')
@@ -152,10 +143,6 @@ export class EventStore {
       .where('event_id', '=', eventId)
       .orderBy('created_at')
       .execute();
-  }
-
-  async markStarted(runId: string, at: string): Promise<void> {
-    await this.db.updateTable('runs').set({ started_at: at }).where('id', '=', runId).execute();
   }
 
   async getRun(runId: string): Promise<RunRow | undefined> {
