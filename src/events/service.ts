@@ -7,6 +7,8 @@ import type { Logger } from '../logger';
 import type { PendingEntry } from '../audience/entry-queue';
 import type { FlowEntries } from '../audience/entries';
 import { profileIdFor } from '../audience/identity';
+import { mergeProfile } from '../audience/profiles';
+import { ProfileStore } from '../db/profile-store';
 import type { EventInput } from './schema';
 
 export { profileIdFor };
@@ -42,13 +44,15 @@ export class EventService {
     const profileId = profileIdFor(input.profile);
     const { duplicate, runs } = await this.db.transaction().execute(async (trx) => {
       const events = new EventStore(trx);
+      // The profile keeps what the event does not carry (fields and properties set through the profile API).
+      const before = await new ProfileStore(trx).get(profileId);
       await events.upsertProfile(
         {
           id: profileId,
           email: input.profile.email ?? null,
           phoneNumber: input.profile.phone_number ?? null,
           externalId: input.profile.external_id ?? null,
-          data: input.profile,
+          data: mergeProfile(before?.data, input.profile),
         },
         now,
       );

@@ -96,7 +96,19 @@ test('profiles: created by identity (201), updated with merged properties (200),
     `/api/profiles?email=${encodeURIComponent(email)}`,
   );
   expect(found.body.profiles.map((p) => p.id)).toEqual([id]);
-  expect((await stack.request('GET', `/api/profiles/${id}`)).status).toBe(200);
+  // An event carrying the profile updates it in the same transaction, keeping what it does not carry.
+  const event = await stack.request('POST', '/api/events', {
+    metric: unique('Viewed'),
+    profile: { email, first_name: 'Augusta', properties: { seen: 1 } },
+  });
+  expect(event.status).toBe(202);
+  const afterEvent = await stack.request<Record<string, unknown>>('GET', `/api/profiles/${id}`);
+  expect(afterEvent.body).toMatchObject({
+    first_name: 'Augusta',
+    last_name: 'Lovelace',
+    location: { timezone: 'Europe/London' },
+    properties: { plan: 'free', vip: true, seen: 1 },
+  });
 
   const badZone = await stack.request<ErrorResponse>('POST', '/api/profiles', {
     email,
