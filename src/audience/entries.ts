@@ -65,6 +65,7 @@ export interface FlowEntriesDeps {
 export class FlowEntries implements EntryQueue {
   private readonly flows: FlowStore;
   private readonly versions = new Map<string, Flow['steps']>();
+  private readonly live = new WeakMap<Transaction<Database>, Map<string, Flow[]>>();
 
   constructor(private readonly deps: FlowEntriesDeps) {
     this.flows = new FlowStore(deps.db);
@@ -77,10 +78,7 @@ export class FlowEntries implements EntryQueue {
     changeId: string,
     now: string,
   ): Promise<PendingEntry[]> {
-    const flows = await new FlowStore(trx).liveByRef(
-      trigger.type,
-      trigger.type === 'list' ? trigger.listId : trigger.segmentId,
-    );
+    const flows = await this.liveFlows(trx, trigger);
     if (flows.length === 0) return [];
     let context: RunContext | undefined;
     const out: PendingEntry[] = [];
@@ -94,6 +92,20 @@ export class FlowEntries implements EntryQueue {
       if (entry) out.push(entry);
     }
     return out;
+  }
+
+  /**
+   * The live flows of a trigger, read once per transaction: an import enqueues up to a thousand
+   * profiles in one, and no other writer can change flows while it holds the write lock.
+   */
+  private async liveFlows(trx: Transaction<Database>, trigger: EntryTrigger): Promise<Flow[]> {
+    const ref = trigger.type === 'list' ? trigger.listId : trigger.segmentId;
+    let cache = this.live.get(trx);
+    if (!cache) this.live.set(trx, (cache = new Map<string, Flow[]>()));
+    const key = `${trigger.type}:${ref}`;
+    let flows = cache.get(key);
+    if (!flows) cache.set(key, (flows = await new FlowStore(trx).liveByRef(trigger.type, ref)));
+    return flows;
   }
 
   /**
@@ -158,29 +170,40 @@ export class FlowEntries implements EntryQueue {
     }
   }
 
+  /**
+   * Starts the runs, then marks them started in one write: one write per run would take the
+   * database's write lock a thousand times for an import, waiting on the worker's writes each time.
+   * A crash in between only leaves started runs unmarked; the sweep finds them already started.
+   */
   private async startRows(rows: readonly RunRow[]): Promise<void> {
     let next = 0;
+    const started: string[] = [];
     const worker = async () => {
       while (next < rows.length) {
         const row = rows[next++]!;
-        await this.startOne(row);
+        if (await this.startOne(row)) started.push(row.id);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, rows.length) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, rows.length) }, worker));
+    } finally {
+      await new EntryStore(this.deps.db).markStarted(started, new Date().toISOString());
+    }
   }
 
-  private async startOne(run: RunRow): Promise<void> {
+  /** True once Temporal holds the run (started now or before); false when nothing can start it. */
+  private async startOne(run: RunRow): Promise<boolean> {
     let context: RunContext;
     let metric: string | undefined;
     if (run.context !== null) {
       context = JSON.parse(run.context) as RunContext;
     } else if (run.event_id !== null) {
       const event = await new EventStore(this.deps.db).getEvent(run.event_id);
-      if (!event) return;
+      if (!event) return false;
       context = buildContext(event.profile, event.properties, event.profileId);
       metric = event.metric;
     } else {
-      return;
+      return false;
     }
     const input: FlowRunInput = {
       runId: run.id,
@@ -201,7 +224,7 @@ export class FlowEntries implements EntryQueue {
       // Started before (by the request, or an earlier sweep): the run id is started once, ever.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
-    await new EntryStore(this.deps.db).markStarted(run.id, new Date().toISOString());
+    return true;
   }
 
   private async steps(run: RunRow): Promise<Flow['steps']> {

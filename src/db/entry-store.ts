@@ -65,7 +65,13 @@ export class EntryStore {
       .execute();
   }
 
-  async markStarted(runId: string, at: string): Promise<void> {
-    await this.db.updateTable('runs').set({ started_at: at }).where('id', '=', runId).execute();
+  async markStarted(runIds: readonly string[], at: string): Promise<void> {
+    for (let i = 0; i < runIds.length; i += 500) {
+      await this.db
+        .updateTable('runs')
+        .set({ started_at: at })
+        .where('id', 'in', runIds.slice(i, i + 500))
+        .execute();
+    }
   }
 }
