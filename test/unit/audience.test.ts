@@ -21,6 +21,8 @@ import type { Flow } from '../../src/flows/model';
 import { createFlowSchema, isRefusalMetric, reentryOf, reentrySchema } from '../../src/flows/model';
 import { FlowStore } from '../../src/flows/store';
 import { createLogger } from '../../src/logger';
+import type { Principal, Scope } from '../../src/permissions';
+import { permissionError } from '../../src/permissions';
 import type { FlowRunInput } from '../../src/shared/run-types';
 import type { RunStarter } from '../../src/temporal/run-starter';
 
@@ -248,4 +250,25 @@ test('0007 rebuilds runs: rows recorded before it keep their event, and event_id
     .values({ ...row, id: 'run_2', event_id: null, profile_id: 'p', context: '{}' })
     .execute();
   await db.destroy();
+});
+
+test('profiles and lists: every role reads, managers and above write, keys need the profiles scopes', () => {
+  const user = (role: 'manager' | 'analyst') => ({
+    id: 'u',
+    email: 'u@example.com',
+    role,
+    twoStepEnabled: false,
+    createdAt: 't',
+    disabledAt: null,
+  });
+  const key = (role: 'manager' | 'analyst', scopes: Scope[]): Principal => ({
+    kind: 'api_key',
+    user: user(role),
+    keyId: 'k',
+    scopes,
+  });
+  expect(permissionError(key('analyst', ['profiles:read']), 'profiles:read')).toBeUndefined();
+  expect(permissionError(key('analyst', ['profiles:write']), 'profiles:write')?.code).toBe('role_forbidden');
+  expect(permissionError(key('manager', ['profiles:write']), 'profiles:write')).toBeUndefined();
+  expect(permissionError(key('manager', ['flows:write']), 'profiles:write')?.code).toBe('scope_missing');
 });
