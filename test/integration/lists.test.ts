@@ -359,3 +359,22 @@ test('a run of a list flow carries the profile only', async () => {
   await waitForRun(stack, run.runId);
   expect(JSON.parse(receiver.received(`/${label}`)[0]!.body)).toEqual({ email: `${label}@example.com` });
 });
+
+test('a segment trigger is accepted by shape; event variables are refused in it with its own message', async () => {
+  const ok = await stack.request<PublicFlow & { reentry: unknown }>('POST', '/api/flows', {
+    name: 'segment flow',
+    trigger: { type: 'segment', segmentId: 'seg_any' },
+    steps: [],
+  });
+  expect(ok.status).toBe(201);
+  expect(ok.body.reentry).toEqual({ mode: 'never' });
+  const refused = await stack.request<ErrorResponse>('POST', '/api/flows', {
+    name: 'segment flow',
+    trigger: { type: 'segment', segmentId: 'seg_any' },
+    steps: [{ id: 'h', type: 'webhook', url: receiver.url('/x'), body: '{"v": {{ event.value }}}' }],
+  });
+  expect(refused.status).toBe(422);
+  expect(refused.body.error.details).toEqual([
+    { path: 'steps.0.body', message: 'event variables are not available in segment-triggered flows' },
+  ]);
+});
