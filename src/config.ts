@@ -85,6 +85,8 @@ const envSchema = z.object({
   HOOKFLOW_OWNER_EMAIL: z.email().optional(),
   /** Password of that first owner; at least 12 characters. */
   HOOKFLOW_OWNER_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  /** How often the API starts runs recorded but not started (after a crash). @default 30 */
+  HOOKFLOW_RUN_SWEEP_SECONDS: int(1, 86_400).default(30),
   /** pino log level. @default "info" */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -106,6 +108,8 @@ export interface Config {
   secretKeys: string | undefined;
   outbound: OutboundPolicy;
   owner: { email: string; password: string } | undefined;
+  /** Seconds between sweeps of the runs outbox. */
+  runSweepSeconds: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -151,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.HOOKFLOW_OWNER_EMAIL && e.HOOKFLOW_OWNER_PASSWORD
         ? { email: e.HOOKFLOW_OWNER_EMAIL, password: e.HOOKFLOW_OWNER_PASSWORD }
         : undefined,
+    runSweepSeconds: e.HOOKFLOW_RUN_SWEEP_SECONDS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -6,7 +6,14 @@ export const ROLES = ['owner', 'admin', 'manager', 'analyst', 'support'] as cons
 export type Role = (typeof ROLES)[number];
 
 /** What an API key may be given; each action below names the scope a key needs for it. */
-export const SCOPES = ['events:write', 'flows:read', 'flows:write', 'analytics:read'] as const;
+export const SCOPES = [
+  'events:write',
+  'flows:read',
+  'flows:write',
+  'analytics:read',
+  'profiles:read',
+  'profiles:write',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** A signed-in user as the rules see them (the rest of the account lives in `users.ts`). */
@@ -87,6 +94,19 @@ export const PERMISSIONS = {
     key: 'events:write',
     twoStep: false,
     deniedRole: 'events can be changed by managers, admins and owners',
+  },
+  'profiles:read': {
+    what: 'read profiles, lists and list members',
+    roles: EVERY_ROLE,
+    key: 'profiles:read',
+    twoStep: false,
+  },
+  'profiles:write': {
+    what: 'create, change or delete profiles and lists; add, confirm or remove list members',
+    roles: WRITERS,
+    key: 'profiles:write',
+    twoStep: false,
+    deniedRole: 'profiles and lists can be changed by managers, admins and owners',
   },
   'analytics:read': {
     what: 'read runs, webhook analytics and deliveries; the pages',

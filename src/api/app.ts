@@ -25,6 +25,10 @@ import { webhooksPages } from './pages/webhooks-page';
 import { accountPages } from './pages/account-pages';
 import { createViews } from './pages/views';
 import type { FlowStore } from '../flows/store';
+import type { ProfileService } from '../audience/profiles';
+import type { ListService } from '../audience/lists';
+import { profilesRouter } from './profiles';
+import { listsRouter } from './lists';
 
 export interface ApiDeps {
   config: Config;
@@ -38,6 +42,8 @@ export interface ApiDeps {
   analytics: AnalyticsStore;
   resend: ResendService;
   flowStore: FlowStore;
+  profiles: ProfileService;
+  lists: ListService;
   accounts: Accounts;
   audit: AuditStore;
   logger: Logger;
@@ -68,6 +74,8 @@ export function createApp(deps: ApiDeps): express.Express {
 
   app.use('/api/flows', flowsRouter(deps));
   app.use('/api/events', eventsRouter(deps.events));
+  app.use('/api/profiles', profilesRouter(deps.profiles));
+  app.use('/api/lists', listsRouter(deps.lists));
   app.use('/api/runs', runsRouter(deps.runs));
   app.use('/api/webhooks', webhooksRouter(deps));
   app.use('/api/audit', auditRouter(deps.audit));

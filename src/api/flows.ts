@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { ListService } from '../audience/lists';
 import type { EventStore } from '../db/event-store';
 import { createFlowSchema, patchFlowSchema } from '../flows/model';
 import type { FlowService, SaveResult } from '../flows/service';
@@ -15,6 +16,7 @@ const saved = ({ flow, checks }: SaveResult) => ({ ...toPublicFlow(flow), checks
 /** Flows: create, list, read, change, delete; a flow's variables; preview and test send of a step. */
 export function flowsRouter(deps: {
   flows: FlowService;
+  lists: ListService;
   stepTools: StepTools;
   eventStore: EventStore;
 }): Router {
@@ -36,6 +38,11 @@ export function flowsRouter(deps: {
   r.delete('/:id', requires('flows:write'), async (req, res) => {
     await deps.flows.delete(req.params.id, actorOf(res));
     res.status(204).end();
+  });
+
+  r.post('/:id/add-past-profiles', requires('flows:write'), async (req, res) => {
+    const { entered, runs } = await deps.lists.addPastProfiles(req.params.id);
+    res.json({ entered, runs: runs.map((x) => ({ runId: x.runId, profileId: x.profileId })) });
   });
 
   r.get('/:id/variables', requires('flows:read'), async (req, res) => {

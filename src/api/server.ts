@@ -20,6 +20,10 @@ import { AnalyticsStore } from '../analytics/store';
 import { createAccounts } from '../auth/accounts';
 import { AuditStore } from '../db/audit-store';
 import { createApp } from './app';
+import { FlowEntries } from '../audience/entries';
+import { ListService } from '../audience/lists';
+import { ProfileService } from '../audience/profiles';
+import { RunStarter } from '../temporal/run-starter';
 
 /** The live URL check waits at most this long for the endpoint. */
 const LIVE_CHECK_TIMEOUT_MS = 5000;
@@ -60,6 +64,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   }
   const setupToken = await accounts.firstOwner.createToken();
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
+  const entries = new FlowEntries({
+    db,
+    starter: new RunStarter(client, config.temporal.taskQueue),
+    config,
+    logger,
+  });
+  const lists = new ListService(db, entries);
   const app = createApp({
     config,
     db,
@@ -74,9 +85,12 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       liveCheck: (url) =>
         liveCheckUrl(url, { dispatcher: checkDispatcher, timeoutMs: LIVE_CHECK_TIMEOUT_MS }),
       checkDestination: (url) => checkDestination(url, config.outbound),
+      listExists: (id) => lists.exists(id),
     }),
     stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
-    events: new EventService(eventStore, flowStore, client, config, logger),
+    events: new EventService(db, entries, logger),
+    profiles: new ProfileService(db),
+    lists,
     runs,
     analytics,
     flowStore,
@@ -87,6 +101,16 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
+  // The outbox: runs recorded but not started (a crash between commit and start) start now and
+  // every sweep interval after.
+  const sweep = () =>
+    entries.sweep().then(
+      (n) => n > 0 && logger.info({ runs: n }, 'recorded runs started by the sweep'),
+      (err: unknown) => logger.warn({ err }, 'run sweep failed; retried at the next interval'),
+    );
+  void sweep();
+  const sweeper = setInterval(() => void sweep(), config.runSweepSeconds * 1000);
+  sweeper.unref();
   const addr = server.address();
   const port = addr && typeof addr === 'object' ? addr.port : config.api.port;
   const host = config.api.host === '0.0.0.0' || config.api.host === '::' ? 'localhost' : config.api.host;
@@ -102,6 +126,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     server,
     url: `http://${config.api.host}:${port}`,
     async close() {
+      clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await connection.close();

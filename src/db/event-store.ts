@@ -35,7 +35,7 @@ function toEvent(row: EventsTable): EventRecord {
   };
 }
 
-/** Profiles, events and the runs they started. */
+/** Profiles as events carry them, events, and the runs they started (recorded by `EntryStore`). */
 export class EventStore {
   constructor(private readonly db: Db) {}
 
@@ -125,13 +125,15 @@ export class EventStore {
     return rows.map((r) => JSON.parse(r.data) as Record<string, unknown>);
   }
 
-  async insertRuns(rows: RunRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.db
-      .insertInto('runs')
-      .values(rows)
-      .onConflict((oc) => oc.column('id').doNothing())
-      .execute();
+  /** The most recently changed profile, as last sent; for samples of list and segment flows. */
+  async latestProfile(): Promise<{ id: string; data: Record<string, unknown> } | undefined> {
+    const row = await this.db
+      .selectFrom('profiles')
+      .select(['id', 'data'])
+      .orderBy('updated_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && { id: row.id, data: JSON.parse(row.data) as Record<string, unknown> };
   }
 
   async runsForEvent(eventId: string): Promise<RunRow[]> {
@@ -141,10 +143,6 @@ export class EventStore {
       .where('event_id', '=', eventId)
       .orderBy('created_at')
       .execute();
-  }
-
-  async markStarted(runId: string, at: string): Promise<void> {
-    await this.db.updateTable('runs').set({ started_at: at }).where('id', '=', runId).execute();
   }
 
   async getRun(runId: string): Promise<RunRow | undefined> {

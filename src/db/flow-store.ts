@@ -12,8 +12,10 @@ import type { Database, FlowStatus } from './schema';
 export interface StoredDefinition {
   name: string;
   status: FlowStatus;
-  trigger: { type: string; metric: string };
+  trigger: { type: string; metric?: string; listId?: string; segmentId?: string };
   steps: readonly unknown[];
+  /** Absent on flows saved before re-entry existed: the trigger's default applies. */
+  reentry?: unknown;
 }
 
 /** A definition with the flow row's identity and timestamps. */
@@ -38,7 +40,8 @@ export class FlowStore<D extends StoredDefinition> {
           name: flow.name,
           status: flow.status,
           trigger_type: flow.trigger.type,
-          trigger_metric: flow.trigger.metric,
+          trigger_metric: flow.trigger.metric ?? null,
+          trigger_ref: triggerRef(flow),
           version: flow.version,
           created_at: flow.createdAt,
           updated_at: flow.updatedAt,
@@ -62,7 +65,8 @@ export class FlowStore<D extends StoredDefinition> {
           name: flow.name,
           status: flow.status,
           trigger_type: flow.trigger.type,
-          trigger_metric: flow.trigger.metric,
+          trigger_metric: flow.trigger.metric ?? null,
+          trigger_ref: triggerRef(flow),
           version: flow.version,
           updated_at: flow.updatedAt,
         })
@@ -91,6 +95,17 @@ export class FlowStore<D extends StoredDefinition> {
       .where('f.status', '=', 'live')
       .where('f.trigger_type', '=', 'metric')
       .where('f.trigger_metric', '=', metric)
+      .orderBy('f.created_at')
+      .execute();
+    return rows.map((r) => toFlow<D>(r));
+  }
+
+  /** Live flows triggered by joining list `ref` (`type` 'list') or entering segment `ref` ('segment'). */
+  async liveByRef(type: 'list' | 'segment', ref: string): Promise<StoredFlow<D>[]> {
+    const rows = await this.baseQuery()
+      .where('f.status', '=', 'live')
+      .where('f.trigger_type', '=', type)
+      .where('f.trigger_ref', '=', ref)
       .orderBy('f.created_at')
       .execute();
     return rows.map((r) => toFlow<D>(r));
@@ -143,7 +158,18 @@ async function insertVersion(trx: Transaction<Database>, flow: StoredFlow<Stored
 }
 
 function definitionOf(flow: StoredDefinition): StoredDefinition {
-  return { name: flow.name, status: flow.status, trigger: flow.trigger, steps: flow.steps };
+  const def: StoredDefinition = {
+    name: flow.name,
+    status: flow.status,
+    trigger: flow.trigger,
+    steps: flow.steps,
+  };
+  if (flow.reentry !== undefined) def.reentry = flow.reentry;
+  return def;
+}
+
+function triggerRef(flow: StoredDefinition): string | null {
+  return flow.trigger.listId ?? flow.trigger.segmentId ?? null;
 }
 
 function toFlow<D extends StoredDefinition>(row: {

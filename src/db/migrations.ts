@@ -342,6 +342,108 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sessions_expires_idx').on('sessions').column('expires_at').execute();
     },
   },
+  '0007_profiles_lists_entries': {
+    // Issue 11: lists and their members (with history), per-flow entries for re-entry, and runs that
+    // no event started (list and segment entries): event_id becomes optional, the profile and the
+    // template context are kept so a sweep can start a recorded run after a crash.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('flows').addColumn('trigger_ref', 'text').execute();
+      await db.schema
+        .createIndex('flows_trigger_ref_idx')
+        .on('flows')
+        .columns(['status', 'trigger_type', 'trigger_ref'])
+        .execute();
+      await db.schema.createIndex('profiles_email_idx').on('profiles').column('email').execute();
+      await db.schema.createIndex('profiles_phone_idx').on('profiles').column('phone_number').execute();
+      await db.schema.createIndex('profiles_external_idx').on('profiles').column('external_id').execute();
+
+      await db.schema
+        .createTable('lists')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('double_opt_in', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('list_members')
+        .addColumn('list_id', 'text', (c) => c.notNull())
+        .addColumn('profile_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('joined_at', 'text', (c) => c.notNull())
+        .addColumn('confirmed_at', 'text')
+        .addPrimaryKeyConstraint('list_members_pk', ['list_id', 'profile_id'])
+        .execute();
+      await db.schema
+        .createIndex('list_members_page_idx')
+        .on('list_members')
+        .columns(['list_id', 'joined_at', 'profile_id'])
+        .execute();
+      await db.schema
+        .createIndex('list_members_profile_idx')
+        .on('list_members')
+        .columns(['profile_id', 'list_id'])
+        .execute();
+      await db.schema
+        .createTable('list_member_history')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('list_id', 'text', (c) => c.notNull())
+        .addColumn('profile_id', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('by', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('list_member_history_idx')
+        .on('list_member_history')
+        .columns(['list_id', 'profile_id', 'at'])
+        .execute();
+
+      await db.schema
+        .createTable('flow_entries')
+        .addColumn('flow_id', 'text', (c) => c.notNull())
+        .addColumn('profile_id', 'text', (c) => c.notNull())
+        .addColumn('run_id', 'text', (c) => c.notNull())
+        .addColumn('entered_at', 'text', (c) => c.notNull())
+        // 'once' for flows that never re-enter (the unique key refuses a second entry), else the change id.
+        .addColumn('entry_key', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('flow_entries_key_idx')
+        .on('flow_entries')
+        .columns(['flow_id', 'profile_id', 'entry_key'])
+        .unique()
+        .execute();
+      await db.schema
+        .createIndex('flow_entries_latest_idx')
+        .on('flow_entries')
+        .columns(['flow_id', 'profile_id', 'entered_at'])
+        .execute();
+
+      await db.schema
+        .createTable('runs_0007')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('flow_id', 'text', (c) => c.notNull())
+        .addColumn('flow_version', 'integer', (c) => c.notNull())
+        .addColumn('event_id', 'text')
+        .addColumn('profile_id', 'text')
+        .addColumn('context', 'text')
+        .addColumn('started_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await sql`insert into runs_0007 (id, flow_id, flow_version, event_id, started_at, created_at)
+        select id, flow_id, flow_version, event_id, started_at, created_at from runs`.execute(db);
+      await db.schema.dropTable('runs').execute();
+      await sql`alter table runs_0007 rename to runs`.execute(db);
+      await db.schema.createIndex('runs_event_idx').on('runs').column('event_id').execute();
+      await db.schema.createIndex('runs_flow_idx').on('runs').columns(['flow_id', 'created_at']).execute();
+      await db.schema
+        .createIndex('runs_unstarted_idx')
+        .on('runs')
+        .columns(['started_at', 'created_at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -15,6 +15,8 @@ export interface FlowsTable {
   status: FlowStatus;
   trigger_type: string;
   trigger_metric: string | null;
+  /** The list or segment a list- or segment-triggered flow listens to. */
+  trigger_ref: string | null;
   version: number;
   created_at: Iso;
   updated_at: Iso;
@@ -57,8 +59,13 @@ export interface RunsTable {
   id: string;
   flow_id: string;
   flow_version: number;
-  event_id: string;
-  /** Set once Temporal accepted the workflow; a row without it is retried when the event is posted again. */
+  /** The event that started the run; null for list and segment entries. */
+  event_id: string | null;
+  /** The profile a list or segment entry runs for (metric runs read it from the event). */
+  profile_id: string | null;
+  /** JSON of the template context of a list or segment entry, fixed when the entry was recorded. */
+  context: string | null;
+  /** Set once Temporal accepted the workflow; a row without it is started by the sweep (the outbox). */
   started_at: Iso | null;
   created_at: Iso;
 }
@@ -202,6 +209,37 @@ export interface ListMembersTable {
   confirmed_at: Iso | null;
 }
 
+export interface ListsTable {
+  id: string;
+  name: string;
+  double_opt_in: number;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+/** What happened to a membership, by whom: `user:<id>`, `key:<id>` or `import`. */
+export interface ListMemberHistoryTable {
+  id: string;
+  list_id: string;
+  profile_id: string;
+  action: 'joined' | 'confirmed' | 'left';
+  by: string;
+  at: Iso;
+}
+
+/**
+ * One entry of a profile into a flow; the latest `entered_at` per flow and profile answers the
+ * re-entry rule and "has not been in this flow in the last N days".
+ */
+export interface FlowEntriesTable {
+  flow_id: string;
+  profile_id: string;
+  run_id: string;
+  entered_at: Iso;
+  /** `once` when the flow never lets a profile re-enter (a unique key refuses a second), else the change id. */
+  entry_key: string;
+}
+
 /** A profile currently in a segment (issue 11); exits delete the row (history is kept apart). */
 export interface SegmentMembersTable {
   segment_id: string;
@@ -224,6 +262,9 @@ export interface Database {
   sessions: SessionsTable;
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
+  lists: ListsTable;
   list_members: ListMembersTable;
+  list_member_history: ListMemberHistoryTable;
+  flow_entries: FlowEntriesTable;
   segment_members: SegmentMembersTable;
 }

@@ -1,16 +1,17 @@
 import crypto from 'node:crypto';
-import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import type { Config } from '../config';
-import type { EventStore, RunRow } from '../db/event-store';
-import type { FlowStore } from '../flows/store';
-import type { Flow } from '../flows/model';
-import { buildPlan } from '../flows/plan';
-import type { FlowRunInput, RunContext } from '../shared/run-types';
+import type { Db } from '../db';
+import { EventStore } from '../db/event-store';
+import type { RunRow } from '../db/event-store';
+import { FlowStore } from '../flows/store';
 import type { Logger } from '../logger';
-import { RunStarter } from '../temporal/run-starter';
-import { buildContext } from '../templates/context';
+import type { PendingEntry } from '../audience/entry-queue';
+import type { FlowEntries } from '../audience/entries';
+import { profileIdFor } from '../audience/identity';
+import { mergeProfile } from '../audience/profiles';
+import { ProfileStore } from '../db/profile-store';
 import type { EventInput } from './schema';
+
+export { profileIdFor };
 
 export interface StartedRun {
   flowId: string;
@@ -19,112 +20,68 @@ export interface StartedRun {
 
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
-/** Profiles are identified by their first identifier: email (case-insensitive), phone, external id. */
-export function profileIdFor(p: EventInput['profile']): string {
-  const key = p.email
-    ? `email:${p.email.toLowerCase()}`
-    : p.phone_number
-      ? `phone:${p.phone_number}`
-      : `external:${p.external_id ?? ''}`;
-  return `prf_${sha(key).slice(0, 20)}`;
-}
-
 /** With a unique_id, the run id is derived from flow, metric and unique_id: a repeat maps to the same run. */
 function runIdFor(flowId: string, metric: string, uniqueId: string | undefined): string {
   if (uniqueId === undefined) return `run_${crypto.randomUUID().replace(/-/g, '')}`;
   return `run_${sha(`${flowId}\0${metric}\0${uniqueId}`).slice(0, 32)}`;
 }
 
-/** Accepts events, stores them, and starts one run per live flow whose trigger matches. */
+/**
+ * Accepts events, stores them, and starts one run per live flow whose trigger matches (under the
+ * flow's re-entry rule). The profile change, the event and its runs are one transaction; the runs
+ * start after commit, and the sweep starts any a crash left behind.
+ */
 export class EventService {
-  private readonly starter: RunStarter;
-
   constructor(
-    private readonly events: EventStore,
-    private readonly flows: FlowStore,
-    client: Client,
-    private readonly config: Config,
+    private readonly db: Db,
+    private readonly entries: FlowEntries,
     private readonly logger: Logger,
-  ) {
-    this.starter = new RunStarter(client, config.temporal.taskQueue);
-  }
+  ) {}
 
   async ingest(input: EventInput): Promise<{ runs: StartedRun[]; duplicate: boolean }> {
     const now = new Date().toISOString();
     const uniqueId = input.unique_id === undefined ? undefined : String(input.unique_id);
     const profileId = profileIdFor(input.profile);
-    await this.events.upsertProfile(
-      {
-        id: profileId,
-        email: input.profile.email ?? null,
-        phoneNumber: input.profile.phone_number ?? null,
-        externalId: input.profile.external_id ?? null,
-        data: input.profile,
-      },
-      now,
-    );
-    const stored = await this.events.insertEvent({
-      id: `evt_${crypto.randomUUID().replace(/-/g, '')}`,
-      metric: input.metric,
-      profileId,
-      profile: input.profile,
-      properties: input.properties,
-      uniqueId: uniqueId ?? null,
-      time: input.time ? new Date(input.time).toISOString() : now,
-      receivedAt: now,
-    });
-
-    let runs: RunRow[];
-    const flowsById = new Map<string, Flow>();
-    let context = buildContext(input.profile, input.properties, profileId);
-    if (stored.duplicate) {
-      // The same event again: no new runs, only the ones it started (finishing any start cut short,
-      // with the context of the event as it first arrived).
-      runs = await this.events.runsForEvent(stored.id);
-      const original = await this.events.getEvent(stored.id);
-      if (original) context = buildContext(original.profile, original.properties, original.profileId);
-    } else {
-      const live = await this.flows.liveByMetric(input.metric);
-      runs = live.map((f) => {
-        flowsById.set(f.id, f);
-        return {
-          id: runIdFor(f.id, input.metric, uniqueId),
-          flow_id: f.id,
-          flow_version: f.version,
-          event_id: stored.id,
-          started_at: null,
-          created_at: now,
-        };
+    const { duplicate, runs } = await this.db.transaction().execute(async (trx) => {
+      const events = new EventStore(trx);
+      // The profile keeps what the event does not carry (fields and properties set through the profile API).
+      const before = await new ProfileStore(trx).get(profileId);
+      await events.upsertProfile(
+        {
+          id: profileId,
+          email: input.profile.email ?? null,
+          phoneNumber: input.profile.phone_number ?? null,
+          externalId: input.profile.external_id ?? null,
+          data: mergeProfile(before?.data, input.profile),
+        },
+        now,
+      );
+      const stored = await events.insertEvent({
+        id: `evt_${crypto.randomUUID().replace(/-/g, '')}`,
+        metric: input.metric,
+        profileId,
+        profile: input.profile,
+        properties: input.properties,
+        uniqueId: uniqueId ?? null,
+        time: input.time ? new Date(input.time).toISOString() : now,
+        receivedAt: now,
       });
-      await this.events.insertRuns(runs);
-    }
-
-    await Promise.all(
-      runs
-        .filter((r) => r.started_at === null)
-        .map((r) => this.start(r, flowsById.get(r.flow_id), input.metric, context)),
-    );
-    return { runs: runs.map((r) => ({ flowId: r.flow_id, runId: r.id })), duplicate: stored.duplicate };
+      // The same event again: no new runs, only the ones it started (finishing any start cut short).
+      if (stored.duplicate) return { duplicate: true, runs: toPending(await events.runsForEvent(stored.id)) };
+      const pending: PendingEntry[] = [];
+      for (const flow of await new FlowStore(trx).liveByMetric(input.metric)) {
+        const runId = runIdFor(flow.id, input.metric, uniqueId);
+        const entry = await this.entries.enter(trx, flow, profileId, stored.id, now, null, stored.id, runId);
+        if (entry) pending.push(entry);
+      }
+      return { duplicate: false, runs: pending };
+    });
+    await this.entries.start(runs);
+    this.logger.debug({ runs: runs.length, metric: input.metric }, 'event runs started');
+    return { runs: runs.map((r) => ({ flowId: r.flowId, runId: r.runId })), duplicate };
   }
+}
 
-  private async start(run: RunRow, flow: Flow | undefined, metric: string, context: RunContext) {
-    const steps = flow?.steps ?? (await this.flows.getVersion(run.flow_id, run.flow_version))?.steps ?? [];
-    const input: FlowRunInput = {
-      runId: run.id,
-      flowId: run.flow_id,
-      flowVersion: run.flow_version,
-      profileId: String(context.person.id),
-      eventId: run.event_id,
-      context,
-      plan: buildPlan(steps, this.config.webhook.retry, this.config.webhook.timeoutMs),
-    };
-    try {
-      // A run id is started once, ever: a repeated event must never run a flow twice.
-      await this.starter.flowRun(input, metric);
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-    await this.events.markStarted(run.id, new Date().toISOString());
-    this.logger.debug({ runId: run.id, flowId: run.flow_id }, 'run started');
-  }
+function toPending(rows: readonly RunRow[]): PendingEntry[] {
+  return rows.map((r) => ({ runId: r.id, flowId: r.flow_id, profileId: r.profile_id ?? '' }));
 }

@@ -97,17 +97,86 @@ export const stepSchema: z.ZodType<StepInput> = z.discriminatedUnion(
   { error: 'type must be one of "webhook", "delay", "split"' },
 );
 
+/**
+ * Metrics that record a customer leaving or refusing: a flow must never start from them (issue 11).
+ * Compared case-insensitively.
+ */
+export const REFUSAL_METRICS = [
+  'Unsubscribed',
+  'Unsubscribed from List',
+  'Unsubscribed from SMS',
+  'Marked Email as Spam',
+] as const;
+
+export function isRefusalMetric(metric: string): boolean {
+  const m = metric.trim().toLowerCase();
+  return REFUSAL_METRICS.some((r) => r.toLowerCase() === m);
+}
+
+const refId = (what: string) =>
+  z
+    .string({ error: `is required: the ${what} id` })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(100);
+
 export const triggerSchema = z.discriminatedUnion(
   'type',
   [
     z.strictObject({
       type: z.literal('metric'),
-      metric: z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200),
+      metric: z
+        .string({ error: 'is required' })
+        .trim()
+        .min(1, 'must not be empty')
+        .max(200)
+        .refine(
+          (m) => !isRefusalMetric(m),
+          'records a customer leaving or refusing: metrics such as Unsubscribed, Unsubscribed from List, Unsubscribed from SMS and Marked Email as Spam cannot trigger a flow',
+        ),
     }),
+    z.strictObject({ type: z.literal('list'), listId: refId('list') }),
+    z.strictObject({ type: z.literal('segment'), segmentId: refId('segment') }),
   ],
-  { error: 'type must be "metric"' },
+  { error: 'type must be one of "metric", "list", "segment"' },
 );
 export type Trigger = z.infer<typeof triggerSchema>;
+
+/** May a profile enter a flow again: never, always, or once `seconds` have passed since its last entry. */
+export const reentrySchema = z
+  .strictObject({
+    mode: z.enum(['never', 'always', 'after'], { error: 'must be "never", "always" or "after"' }),
+    seconds: z
+      .number()
+      .int('must be a whole number of seconds')
+      .min(1, 'must be at least 1')
+      .max(10 * 366 * 24 * 3600)
+      .optional(),
+  })
+  .refine((r) => r.mode !== 'after' || r.seconds !== undefined, {
+    message: 'is required when mode is "after"',
+    path: ['seconds'],
+  })
+  .refine((r) => r.mode === 'after' || r.seconds === undefined, {
+    message: 'is only for mode "after"',
+    path: ['seconds'],
+  });
+export type Reentry = z.infer<typeof reentrySchema>;
+
+/** List and segment flows let a profile in once; metric flows run for every event, as they always did. */
+export function defaultReentry(trigger: Trigger): Reentry {
+  return trigger.type === 'metric' ? { mode: 'always' } : { mode: 'never' };
+}
+
+/** The re-entry rule a flow follows (flows saved before re-entry existed follow their trigger's default). */
+export function reentryOf(flow: { trigger: Trigger; reentry?: Reentry | undefined }): Reentry {
+  return flow.reentry ?? defaultReentry(flow.trigger);
+}
+
+/** How a template of this flow's trigger is described in messages: "list-triggered flows". */
+export function triggerLabel(trigger: Trigger): string {
+  return `${trigger.type}-triggered flows`;
+}
 
 export const flowStatusSchema = z.enum(FLOW_STATUSES, { error: 'must be "draft" or "live"' });
 export type FlowStatus = z.infer<typeof flowStatusSchema>;
@@ -119,6 +188,7 @@ export const createFlowSchema = z.strictObject({
   trigger: triggerSchema,
   status: flowStatusSchema.default('draft'),
   steps: z.array(stepSchema).default([]),
+  reentry: reentrySchema.optional(),
 });
 export type CreateFlowInput = z.infer<typeof createFlowSchema>;
 
@@ -128,9 +198,10 @@ export const patchFlowSchema = z
     trigger: triggerSchema.optional(),
     status: flowStatusSchema.optional(),
     steps: z.array(stepSchema).optional(),
+    reentry: reentrySchema.optional(),
   })
   .refine((p) => Object.values(p).some((v) => v !== undefined), {
-    message: 'send at least one of name, status, trigger, steps',
+    message: 'send at least one of name, status, trigger, steps, reentry',
   });
 export type PatchFlowInput = z.infer<typeof patchFlowSchema>;
 
@@ -163,6 +234,8 @@ export interface FlowDefinition {
   status: FlowStatus;
   trigger: Trigger;
   steps: Step[];
+  /** Set on every save since issue 11; older versions follow {@link defaultReentry}. */
+  reentry?: Reentry;
 }
 
 export interface Flow extends FlowDefinition {

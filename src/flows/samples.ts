@@ -25,12 +25,20 @@ export const SAMPLE_EVENT: Record<string, unknown> = {
 
 export interface SampleContext {
   context: RunContext;
-  source: 'recent_event' | 'sample';
+  source: 'recent_event' | 'recent_profile' | 'sample';
   eventId?: string;
 }
 
-/** The most recent real event of the trigger (with its profile as it arrived), else sample data. */
+/**
+ * The most recent real event of the trigger (with its profile as it arrived), else sample data.
+ * List and segment flows have no event: the most recent profile, else the sample profile, with `event` empty.
+ */
 export async function sampleContext(events: EventStore, trigger: Trigger): Promise<SampleContext> {
+  if (trigger.type !== 'metric') {
+    const profile = await events.latestProfile();
+    if (profile) return { context: buildContext(profile.data, {}, profile.id), source: 'recent_profile' };
+    return { context: buildContext(SAMPLE_PROFILE, {}, 'prf_sample'), source: 'sample' };
+  }
   const latest = await events.latestEvent(trigger.metric);
   if (latest) {
     return {

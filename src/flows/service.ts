@@ -10,7 +10,8 @@ import { maskSealed } from '../secrets';
 import type { TemplateRenderer } from '../templates';
 import type { LiveCheckResult } from '../webhooks/live-check';
 import type { CreateFlowInput, Flow, PatchFlowInput, Step, WebhookStep } from './model';
-import { stepPaths } from './model';
+import { defaultReentry, stepPaths } from './model';
+import { eventVariableProblems } from './event-variables';
 import { normalizeSteps } from './normalize';
 import { sampleContext } from './samples';
 import type { NewAuditEntry } from '../db/audit-store';
@@ -70,6 +71,11 @@ export interface FlowServiceDeps {
   liveCheck(url: string): Promise<LiveCheckResult>;
   /** The outbound policy's verdict on a URL's destination; a message when it is blocked. */
   checkDestination(url: string): Promise<string | undefined>;
+  /**
+   * Whether list `id` exists, for list triggers. Segment triggers are accepted by shape only here:
+   * the segments table belongs to another part of issue 11.
+   */
+  listExists(id: string): Promise<boolean>;
 }
 
 /** Creating, changing and deleting flows; every change saves a new version after its checks pass. */
@@ -88,6 +94,7 @@ export class FlowService {
       status: input.status,
       trigger: input.trigger,
       steps,
+      reentry: input.reentry ?? defaultReentry(input.trigger),
       version: 1,
       createdAt: now,
       updatedAt: now,
@@ -122,11 +129,17 @@ export class FlowService {
     } else {
       paths = stepPaths(current.steps);
     }
+    const trigger = patch.trigger ?? current.trigger;
+    // A trigger of another kind brings its own default unless the patch says otherwise.
+    const kindChanged = trigger.type !== current.trigger.type;
     const next: Flow = {
       ...current,
       name: patch.name ?? current.name,
       status: patch.status ?? current.status,
-      trigger: patch.trigger ?? current.trigger,
+      trigger,
+      reentry:
+        patch.reentry ??
+        (kindChanged ? defaultReentry(trigger) : (current.reentry ?? defaultReentry(trigger))),
       steps,
       version: current.version + 1,
       updatedAt: new Date().toISOString(),
@@ -173,7 +186,24 @@ export class FlowService {
     const path = (s: WebhookStep) => paths.get(s.id) ?? `steps(${s.id})`;
 
     const problems: FieldProblem[] = [];
-    const toRender = hooks.filter((s) => triggerChanged || before.get(s.id)?.body !== s.body);
+    if (
+      triggerChanged &&
+      next.trigger.type === 'list' &&
+      !(await this.deps.listExists(next.trigger.listId))
+    ) {
+      problems.push({ path: 'trigger.listId', message: `list ${next.trigger.listId} was not found` });
+    }
+    // Every step is checked, not only changed ones: a trigger change can make an old body invalid.
+    const eventUses = eventVariableProblems(
+      next.trigger,
+      next.steps,
+      paths.size ? paths : stepPaths(next.steps),
+    );
+    problems.push(...eventUses);
+    const refused = new Set(eventUses.map((p) => p.path));
+    const toRender = hooks.filter(
+      (s) => (triggerChanged || before.get(s.id)?.body !== s.body) && !refused.has(`${path(s)}.body`),
+    );
     if (toRender.length > 0) {
       const sample = await sampleContext(this.deps.events, next.trigger);
       const results = await Promise.all(

@@ -3,7 +3,8 @@ import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { Config } from '../config';
 import type { EventStore } from '../db/event-store';
-import { DomainError } from '../errors';
+import { DomainError, ValidationError } from '../errors';
+import { noEventMessage } from './event-variables';
 import { buildContext } from '../templates/context';
 import type { SecretBox } from '../secrets';
 import type { JsonProblem, TemplateRenderer } from '../templates';
@@ -74,6 +75,9 @@ export class StepTools {
     flow: Flow,
     input: PreviewInput,
   ): Promise<{ context: RunContext; source: PreviewResult['contextSource'] }> {
+    if (flow.trigger.type !== 'metric' && input.event !== undefined) {
+      throw new ValidationError([{ path: 'event', message: noEventMessage(flow.trigger) }]);
+    }
     const sample = await sampleContext(this.deps.events, flow.trigger);
     if (!input.profile && !input.event) return { context: sample.context, source: sample.source };
     const profile = input.profile

@@ -85,7 +85,8 @@ function variable(
 /**
  * The variables a template of this flow can use: standard profile fields, custom profile
  * properties seen on recent profiles, and the properties seen on recent events of the trigger.
- * Sample values stand in where nothing has been seen yet.
+ * Sample values stand in where nothing has been seen yet. List- and segment-triggered flows have no
+ * event variables.
  */
 export async function listVariables(flow: Flow, events: EventStore): Promise<Variable[]> {
   const profiles = await events.recentProfiles(RECENT_PROFILES);
@@ -106,6 +107,8 @@ export async function listVariables(flow: Flow, events: EventStore): Promise<Var
     if (!(STANDARD_PROFILE_FIELDS as readonly string[]).includes(k))
       out.push(variable('person', 'profile_property', k, v));
   }
+  // List and segment flows have `person` only.
+  if (flow.trigger.type !== 'metric') return out;
   const recent = await events.recentEvents(flow.trigger.metric, RECENT_EVENTS);
   const eventSeen =
     recent.length > 0 ? collect(recent.map((e) => e.properties)) : new Map(Object.entries(SAMPLE_EVENT));

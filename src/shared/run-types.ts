@@ -25,7 +25,8 @@ export interface FlowRunInput {
   flowId: string;
   flowVersion: number;
   profileId: string;
-  eventId: string;
+  /** The event that started the run; null for list and segment entries. */
+  eventId: string | null;
   context: RunContext;
   plan: PlanStep[];
 }

@@ -15,8 +15,11 @@ export class RunStarter {
     private readonly taskQueue: string,
   ) {}
 
-  /** Starts the run of one flow for one event; its workflow id is the run id. */
-  flowRun(input: FlowRunInput, metric: string): Promise<WorkflowHandle<typeof flowRun>> {
+  /**
+   * Starts the run of one flow for one event, list join or segment entry; its workflow id is the
+   * run id. `metric` (metric runs only) is set as a search attribute.
+   */
+  flowRun(input: FlowRunInput, metric?: string): Promise<WorkflowHandle<typeof flowRun>> {
     return this.client.workflow.start(flowRun, {
       workflowId: input.runId,
       taskQueue: this.taskQueue,
@@ -26,7 +29,7 @@ export class RunStarter {
       typedSearchAttributes: [
         { key: FLOW_ID, value: input.flowId },
         { key: FLOW_VERSION, value: input.flowVersion },
-        { key: METRIC, value: metric },
+        ...(metric === undefined ? [] : [{ key: METRIC, value: metric }]),
       ],
     });
   }

@@ -221,7 +221,14 @@ export class Stack {
     const key = await must(
       this.requestAs<{ key: string }>(session.token, 'POST', '/api/keys', {
         name: 'test suite',
-        scopes: ['events:write', 'flows:read', 'flows:write', 'analytics:read'],
+        scopes: [
+          'events:write',
+          'flows:read',
+          'flows:write',
+          'analytics:read',
+          'profiles:read',
+          'profiles:write',
+        ],
       }),
       'API key',
     );
