@@ -88,6 +88,19 @@ export const PERMISSIONS = {
     twoStep: false,
     deniedRole: 'events can be changed by managers, admins and owners',
   },
+  'segments:read': {
+    what: 'read segments, their members and recompute progress',
+    roles: EVERY_ROLE,
+    key: 'flows:read',
+    twoStep: false,
+  },
+  'segments:write': {
+    what: 'create, change or delete segments',
+    roles: WRITERS,
+    key: 'flows:write',
+    twoStep: false,
+    deniedRole: 'segments can be changed by managers, admins and owners',
+  },
   'analytics:read': {
     what: 'read runs, webhook analytics and deliveries; the pages',
     roles: EVERY_ROLE,

@@ -25,6 +25,8 @@ import { webhooksPages } from './pages/webhooks-page';
 import { accountPages } from './pages/account-pages';
 import { createViews } from './pages/views';
 import type { FlowStore } from '../flows/store';
+import type { SegmentService } from '../audience/segments';
+import { segmentsRouter } from './segments';
 
 export interface ApiDeps {
   config: Config;
@@ -40,6 +42,7 @@ export interface ApiDeps {
   flowStore: FlowStore;
   accounts: Accounts;
   audit: AuditStore;
+  segments: SegmentService;
   logger: Logger;
 }
 
@@ -69,6 +72,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/api/flows', flowsRouter(deps));
   app.use('/api/events', eventsRouter(deps.events));
   app.use('/api/runs', runsRouter(deps.runs));
+  app.use('/api/segments', segmentsRouter(deps.segments));
   app.use('/api/webhooks', webhooksRouter(deps));
   app.use('/api/audit', auditRouter(deps.audit));
   const render = createViews();

@@ -19,6 +19,7 @@ import { ResendService } from '../analytics/resend';
 import { AnalyticsStore } from '../analytics/store';
 import { createAccounts } from '../auth/accounts';
 import { AuditStore } from '../db/audit-store';
+import { noLists, SegmentService } from '../audience/segments';
 import { createApp } from './app';
 
 /** The live URL check waits at most this long for the endpoint. */
@@ -59,6 +60,10 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     logger.info({ email: config.owner.email }, 'initial owner created from HOOKFLOW_OWNER_EMAIL');
   }
   const setupToken = await accounts.firstOwner.createToken();
+  // The EntryQueue (segment-triggered flows) and the list directory come with the lists feature:
+  // until they are wired here, memberships are kept but start no flows, and no list id is known.
+  const segments = new SegmentService({ db, lists: noLists, logger, entries: undefined });
+  await segments.resumeRecomputes();
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
   const app = createApp({
     config,
@@ -76,7 +81,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       checkDestination: (url) => checkDestination(url, config.outbound),
     }),
     stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
-    events: new EventService(eventStore, flowStore, client, config, logger),
+    events: new EventService(eventStore, flowStore, client, config, logger, segments),
+    segments,
     runs,
     analytics,
     flowStore,
@@ -104,6 +110,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await segments.close();
       await connection.close();
       await renderer.close();
       await dispatcher.close();

@@ -266,14 +266,49 @@ export function dateValue(v: unknown): number | undefined {
 
 const isSet = (v: unknown) => v !== undefined && v !== null && v !== '';
 
+/**
+ * A property by name: the top-level key first (custom properties may contain dots), else a dotted
+ * path into nested objects (`location.city`).
+ */
+export function propertyOf(obj: Record<string, unknown> | undefined, name: string): unknown {
+  if (obj === undefined) return undefined;
+  if (Object.prototype.hasOwnProperty.call(obj, name)) return obj[name];
+  if (!name.includes('.')) return undefined;
+  let at: unknown = obj;
+  for (const part of name.split('.')) {
+    if (at === null || typeof at !== 'object' || Array.isArray(at)) return undefined;
+    if (!Object.prototype.hasOwnProperty.call(at, part)) return undefined;
+    at = (at as Record<string, unknown>)[part];
+  }
+  return at;
+}
+
+const lower = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v);
+
+/**
+ * Equality as users mean it: strings case-insensitively; a number or boolean also equals its
+ * text form, since imported properties often arrive as text ("42", "true").
+ */
+function looselyEqual(actual: unknown, want: unknown): boolean {
+  if (lower(actual) === lower(want)) return true;
+  if (typeof actual === 'string' && actual.trim() !== '') {
+    if (typeof want === 'number') return Number(actual) === want;
+    if (typeof want === 'boolean') return actual.trim().toLowerCase() === String(want);
+  }
+  if (typeof want === 'string' && want.trim() !== '') {
+    if (typeof actual === 'number') return Number(want) === actual;
+    if (typeof actual === 'boolean') return want.trim().toLowerCase() === String(actual);
+  }
+  return false;
+}
+
 /** Does `actual` satisfy the rule? Strings compare case-insensitively, as users expect. */
 export function matchesRule(actual: unknown, rule: ValueRule, now: Date): boolean {
-  const lower = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v);
   switch (rule.operator) {
     case 'equals':
-      return lower(actual) === lower(rule.value);
+      return looselyEqual(actual, rule.value);
     case 'not_equals':
-      return lower(actual) !== lower(rule.value);
+      return !looselyEqual(actual, rule.value);
     case 'contains': {
       const want = String(rule.value).toLowerCase();
       if (Array.isArray(actual)) return actual.some((a) => lower(a) === want);
@@ -317,9 +352,9 @@ export function matchesRule(actual: unknown, rule: ValueRule, now: Date): boolea
 function holds(c: AudienceCondition, facts: AudienceFacts): boolean {
   switch (c.type) {
     case 'profile_property':
-      return matchesRule(facts.profile[c.property], c, facts.now);
+      return matchesRule(propertyOf(facts.profile, c.property), c, facts.now);
     case 'event_property':
-      return matchesRule(facts.event?.[c.property], c, facts.now);
+      return matchesRule(propertyOf(facts.event, c.property), c, facts.now);
     case 'list_membership':
       return facts.lists.has(c.listId) === (c.operator === 'in');
     case 'metric': {

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { SegmentService } from '../audience/segments';
 import type { Config } from '../config';
 import type { EventStore, RunRow } from '../db/event-store';
 import type { FlowStore } from '../flows/store';
@@ -45,6 +46,8 @@ export class EventService {
     client: Client,
     private readonly config: Config,
     private readonly logger: Logger,
+    /** Keeps segment membership current; optional so callers without segments need not build one. */
+    private readonly segments?: Pick<SegmentService, 'reevaluate'>,
   ) {
     this.starter = new RunStarter(client, config.temporal.taskQueue);
   }
@@ -53,6 +56,7 @@ export class EventService {
     const now = new Date().toISOString();
     const uniqueId = input.unique_id === undefined ? undefined : String(input.unique_id);
     const profileId = profileIdFor(input.profile);
+    const before = this.segments ? await this.events.profileData(profileId) : undefined;
     await this.events.upsertProfile(
       {
         id: profileId,
@@ -104,6 +108,13 @@ export class EventService {
         .filter((r) => r.started_at === null)
         .map((r) => this.start(r, flowsById.get(r.flow_id), input.metric, context)),
     );
+    // After the event is stored, only the segments this metric or a profile change can affect. A
+    // failure here answers 5xx: the event posted again is a duplicate and evaluates again.
+    await this.segments?.reevaluate(profileId, {
+      kind: 'event',
+      metric: input.metric,
+      profileChanged: before !== JSON.stringify(input.profile),
+    });
     return { runs: runs.map((r) => ({ flowId: r.flow_id, runId: r.id })), duplicate: stored.duplicate };
   }
 
