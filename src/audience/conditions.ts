@@ -38,6 +38,14 @@ const days = z
   .min(1, 'must be at least 1')
   .max(3660, 'must be at most 3660');
 
+/** A date or a date-time: one message for both (a union would answer zod's generic "Invalid input"). */
+const DATE_MESSAGE = 'must be a date, YYYY-MM-DD, or an ISO-8601 date-time';
+const dateText = z
+  .string({ error: DATE_MESSAGE })
+  .refine((v) => z.iso.date().safeParse(v).success || z.iso.datetime({ offset: true }).safeParse(v).success, {
+    message: DATE_MESSAGE,
+  });
+
 export const RULE_OPERATORS = [...PROPERTY_OPERATORS, ...DATE_OPERATORS] as const;
 export type RuleOperator = (typeof RULE_OPERATORS)[number];
 
@@ -51,12 +59,8 @@ const VALUE_OF: Record<RuleOperator, z.ZodType | undefined> = {
   less_than: z.number({ error: 'must be a number' }),
   is_set: undefined,
   is_not_set: undefined,
-  before: z.iso
-    .date({ error: 'must be a date, YYYY-MM-DD, or an ISO-8601 date-time' })
-    .or(z.iso.datetime({ offset: true, error: 'must be a date, YYYY-MM-DD, or an ISO-8601 date-time' })),
-  after: z.iso
-    .date({ error: 'must be a date, YYYY-MM-DD, or an ISO-8601 date-time' })
-    .or(z.iso.datetime({ offset: true, error: 'must be a date, YYYY-MM-DD, or an ISO-8601 date-time' })),
+  before: dateText,
+  after: dateText,
   in_last_days: days,
   not_in_last_days: days,
   within_next_days: days,
