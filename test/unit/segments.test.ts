@@ -118,7 +118,7 @@ test('a profile change makes it enter and leave a segment, with times; entry is 
     {
       trigger: { type: 'segment', segmentId: seg.id },
       profileId: 'prf_1',
-      changeId: expect.stringContaining(seg.id),
+      changeId: expect.stringContaining(seg.id) as string,
       inTransaction: true,
     },
   ]);
