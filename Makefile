@@ -9,7 +9,7 @@ TEMPORAL := $(TOOLS)/temporal
 # What the doctor checks for: the ports of `make start`, Chromium for `make test`, else what builds.
 DOCTOR_FOR := $(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build))
 
-.PHONY: start test doctor system deps tools build lint bench bench-analytics clean
+.PHONY: start test doctor system deps tools build lint bench bench-analytics bench-audience clean
 
 start: deps build
 	node dist/start.js
@@ -29,6 +29,11 @@ bench: deps build
 bench-analytics: deps build
 	npm run build:bench
 	node dist-bench/bench/analytics.js $(ARGS)
+
+# Segment evaluation per event and per profile change (20 segments), one recompute over 100,000 profiles.
+bench-audience: deps build
+	npm run build:bench
+	node dist-bench/bench/audience.js $(ARGS)
 
 # Every prerequisite, found or missing, with the command that fixes it; installs nothing.
 doctor:
