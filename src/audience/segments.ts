@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Db, Database } from '../db';
 import type { SegmentsTable } from '../db/schema';
 import { NotFoundError, ValidationError } from '../errors';
@@ -11,6 +11,8 @@ import { loadFacts } from './facts';
 
 /** Profiles handled per recompute transaction: small enough not to hold the write lock for long. */
 const RECOMPUTE_BATCH = 250;
+/** How long the routing cache of segment definitions is trusted without a local write. */
+const CACHE_MS = 5000;
 
 export type SegmentDefinition = Definition<SegmentCondition>;
 
@@ -108,6 +110,7 @@ export class SegmentService {
   private readonly db: Db;
   private readonly now: () => Date;
   private cache: Compiled[] | undefined;
+  private cachedAt = 0;
   private readonly recomputing = new Map<string, Promise<void>>();
   private closed = false;
 
@@ -243,34 +246,46 @@ export class SegmentService {
     if (segments.length === 0 && cause.kind !== 'deleted') return;
     const needs = mergeNeeds(segments);
     for (const profileId of ids) {
+      // Most changes move no membership: decide on a plain read first, and take the write lock
+      // only when something moves (deciding again inside it, as another change may have won).
+      if ((await this.changes(this.db, profileId, segments, needs, cause)).length === 0) continue;
       const started = await this.db.transaction().execute(async (trx) => {
         const now = this.now();
-        const facts = cause.kind === 'deleted' ? undefined : await loadFacts(trx, profileId, needs, { now });
-        const current = new Set(
-          (
-            await trx
-              .selectFrom('segment_members')
-              .select('segment_id')
-              .where('profile_id', '=', profileId)
-              .execute()
-          ).map((r) => r.segment_id),
-        );
         const pending: PendingEntry[] = [];
-        if (facts === undefined) {
-          // A deleted (or unknown) profile leaves every segment it is in.
-          for (const segmentId of current) await this.exit(trx, segmentId, profileId, now);
-          return pending;
-        }
-        for (const s of segments) {
-          const inNow = evaluateDefinition(s.definition, facts);
-          if (inNow === current.has(s.id)) continue;
-          if (inNow) pending.push(...(await this.enter(trx, s.id, profileId, now, true)));
-          else await this.exit(trx, s.id, profileId, now);
+        for (const change of await this.changes(trx, profileId, segments, needs, cause)) {
+          if (change.enter) pending.push(...(await this.enter(trx, change.segmentId, profileId, now, true)));
+          else await this.exit(trx, change.segmentId, profileId, now);
         }
         return pending;
       });
       if (started.length > 0 && this.deps.entries) await this.deps.entries.start(started);
     }
+  }
+
+  /** The memberships of one profile that differ from what the segments' definitions now say. */
+  private async changes(
+    db: Kysely<Database>,
+    profileId: string,
+    segments: readonly Compiled[],
+    needs: ConditionNeeds,
+    cause: ReevaluateCause,
+  ): Promise<{ segmentId: string; enter: boolean }[]> {
+    const facts =
+      cause.kind === 'deleted' ? undefined : await loadFacts(db, profileId, needs, { now: this.now() });
+    const current = new Set(
+      (
+        await db
+          .selectFrom('segment_members')
+          .select('segment_id')
+          .where('profile_id', '=', profileId)
+          .execute()
+      ).map((r) => r.segment_id),
+    );
+    // A deleted (or unknown) profile leaves every segment it is in.
+    if (facts === undefined) return [...current].map((segmentId) => ({ segmentId, enter: false }));
+    return segments
+      .map((s) => ({ segmentId: s.id, enter: evaluateDefinition(s.definition, facts) }))
+      .filter((c) => c.enter !== current.has(c.segmentId));
   }
 
   /** Continues recomputes cut short by a restart. */
@@ -413,7 +428,9 @@ export class SegmentService {
   }
 
   private async segments(): Promise<Compiled[]> {
-    if (this.cache === undefined) {
+    // Reloaded after a local write at once, and every few seconds for writes by another API process.
+    if (this.cache === undefined || Date.now() - this.cachedAt > CACHE_MS) {
+      this.cachedAt = Date.now();
       const rows = await this.db.selectFrom('segments').select(['id', 'definition']).execute();
       this.cache = rows.map((r) => compile(r.id, JSON.parse(r.definition) as SegmentDefinition));
     }
