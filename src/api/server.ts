@@ -24,6 +24,8 @@ import { createApp } from './app';
 
 /** The live URL check waits at most this long for the endpoint. */
 const LIVE_CHECK_TIMEOUT_MS = 5000;
+/** How often segments whose membership depends on the clock ("in the last N days") are recomputed. */
+const SEGMENT_CLOCK_REFRESH_MS = 3_600_000;
 
 export interface RunningApi {
   server: Server;
@@ -64,6 +66,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   // until they are wired here, memberships are kept but start no flows, and no list id is known.
   const segments = new SegmentService({ db, lists: noLists, logger, entries: undefined });
   await segments.resumeRecomputes();
+  segments.scheduleClockRefresh(SEGMENT_CLOCK_REFRESH_MS);
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
   const app = createApp({
     config,

@@ -113,6 +113,7 @@ export class SegmentService {
   private cachedAt = 0;
   private readonly recomputing = new Map<string, Promise<void>>();
   private closed = false;
+  private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: SegmentDeps) {
     this.db = deps.db;
@@ -298,6 +299,49 @@ export class SegmentService {
     for (const r of rows) this.startRecompute(r.id);
   }
 
+  /**
+   * Memberships that depend on the clock ("in the last 30 days", a metric counted over the last N
+   * days) change as time passes with no event to notice it: recomputes, in the background, every
+   * segment whose definition reads the clock and is not already recomputing. Like a definition
+   * edit, a refresh starts no flows. Returns the ids of the segments it started.
+   */
+  async refreshClockDependent(): Promise<string[]> {
+    const now = this.now().toISOString();
+    const total = await this.profileCount();
+    const started: string[] = [];
+    for (const s of await this.segments()) {
+      if (!readsClock(s.definition)) continue;
+      const res = await this.db
+        .updateTable('segments')
+        .set({
+          recompute_status: 'running',
+          recompute_cursor: null,
+          recompute_processed: 0,
+          recompute_total: total,
+          recompute_started_at: now,
+          recompute_finished_at: null,
+        })
+        .where('id', '=', s.id)
+        .where('recompute_status', '=', 'idle')
+        .executeTakeFirst();
+      if (res.numUpdatedRows > 0n) {
+        this.startRecompute(s.id);
+        started.push(s.id);
+      }
+    }
+    return started;
+  }
+
+  /** Runs {@link refreshClockDependent} every `everyMs` until {@link close}. */
+  scheduleClockRefresh(everyMs: number): void {
+    this.refreshTimer = setInterval(() => {
+      this.refreshClockDependent().catch((err: unknown) =>
+        this.deps.logger.error({ err }, 'segment clock refresh failed'),
+      );
+    }, everyMs);
+    this.refreshTimer.unref();
+  }
+
   /** Waits for the background recomputes running in this process (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.recomputing.size > 0) await Promise.all([...this.recomputing.values()]);
@@ -306,6 +350,7 @@ export class SegmentService {
   /** Stops taking new recompute batches; the stored cursor lets the next start continue. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
     await this.idle();
   }
 
@@ -499,6 +544,24 @@ export class SegmentService {
       updatedAt: row.updated_at,
     };
   }
+}
+
+const CLOCK_OPERATORS: ReadonlySet<string> = new Set([
+  'in_last_days',
+  'not_in_last_days',
+  'within_next_days',
+]);
+
+/** Does membership depend on the time of evaluation (a relative date, a metric window)? */
+export function readsClock(def: SegmentDefinition): boolean {
+  return def.groups.some((g) =>
+    g.conditions.some((c) =>
+      c.type === 'profile_property'
+        ? CLOCK_OPERATORS.has(c.operator)
+        : c.type === 'metric' &&
+          (c.lastDays !== undefined || c.where.some((w) => CLOCK_OPERATORS.has(w.operator))),
+    ),
+  );
 }
 
 /** Could this change alter membership of this segment? */

@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely';
 import pino from 'pino';
 import type { EntryQueue, EntryTrigger, PendingEntry } from '../../src/audience/entry-queue';
 import type { SegmentDefinition } from '../../src/audience/segments';
-import { SegmentService, noLists } from '../../src/audience/segments';
+import { SegmentService, noLists, readsClock } from '../../src/audience/segments';
 import type { Database, Db } from '../../src/db';
 import { openDatabase } from '../../src/db';
 import { ValidationError } from '../../src/errors';
@@ -242,4 +242,33 @@ test('a list id no list has is refused, naming the condition', async () => {
     { path: 'definition.groups.1.conditions.0.listId', message: 'no list has the id lst_nope' },
   ]);
   expect(await service.list()).toEqual([]);
+});
+
+test('segments that read the clock are refreshed as time passes, without queueing entries', async () => {
+  const recent: SegmentDefinition = {
+    groups: [
+      { conditions: [{ type: 'profile_property', property: 'seen', operator: 'in_last_days', value: 7 }] },
+    ],
+  };
+  expect([readsClock(recent), readsClock(vip), readsClock(buyers)]).toEqual([true, false, false]);
+  expect(
+    readsClock({
+      groups: [{ conditions: [{ type: 'metric', metric: 'M', operator: 'zero', lastDays: 3, where: [] }] }],
+    }),
+  ).toBe(true);
+
+  await profile('prf_1', { seen: new Date(clock).toISOString() });
+  const seg = await service.create({ name: 'Seen this week', definition: recent });
+  await service.create({ name: 'VIPs', definition: vip });
+  await service.idle();
+  expect((await service.get(seg.id)).memberCount).toBe(1);
+
+  clock += 8 * 86_400_000;
+  expect(await service.refreshClockDependent()).toEqual([seg.id]);
+  await service.idle();
+  expect(await service.get(seg.id)).toMatchObject({
+    memberCount: 0,
+    recompute: { status: 'idle', processed: 1 },
+  });
+  expect(queue.enqueued).toEqual([]);
 });
