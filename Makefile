@@ -9,7 +9,7 @@ TEMPORAL := $(TOOLS)/temporal
 # What the doctor checks for: the ports of `make start`, Chromium for `make test`, else what builds.
 DOCTOR_FOR := $(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build))
 
-.PHONY: start test doctor system deps tools build lint bench bench-analytics bench-lists clean
+.PHONY: start test doctor system deps tools build lint bench bench-analytics bench-lists bench-audience clean
 
 start: deps build
 	node dist/start.js
@@ -33,6 +33,11 @@ bench-analytics: deps build
 bench-lists: deps build
 	npm run build:bench
 	node dist-bench/bench/list-import.js $(ARGS)
+
+# Segment evaluation per event and per profile change (20 segments), one recompute over 100,000 profiles.
+bench-audience: deps build
+	npm run build:bench
+	node dist-bench/bench/audience.js $(ARGS)
 
 # Every prerequisite, found or missing, with the command that fixes it; installs nothing.
 doctor:

@@ -108,6 +108,19 @@ export const PERMISSIONS = {
     twoStep: false,
     deniedRole: 'profiles and lists can be changed by managers, admins and owners',
   },
+  'segments:read': {
+    what: 'read segments, their members and recompute progress',
+    roles: EVERY_ROLE,
+    key: 'profiles:read',
+    twoStep: false,
+  },
+  'segments:write': {
+    what: 'create, change or delete segments',
+    roles: WRITERS,
+    key: 'profiles:write',
+    twoStep: false,
+    deniedRole: 'segments can be changed by managers, admins and owners',
+  },
   'analytics:read': {
     what: 'read runs, webhook analytics and deliveries; the pages',
     roles: EVERY_ROLE,

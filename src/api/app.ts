@@ -29,6 +29,8 @@ import type { ProfileService } from '../audience/profiles';
 import type { ListService } from '../audience/lists';
 import { profilesRouter } from './profiles';
 import { listsRouter } from './lists';
+import type { SegmentService } from '../audience/segments';
+import { segmentsRouter } from './segments';
 
 export interface ApiDeps {
   config: Config;
@@ -46,6 +48,7 @@ export interface ApiDeps {
   lists: ListService;
   accounts: Accounts;
   audit: AuditStore;
+  segments: SegmentService;
   logger: Logger;
 }
 
@@ -77,6 +80,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/api/profiles', profilesRouter(deps.profiles));
   app.use('/api/lists', listsRouter(deps.lists));
   app.use('/api/runs', runsRouter(deps.runs));
+  app.use('/api/segments', segmentsRouter(deps.segments));
   app.use('/api/webhooks', webhooksRouter(deps));
   app.use('/api/audit', auditRouter(deps.audit));
   const render = createViews();

@@ -19,6 +19,9 @@ import { ResendService } from '../analytics/resend';
 import { AnalyticsStore } from '../analytics/store';
 import { createAccounts } from '../auth/accounts';
 import { AuditStore } from '../db/audit-store';
+import type { ListDirectory } from '../audience/segments';
+import { SegmentService } from '../audience/segments';
+import { ListStore } from '../db/list-store';
 import { createApp } from './app';
 import { FlowEntries } from '../audience/entries';
 import { ListService } from '../audience/lists';
@@ -27,6 +30,8 @@ import { RunStarter } from '../temporal/run-starter';
 
 /** The live URL check waits at most this long for the endpoint. */
 const LIVE_CHECK_TIMEOUT_MS = 5000;
+/** How often segments whose membership depends on the clock ("in the last N days") are recomputed. */
+const SEGMENT_CLOCK_REFRESH_MS = 3_600_000;
 
 export interface RunningApi {
   server: Server;
@@ -70,7 +75,18 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     config,
     logger,
   });
-  const lists = new ListService(db, entries);
+  // Segments start segment-triggered flows through the same entries; list changes re-evaluate
+  // the segments that have conditions on that list.
+  const listDirectory: ListDirectory = {
+    missing: async (ids) => {
+      const known = await Promise.all(ids.map((id) => new ListStore(db).get(id)));
+      return ids.filter((_, i) => known[i] === undefined);
+    },
+  };
+  const segments = new SegmentService({ db, lists: listDirectory, logger, entries });
+  await segments.resumeRecomputes();
+  segments.scheduleClockRefresh(SEGMENT_CLOCK_REFRESH_MS);
+  const lists = new ListService(db, entries, segments);
   const app = createApp({
     config,
     db,
@@ -88,9 +104,10 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       listExists: (id) => lists.exists(id),
     }),
     stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
-    events: new EventService(db, entries, logger),
-    profiles: new ProfileService(db),
+    events: new EventService(db, entries, logger, segments),
+    profiles: new ProfileService(db, segments),
     lists,
+    segments,
     runs,
     analytics,
     flowStore,
@@ -129,6 +146,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       clearInterval(sweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await segments.close();
       await connection.close();
       await renderer.close();
       await dispatcher.close();

@@ -38,6 +38,14 @@ const days = z
   .min(1, 'must be at least 1')
   .max(3660, 'must be at most 3660');
 
+/** A date or a date-time: one message for both (a union would answer zod's generic "Invalid input"). */
+const DATE_MESSAGE = 'must be a date, YYYY-MM-DD, or an ISO-8601 date-time';
+const dateText = z
+  .string({ error: DATE_MESSAGE })
+  .refine((v) => z.iso.date().safeParse(v).success || z.iso.datetime({ offset: true }).safeParse(v).success, {
+    message: DATE_MESSAGE,
+  });
+
 export const RULE_OPERATORS = [...PROPERTY_OPERATORS, ...DATE_OPERATORS] as const;
 export type RuleOperator = (typeof RULE_OPERATORS)[number];
 
@@ -51,12 +59,8 @@ const VALUE_OF: Record<RuleOperator, z.ZodType | undefined> = {
   less_than: z.number({ error: 'must be a number' }),
   is_set: undefined,
   is_not_set: undefined,
-  before: z.iso
-    .date({ error: 'must be a date, YYYY-MM-DD, or an ISO-8601 date-time' })
-    .or(z.iso.datetime({ offset: true, error: 'must be a date, YYYY-MM-DD, or an ISO-8601 date-time' })),
-  after: z.iso
-    .date({ error: 'must be a date, YYYY-MM-DD, or an ISO-8601 date-time' })
-    .or(z.iso.datetime({ offset: true, error: 'must be a date, YYYY-MM-DD, or an ISO-8601 date-time' })),
+  before: dateText,
+  after: dateText,
   in_last_days: days,
   not_in_last_days: days,
   within_next_days: days,
@@ -266,14 +270,49 @@ export function dateValue(v: unknown): number | undefined {
 
 const isSet = (v: unknown) => v !== undefined && v !== null && v !== '';
 
+/**
+ * A property by name: the top-level key first (custom properties may contain dots), else a dotted
+ * path into nested objects (`location.city`).
+ */
+export function propertyOf(obj: Record<string, unknown> | undefined, name: string): unknown {
+  if (obj === undefined) return undefined;
+  if (Object.prototype.hasOwnProperty.call(obj, name)) return obj[name];
+  if (!name.includes('.')) return undefined;
+  let at: unknown = obj;
+  for (const part of name.split('.')) {
+    if (at === null || typeof at !== 'object' || Array.isArray(at)) return undefined;
+    if (!Object.prototype.hasOwnProperty.call(at, part)) return undefined;
+    at = (at as Record<string, unknown>)[part];
+  }
+  return at;
+}
+
+const lower = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v);
+
+/**
+ * Equality as users mean it: strings case-insensitively; a number or boolean also equals its
+ * text form, since imported properties often arrive as text ("42", "true").
+ */
+function looselyEqual(actual: unknown, want: unknown): boolean {
+  if (lower(actual) === lower(want)) return true;
+  if (typeof actual === 'string' && actual.trim() !== '') {
+    if (typeof want === 'number') return Number(actual) === want;
+    if (typeof want === 'boolean') return actual.trim().toLowerCase() === String(want);
+  }
+  if (typeof want === 'string' && want.trim() !== '') {
+    if (typeof actual === 'number') return Number(want) === actual;
+    if (typeof actual === 'boolean') return want.trim().toLowerCase() === String(actual);
+  }
+  return false;
+}
+
 /** Does `actual` satisfy the rule? Strings compare case-insensitively, as users expect. */
 export function matchesRule(actual: unknown, rule: ValueRule, now: Date): boolean {
-  const lower = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v);
   switch (rule.operator) {
     case 'equals':
-      return lower(actual) === lower(rule.value);
+      return looselyEqual(actual, rule.value);
     case 'not_equals':
-      return lower(actual) !== lower(rule.value);
+      return !looselyEqual(actual, rule.value);
     case 'contains': {
       const want = String(rule.value).toLowerCase();
       if (Array.isArray(actual)) return actual.some((a) => lower(a) === want);
@@ -317,9 +356,9 @@ export function matchesRule(actual: unknown, rule: ValueRule, now: Date): boolea
 function holds(c: AudienceCondition, facts: AudienceFacts): boolean {
   switch (c.type) {
     case 'profile_property':
-      return matchesRule(facts.profile[c.property], c, facts.now);
+      return matchesRule(propertyOf(facts.profile, c.property), c, facts.now);
     case 'event_property':
-      return matchesRule(facts.event?.[c.property], c, facts.now);
+      return matchesRule(propertyOf(facts.event, c.property), c, facts.now);
     case 'list_membership':
       return facts.lists.has(c.listId) === (c.operator === 'in');
     case 'metric': {

@@ -13,6 +13,7 @@ import type { FlowEntries } from './entries';
 import { profileIdFor, profileSchema } from './identity';
 import type { ChangeSource } from './profiles';
 import { historyId, MAX_PROFILES_PER_CALL } from './profiles';
+import type { SegmentHook } from './segments';
 
 const name = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200);
 
@@ -107,6 +108,8 @@ export class ListService {
   constructor(
     private readonly db: Db,
     private readonly entries: FlowEntries,
+    /** Keeps segments with conditions on this list current after each committed change. */
+    private readonly segments?: SegmentHook,
   ) {
     this.store = new ListStore(db);
   }
@@ -244,6 +247,10 @@ export class ListService {
       }
     });
     await this.entries.start(result.runs);
+    await this.segments?.reevaluate(
+      result.added.map((m) => m.profileId),
+      { kind: 'list', listId },
+    );
     return result;
   }
 
@@ -274,6 +281,7 @@ export class ListService {
       return { member: toMember((await lists.member(listId, profileId))!), runs };
     });
     await this.entries.start(out.runs);
+    await this.segments?.reevaluate(profileId, { kind: 'list', listId });
     return out;
   }
 
@@ -291,6 +299,7 @@ export class ListService {
         at: new Date().toISOString(),
       });
     });
+    await this.segments?.reevaluate(profileId, { kind: 'list', listId });
   }
 
   async members(

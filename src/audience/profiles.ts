@@ -6,6 +6,7 @@ import { ProfileStore } from '../db/profile-store';
 import { NotFoundError } from '../errors';
 import type { ProfileInput } from './identity';
 import { profileIdFor, profileSchema } from './identity';
+import type { SegmentHook } from './segments';
 
 /** How many profiles one bulk call (an import) may carry. */
 export const MAX_PROFILES_PER_CALL = 1000;
@@ -60,7 +61,11 @@ export const historyId = () => `lmh_${crypto.randomBytes(10).toString('hex')}`;
 export class ProfileService {
   private readonly store: ProfileStore;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    /** Keeps segment membership current after each committed change. */
+    private readonly segments?: SegmentHook,
+  ) {
     this.store = new ProfileStore(db);
   }
 
@@ -73,7 +78,7 @@ export class ProfileService {
   /** All in one transaction: every profile is written, or none. */
   async upsertMany(inputs: readonly ProfileInput[]): Promise<{ profile: PublicProfile; created: boolean }[]> {
     const now = new Date().toISOString();
-    return this.db.transaction().execute(async (trx) => {
+    const results = await this.db.transaction().execute(async (trx) => {
       const store = new ProfileStore(trx);
       const out: { profile: PublicProfile; created: boolean }[] = [];
       for (const input of inputs) {
@@ -105,6 +110,11 @@ export class ProfileService {
       }
       return out;
     });
+    await this.segments?.reevaluate(
+      results.map((r) => r.profile.id),
+      { kind: 'profile' },
+    );
+    return results;
   }
 
   async get(id: string): Promise<PublicProfile> {
@@ -130,5 +140,6 @@ export class ProfileService {
       .transaction()
       .execute((trx) => new ProfileStore(trx).delete(id, by, new Date().toISOString(), historyId));
     if (!deleted) throw new NotFoundError(`profile ${id}`);
+    await this.segments?.reevaluate(id, { kind: 'deleted' });
   }
 }

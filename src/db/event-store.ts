@@ -39,6 +39,12 @@ function toEvent(row: EventsTable): EventRecord {
 export class EventStore {
   constructor(private readonly db: Db) {}
 
+  /** The profile's stored JSON, as last sent; undefined for a new profile. */
+  async profileData(id: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('profiles').select('data').where('id', '=', id).executeTakeFirst();
+    return row?.data;
+  }
+
   async upsertProfile(p: ProfileRecord, now: string): Promise<void> {
     await this.db
       .insertInto('profiles')

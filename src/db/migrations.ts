@@ -444,6 +444,59 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0008_segments': {
+    // Segments (issue 11): the definition and its background recompute (state, cursor, progress),
+    // the current members, and every stay in a segment (entered, exited, organically or not).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('segments')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('definition', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('recompute_status', 'text', (c) => c.notNull())
+        .addColumn('recompute_cursor', 'text')
+        .addColumn('recompute_processed', 'integer', (c) => c.notNull())
+        .addColumn('recompute_total', 'integer', (c) => c.notNull())
+        .addColumn('recompute_started_at', 'text')
+        .addColumn('recompute_finished_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('segment_members')
+        .addColumn('segment_id', 'text', (c) => c.notNull())
+        .addColumn('profile_id', 'text', (c) => c.notNull())
+        .addColumn('entered_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('segment_members_pk', ['segment_id', 'profile_id'])
+        .execute();
+      await db.schema
+        .createIndex('segment_members_profile_idx')
+        .on('segment_members')
+        .columns(['profile_id', 'segment_id'])
+        .execute();
+      await db.schema
+        .createTable('segment_membership_history')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('segment_id', 'text', (c) => c.notNull())
+        .addColumn('profile_id', 'text', (c) => c.notNull())
+        .addColumn('entered_at', 'text', (c) => c.notNull())
+        .addColumn('exited_at', 'text')
+        .addColumn('organic', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('segment_history_idx')
+        .on('segment_membership_history')
+        .columns(['segment_id', 'profile_id', 'id'])
+        .execute();
+      // Metric conditions count one profile's events of one metric, in a time window.
+      await db.schema
+        .createIndex('events_profile_metric_time_idx')
+        .on('events')
+        .columns(['profile_id', 'metric', 'time'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -247,6 +247,37 @@ export interface SegmentMembersTable {
   entered_at: Iso;
 }
 
+export const RECOMPUTE_STATUSES = ['idle', 'running'] as const;
+export type RecomputeStatus = (typeof RECOMPUTE_STATUSES)[number];
+
+/** A segment (issue 11): its definition and the background recompute a definition edit starts. */
+export interface SegmentsTable {
+  id: string;
+  name: string;
+  /** JSON of the segment definition (`segmentDefinitionSchema`). */
+  definition: string;
+  version: number;
+  recompute_status: RecomputeStatus;
+  /** The last profile id the recompute handled (profiles are visited in id order); null: from the start. */
+  recompute_cursor: string | null;
+  recompute_processed: number;
+  recompute_total: number;
+  recompute_started_at: Iso | null;
+  recompute_finished_at: Iso | null;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+/** One stay of a profile in a segment; `organic` 1 when the profile's data changed (not a definition edit). */
+export interface SegmentMembershipHistoryTable {
+  id: Generated<number>;
+  segment_id: string;
+  profile_id: string;
+  entered_at: Iso;
+  exited_at: Iso | null;
+  organic: number;
+}
+
 export interface Database {
   flows: FlowsTable;
   flow_versions: FlowVersionsTable;
@@ -267,4 +298,6 @@ export interface Database {
   list_member_history: ListMemberHistoryTable;
   flow_entries: FlowEntriesTable;
   segment_members: SegmentMembersTable;
+  segments: SegmentsTable;
+  segment_membership_history: SegmentMembershipHistoryTable;
 }

@@ -5,6 +5,7 @@ import type { RunRow } from '../db/event-store';
 import { FlowStore } from '../flows/store';
 import type { Logger } from '../logger';
 import type { PendingEntry } from '../audience/entry-queue';
+import type { SegmentService } from '../audience/segments';
 import type { FlowEntries } from '../audience/entries';
 import { profileIdFor } from '../audience/identity';
 import { mergeProfile } from '../audience/profiles';
@@ -36,23 +37,27 @@ export class EventService {
     private readonly db: Db,
     private readonly entries: FlowEntries,
     private readonly logger: Logger,
+    /** Keeps segment membership current; optional so callers without segments need not build one. */
+    private readonly segments?: Pick<SegmentService, 'reevaluate'>,
   ) {}
 
   async ingest(input: EventInput): Promise<{ runs: StartedRun[]; duplicate: boolean }> {
     const now = new Date().toISOString();
     const uniqueId = input.unique_id === undefined ? undefined : String(input.unique_id);
     const profileId = profileIdFor(input.profile);
-    const { duplicate, runs } = await this.db.transaction().execute(async (trx) => {
+    const { duplicate, runs, profileChanged } = await this.db.transaction().execute(async (trx) => {
       const events = new EventStore(trx);
       // The profile keeps what the event does not carry (fields and properties set through the profile API).
       const before = await new ProfileStore(trx).get(profileId);
+      const data = mergeProfile(before?.data, input.profile);
+      const profileChanged = JSON.stringify(before?.data) !== JSON.stringify(data);
       await events.upsertProfile(
         {
           id: profileId,
           email: input.profile.email ?? null,
           phoneNumber: input.profile.phone_number ?? null,
           externalId: input.profile.external_id ?? null,
-          data: mergeProfile(before?.data, input.profile),
+          data,
         },
         now,
       );
@@ -67,16 +72,21 @@ export class EventService {
         receivedAt: now,
       });
       // The same event again: no new runs, only the ones it started (finishing any start cut short).
-      if (stored.duplicate) return { duplicate: true, runs: toPending(await events.runsForEvent(stored.id)) };
+      if (stored.duplicate) {
+        return { duplicate: true, profileChanged, runs: toPending(await events.runsForEvent(stored.id)) };
+      }
       const pending: PendingEntry[] = [];
       for (const flow of await new FlowStore(trx).liveByMetric(input.metric)) {
         const runId = runIdFor(flow.id, input.metric, uniqueId);
         const entry = await this.entries.enter(trx, flow, profileId, stored.id, now, null, stored.id, runId);
         if (entry) pending.push(entry);
       }
-      return { duplicate: false, runs: pending };
+      return { duplicate: false, profileChanged, runs: pending };
     });
     await this.entries.start(runs);
+    // After commit, only the segments this metric or a profile change can affect. A failure here
+    // answers 5xx: the event posted again is a duplicate and evaluates again.
+    await this.segments?.reevaluate(profileId, { kind: 'event', metric: input.metric, profileChanged });
     this.logger.debug({ runs: runs.length, metric: input.metric }, 'event runs started');
     return { runs: runs.map((r) => ({ flowId: r.flowId, runId: r.runId })), duplicate };
   }
