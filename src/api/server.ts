@@ -7,6 +7,8 @@ import { EventStore } from '../db/event-store';
 import { FlowStore } from '../flows/store';
 import { EventService } from '../events/service';
 import { FlowService } from '../flows/service';
+import { filterRules } from './filter-rules';
+import { dbFactsSource } from '../audience/eligibility';
 import type { Logger } from '../logger';
 import { RunService } from '../runs/service';
 import { createSecretBox } from '../secrets/from-config';
@@ -67,6 +69,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     logger,
     eventStore,
     flows: new FlowService({
+      filters: filterRules,
       store: flowStore,
       events: eventStore,
       secrets,
@@ -76,7 +79,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       checkDestination: (url) => checkDestination(url, config.outbound),
     }),
     stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
-    events: new EventService(eventStore, flowStore, client, config, logger),
+    events: new EventService(eventStore, flowStore, client, config, logger, dbFactsSource(db)),
     runs,
     analytics,
     flowStore,

@@ -14,6 +14,8 @@ export interface StoredDefinition {
   status: FlowStatus;
   trigger: { type: string; metric: string };
   steps: readonly unknown[];
+  flowFilters?: unknown;
+  triggerFilters?: unknown;
 }
 
 /** A definition with the flow row's identity and timestamps. */
@@ -143,7 +145,15 @@ async function insertVersion(trx: Transaction<Database>, flow: StoredFlow<Stored
 }
 
 function definitionOf(flow: StoredDefinition): StoredDefinition {
-  return { name: flow.name, status: flow.status, trigger: flow.trigger, steps: flow.steps };
+  const def: StoredDefinition = {
+    name: flow.name,
+    status: flow.status,
+    trigger: flow.trigger,
+    steps: flow.steps,
+  };
+  if (flow.flowFilters !== undefined) def.flowFilters = flow.flowFilters;
+  if (flow.triggerFilters !== undefined) def.triggerFilters = flow.triggerFilters;
+  return def;
 }
 
 function toFlow<D extends StoredDefinition>(row: {

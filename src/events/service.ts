@@ -1,6 +1,8 @@
 import crypto from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { FactsSource } from '../audience/eligibility';
+import { passesFlowFilters, passesTriggerFilters } from '../audience/eligibility';
 import type { Config } from '../config';
 import type { EventStore, RunRow } from '../db/event-store';
 import type { FlowStore } from '../flows/store';
@@ -45,6 +47,8 @@ export class EventService {
     client: Client,
     private readonly config: Config,
     private readonly logger: Logger,
+    /** The facts flow filters are decided on at entry. */
+    private readonly facts: FactsSource,
   ) {
     this.starter = new RunStarter(client, config.temporal.taskQueue);
   }
@@ -84,7 +88,12 @@ export class EventService {
       const original = await this.events.getEvent(stored.id);
       if (original) context = buildContext(original.profile, original.properties, original.profileId);
     } else {
-      const live = await this.flows.liveByMetric(input.metric);
+      const live = await this.entering(
+        await this.flows.liveByMetric(input.metric),
+        profileId,
+        input.properties,
+        new Date(now),
+      );
       runs = live.map((f) => {
         flowsById.set(f.id, f);
         return {
@@ -105,6 +114,29 @@ export class EventService {
         .map((r) => this.start(r, flowsById.get(r.flow_id), input.metric, context)),
     );
     return { runs: runs.map((r) => ({ flowId: r.flow_id, runId: r.id })), duplicate: stored.duplicate };
+  }
+
+  /** The flows this event enters: trigger filters on its properties, flow filters on its profile. */
+  private async entering(
+    flows: Flow[],
+    profileId: string,
+    properties: Record<string, unknown>,
+    now: Date,
+  ): Promise<Flow[]> {
+    const out: Flow[] = [];
+    for (const f of flows) {
+      if (!passesTriggerFilters(f.triggerFilters, properties, now)) {
+        this.logger.debug({ flowId: f.id, profileId }, 'event fails trigger filters: no run');
+        continue;
+      }
+      const ctx = { now, flowId: f.id, event: properties };
+      if (!(await passesFlowFilters(this.facts, f.flowFilters, profileId, ctx))) {
+        this.logger.debug({ flowId: f.id, profileId }, 'profile fails flow filters: no run');
+        continue;
+      }
+      out.push(f);
+    }
+    return out;
   }
 
   private async start(run: RunRow, flow: Flow | undefined, metric: string, context: RunContext) {

@@ -114,11 +114,33 @@ export type FlowStatus = z.infer<typeof flowStatusSchema>;
 
 const name = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200);
 
+/**
+ * Flow filters and trigger filters as a flow keeps them: `{ groups: [ { conditions } ] }`. Their
+ * rules (condition types, operators, values) belong to the audience layer
+ * (`src/audience/conditions.ts`), above this one, so the flow service is given them
+ * ({@link FilterRules}); the request schemas here take the value as it comes.
+ */
+export interface FilterDefinition {
+  groups: { conditions: Record<string, unknown>[] }[];
+}
+
+/** Checks filters sent with a flow; `problems` paths are relative to the filters (`groups.0…`). */
+export interface FilterRules {
+  parse(
+    kind: 'flowFilters' | 'triggerFilters',
+    raw: unknown,
+  ): { value?: FilterDefinition; problems: { path: string; message: string }[] };
+}
+
 export const createFlowSchema = z.strictObject({
   name,
   trigger: triggerSchema,
   status: flowStatusSchema.default('draft'),
   steps: z.array(stepSchema).default([]),
+  /** Conditions on the profile, checked at entry and before every webhook step. */
+  flowFilters: z.unknown().optional(),
+  /** Metric flows: conditions on the triggering event, checked once at entry. */
+  triggerFilters: z.unknown().optional(),
 });
 export type CreateFlowInput = z.infer<typeof createFlowSchema>;
 
@@ -128,9 +150,12 @@ export const patchFlowSchema = z
     trigger: triggerSchema.optional(),
     status: flowStatusSchema.optional(),
     steps: z.array(stepSchema).optional(),
+    /** `null` removes them. */
+    flowFilters: z.unknown().optional(),
+    triggerFilters: z.unknown().optional(),
   })
   .refine((p) => Object.values(p).some((v) => v !== undefined), {
-    message: 'send at least one of name, status, trigger, steps',
+    message: 'send at least one of name, status, trigger, steps, flowFilters, triggerFilters',
   });
 export type PatchFlowInput = z.infer<typeof patchFlowSchema>;
 
@@ -163,6 +188,8 @@ export interface FlowDefinition {
   status: FlowStatus;
   trigger: Trigger;
   steps: Step[];
+  flowFilters?: FilterDefinition;
+  triggerFilters?: FilterDefinition;
 }
 
 export interface Flow extends FlowDefinition {
