@@ -156,6 +156,17 @@ test('a profile that stops passing the flow filters during a delay: the webhook 
     `/api/webhooks/stats?flowId=${flow.id}`,
   );
   expect(stats.body.counts).toMatchObject({ skipped: 1, delivered: 0 });
+
+  // Skipped because the profile no longer qualifies: a resend must not reach it either.
+  const one = await stack.request<{ error: { code: string } }>(
+    'POST',
+    `/api/webhooks/deliveries/${queue[0]!.id}/resend`,
+  );
+  expect(one.status).toBe(409);
+  expect(one.body.error.code).toBe('not_eligible');
+  const bulk = await stack.request('POST', '/api/webhooks/deliveries/resend', { flowId: flow.id });
+  expect(bulk).toMatchObject({ status: 202, body: { resent: 0, notResendable: 1 } });
+  expect(receiver.received('/vip')).toEqual([]);
 });
 
 test('a profile deleted during a delay: the webhook is skipped "profile deleted"', async () => {
