@@ -188,3 +188,31 @@ test('a profile deleted during a delay: the webhook is skipped "profile deleted"
   expect(receiver.received('/deleted')).toEqual([]);
   expect((await skippedQueue(flow.id)).map((d) => d.reason)).toEqual(['profile deleted']);
 });
+
+test('metric flows: "zero times since starting this flow" skips the webhook once it happened; "not in this flow recently" refuses a second entry', async () => {
+  const metric = uniqueMetric('Started Checkout');
+  const placed = uniqueMetric('Placed Order');
+  const flow = await createFlow(metric, '/abandoned', {
+    flowFilters: {
+      groups: [
+        { conditions: [{ type: 'metric_zero_since_entry', metric: placed }] },
+        { conditions: [{ type: 'not_in_flow_recently', days: 1 }] },
+      ],
+    },
+  });
+  const runId = await oneRun(metric, { profile: { email: 'cart@example.com' } });
+  // Entered once today: a second checkout does not enter again.
+  expect((await postEvent(stack, metric, { profile: { email: 'cart@example.com' } })).body.runs).toEqual([]);
+  await waiting(runId);
+  await postEvent(stack, placed, { profile: { email: 'cart@example.com' } });
+
+  const run = await waitForRun(stack, runId);
+  expect(step(run, 'notify')).toMatchObject({
+    status: 'skipped',
+    reason: 'fails flow filters: group 1 does not hold',
+  });
+  expect(receiver.received('/abandoned')).toEqual([]);
+  expect((await skippedQueue(flow.id)).map((d) => d.reason)).toEqual([
+    'fails flow filters: group 1 does not hold',
+  ]);
+});
