@@ -1,5 +1,9 @@
+import type { EligibilityDeps } from './check-eligibility';
+import { createCheckEligibility } from './check-eligibility';
 import type { WebhookDeps } from './deliver-webhook';
 import { createDeliverWebhook, deliveryIdFor } from './deliver-webhook';
+
+export type { EligibilityJudge } from './check-eligibility';
 
 export interface FinalizeDeliveryInput {
   runId: string;
@@ -10,12 +14,13 @@ export interface FinalizeDeliveryInput {
   reason: string;
 }
 
-export type ActivityDeps = WebhookDeps;
+export type ActivityDeps = WebhookDeps & EligibilityDeps;
 
 /** Builds the worker's activities around their collaborators (built once in `src/worker`). */
 export function createActivities(deps: ActivityDeps) {
   return {
     deliverWebhook: createDeliverWebhook(deps),
+    checkEligibility: createCheckEligibility(deps),
     /** Ends a delivery whose last attempt was never recorded (timeout, worker crash). */
     async finalizeDelivery(input: FinalizeDeliveryInput): Promise<void> {
       const id = input.deliveryId ?? deliveryIdFor(input.runId, input.stepId);

@@ -85,6 +85,14 @@ export class ResendService {
   }
 
   private async start(original: DeliveryRow): Promise<ResendOutcome> {
+    if (original.status === 'skipped' && original.attempts === 0 && original.manual === 0) {
+      // Skipped before sending: the profile was deleted or no longer eligible. Sending now would
+      // reach exactly the people the flow says must not be reached.
+      throw new ConflictError(
+        'not_eligible',
+        `delivery ${original.id} was skipped before sending (${original.reason ?? 'profile no longer eligible'}); it cannot be resent`,
+      );
+    }
     const flow = await this.flows.get(original.flow_id);
     const step = flow && findStep(flow.steps, original.step_id);
     if (!flow || step?.type !== 'webhook') {

@@ -7,6 +7,7 @@ import { EventStore } from '../db/event-store';
 import { FlowStore } from '../flows/store';
 import { EventService } from '../events/service';
 import { FlowService } from '../flows/service';
+import { filterRules } from './filter-rules';
 import type { Logger } from '../logger';
 import { RunService } from '../runs/service';
 import { createSecretBox } from '../secrets/from-config';
@@ -94,6 +95,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     logger,
     eventStore,
     flows: new FlowService({
+      filters: filterRules,
       store: flowStore,
       events: eventStore,
       secrets,
@@ -102,6 +104,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
         liveCheckUrl(url, { dispatcher: checkDispatcher, timeoutMs: LIVE_CHECK_TIMEOUT_MS }),
       checkDestination: (url) => checkDestination(url, config.outbound),
       listExists: (id) => lists.exists(id),
+      segmentExists: (id) => segments.exists(id),
     }),
     stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
     events: new EventService(db, entries, logger, segments),

@@ -1,3 +1,4 @@
+import { dbFactsSource, passesFlowFilters } from './eligibility';
 import crypto from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
@@ -123,6 +124,12 @@ export class FlowEntries implements EntryQueue {
     eventId: string | null = null,
     runId = entryRunId(flow.id, profileId, changeId),
   ): Promise<PendingEntry | undefined> {
+    // Flow filters at entry, on the profile as this transaction sees it (the change included).
+    const ctx = { now: new Date(now), flowId: flow.id };
+    if (!(await passesFlowFilters(dbFactsSource(trx), flow.flowFilters, profileId, ctx))) {
+      this.deps.logger.debug({ flowId: flow.id, profileId }, 'profile fails flow filters: no entry');
+      return undefined;
+    }
     const store = new EntryStore(trx);
     const reentry = reentryOf(flow);
     // Metric flows that always re-enter skip the read: the common case stays one insert.

@@ -54,7 +54,8 @@ export async function loadFacts(
       const last = await q.executeTakeFirst();
       facts.lastEnteredFlowAt = last?.last ?? undefined;
     }
-    if (needs.metricsSinceEntry.size > 0) {
+    // At entry (no run yet) nothing has happened since starting the flow.
+    if (needs.metricsSinceEntry.size > 0 && options.runStartedAt !== undefined) {
       facts.metricsSinceEntry = await countsSince(
         db,
         profileId,
@@ -119,14 +120,17 @@ async function countsSince(
   db: Kysely<Database>,
   profileId: string,
   metrics: ReadonlySet<string>,
-  since: string | undefined,
+  since: string,
 ): Promise<Map<string, number>> {
   let q = db
     .selectFrom('events')
     .select(['metric', (eb) => eb.fn.countAll<number>().as('n')])
     .where('profile_id', '=', profileId)
     .where('metric', 'in', [...metrics]);
-  if (since !== undefined) q = q.where('time', '>=', since);
+  // Strictly after: the event that started the run is not "since" it.
+  q = q.where('time', '>', since);
   const rows = await q.groupBy('metric').execute();
-  return new Map(rows.map((r) => [r.metric, Number(r.n)]));
+  const counts = new Map([...metrics].map((m) => [m, 0]));
+  for (const r of rows) counts.set(r.metric, Number(r.n));
+  return counts;
 }

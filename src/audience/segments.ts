@@ -164,6 +164,12 @@ export class SegmentService {
     return this.toPublic(await this.row(id));
   }
 
+  /** For segment triggers: does the segment exist? */
+  async exists(id: string): Promise<boolean> {
+    const row = await this.deps.db.selectFrom('segments').select('id').where('id', '=', id).executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** A new name keeps members; a new definition recomputes them in the background (no flows start). */
   async patch(id: string, input: { name?: string; definition?: SegmentDefinition }): Promise<PublicSegment> {
     const row = await this.row(id);

@@ -131,6 +131,55 @@ export class DeliveryStore {
   }
 
   /**
+   * Records a webhook step that ended skipped before any request was sent (the run's profile is
+   * no longer eligible): a delivery with no attempts, counted in the roll-ups as skipped.
+   * Idempotent: a repeated call (a retried activity) writes nothing twice.
+   */
+  async recordSkippedUnsent(d: {
+    deliveryId: string;
+    runId: string;
+    flowId: string;
+    flowVersion: number;
+    stepId: string;
+    profileId: string;
+    reason: string;
+    context: string | null;
+  }): Promise<void> {
+    const now = new Date().toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto('deliveries')
+        .values({
+          id: d.deliveryId,
+          run_id: d.runId,
+          flow_id: d.flowId,
+          flow_version: d.flowVersion,
+          step_id: d.stepId,
+          profile_id: d.profileId,
+          status: 'skipped',
+          attempts: 0,
+          first_attempt_at: null,
+          last_attempt_at: null,
+          next_attempt_at: null,
+          last_http_status: null,
+          reason: d.reason,
+          latency_ms: null,
+          created_at: now,
+          updated_at: now,
+          context: d.context,
+          manual: 0,
+          resend_of: null,
+          resent_to: null,
+          resent_at: null,
+        })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return;
+      await bumpRollup(trx, d.flowId, d.stepId, now, 'skipped', 0, 1);
+    });
+  }
+
+  /**
    * Creates the pending delivery of a resend and links the original to it, unless the original's
    * latest resend is still pending or retrying (then that one is returned).
    */

@@ -16,6 +16,8 @@ export interface StoredDefinition {
   steps: readonly unknown[];
   /** Absent on flows saved before re-entry existed: the trigger's default applies. */
   reentry?: unknown;
+  flowFilters?: unknown;
+  triggerFilters?: unknown;
 }
 
 /** A definition with the flow row's identity and timestamps. */
@@ -165,6 +167,8 @@ function definitionOf(flow: StoredDefinition): StoredDefinition {
     steps: flow.steps,
   };
   if (flow.reentry !== undefined) def.reentry = flow.reentry;
+  if (flow.flowFilters !== undefined) def.flowFilters = flow.flowFilters;
+  if (flow.triggerFilters !== undefined) def.triggerFilters = flow.triggerFilters;
   return def;
 }
 

@@ -5,6 +5,7 @@ import type { RunRow } from '../db/event-store';
 import { FlowStore } from '../flows/store';
 import type { Logger } from '../logger';
 import type { PendingEntry } from '../audience/entry-queue';
+import { passesTriggerFilters } from '../audience/eligibility';
 import type { SegmentService } from '../audience/segments';
 import type { FlowEntries } from '../audience/entries';
 import { profileIdFor } from '../audience/identity';
@@ -77,6 +78,11 @@ export class EventService {
       }
       const pending: PendingEntry[] = [];
       for (const flow of await new FlowStore(trx).liveByMetric(input.metric)) {
+        // Trigger filters read this event once, here; flow filters are checked by the entry.
+        if (!passesTriggerFilters(flow.triggerFilters, input.properties, new Date(now))) {
+          this.logger.debug({ flowId: flow.id, profileId }, 'event fails trigger filters: no run');
+          continue;
+        }
         const runId = runIdFor(flow.id, input.metric, uniqueId);
         const entry = await this.entries.enter(trx, flow, profileId, stored.id, now, null, stored.id, runId);
         if (entry) pending.push(entry);

@@ -183,12 +183,34 @@ export type FlowStatus = z.infer<typeof flowStatusSchema>;
 
 const name = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200);
 
+/**
+ * Flow filters and trigger filters as a flow keeps them: `{ groups: [ { conditions } ] }`. Their
+ * rules (condition types, operators, values) belong to the audience layer
+ * (`src/audience/conditions.ts`), above this one, so the flow service is given them
+ * ({@link FilterRules}); the request schemas here take the value as it comes.
+ */
+export interface FilterDefinition {
+  groups: { conditions: Record<string, unknown>[] }[];
+}
+
+/** Checks filters sent with a flow; `problems` paths are relative to the filters (`groups.0…`). */
+export interface FilterRules {
+  parse(
+    kind: 'flowFilters' | 'triggerFilters',
+    raw: unknown,
+  ): { value?: FilterDefinition; problems: { path: string; message: string }[] };
+}
+
 export const createFlowSchema = z.strictObject({
   name,
   trigger: triggerSchema,
   status: flowStatusSchema.default('draft'),
   steps: z.array(stepSchema).default([]),
   reentry: reentrySchema.optional(),
+  /** Conditions on the profile, checked at entry and before every webhook step. */
+  flowFilters: z.unknown().optional(),
+  /** Metric flows: conditions on the triggering event, checked once at entry. */
+  triggerFilters: z.unknown().optional(),
 });
 export type CreateFlowInput = z.infer<typeof createFlowSchema>;
 
@@ -199,9 +221,12 @@ export const patchFlowSchema = z
     status: flowStatusSchema.optional(),
     steps: z.array(stepSchema).optional(),
     reentry: reentrySchema.optional(),
+    /** `null` removes them. */
+    flowFilters: z.unknown().optional(),
+    triggerFilters: z.unknown().optional(),
   })
   .refine((p) => Object.values(p).some((v) => v !== undefined), {
-    message: 'send at least one of name, status, trigger, steps, reentry',
+    message: 'send at least one of name, status, trigger, steps, reentry, flowFilters, triggerFilters',
   });
 export type PatchFlowInput = z.infer<typeof patchFlowSchema>;
 
@@ -236,6 +261,8 @@ export interface FlowDefinition {
   steps: Step[];
   /** Set on every save since issue 11; older versions follow {@link defaultReentry}. */
   reentry?: Reentry;
+  flowFilters?: FilterDefinition;
+  triggerFilters?: FilterDefinition;
 }
 
 export interface Flow extends FlowDefinition {

@@ -9,7 +9,16 @@ import type { SecretBox } from '../secrets';
 import { maskSealed } from '../secrets';
 import type { TemplateRenderer } from '../templates';
 import type { LiveCheckResult } from '../webhooks/live-check';
-import type { CreateFlowInput, Flow, PatchFlowInput, Step, WebhookStep } from './model';
+import type {
+  CreateFlowInput,
+  FilterDefinition,
+  FilterRules,
+  Flow,
+  FlowDefinition,
+  PatchFlowInput,
+  Step,
+  WebhookStep,
+} from './model';
 import { defaultReentry, stepPaths } from './model';
 import { eventVariableProblems } from './event-variables';
 import { normalizeSteps } from './normalize';
@@ -71,11 +80,48 @@ export interface FlowServiceDeps {
   liveCheck(url: string): Promise<LiveCheckResult>;
   /** The outbound policy's verdict on a URL's destination; a message when it is blocked. */
   checkDestination(url: string): Promise<string | undefined>;
-  /**
-   * Whether list `id` exists, for list triggers. Segment triggers are accepted by shape only here:
-   * the segments table belongs to another part of issue 11.
-   */
+  /** Whether list `id` exists, for list triggers. */
   listExists(id: string): Promise<boolean>;
+  /** Whether segment `id` exists, for segment triggers. */
+  segmentExists(id: string): Promise<boolean>;
+  /** The rules of flow and trigger filters (the audience layer's). */
+  filters: FilterRules;
+}
+
+type Filters = Pick<FlowDefinition, 'flowFilters' | 'triggerFilters'>;
+
+/**
+ * The filters a save leaves on the flow: those sent (validated), `null` removes, absent keeps the
+ * current ones. Trigger filters read the triggering event, so only metric flows may have them.
+ */
+export function applyFilters(
+  sent: { flowFilters?: unknown; triggerFilters?: unknown },
+  current: Filters,
+  trigger: { type: string },
+  rules: FilterRules,
+): { filters: Filters; problems: FieldProblem[] } {
+  const filters: Filters = {};
+  const problems: FieldProblem[] = [];
+  for (const kind of ['flowFilters', 'triggerFilters'] as const) {
+    const raw = sent[kind];
+    let value: FilterDefinition | undefined = current[kind];
+    if (raw === null) value = undefined;
+    else if (raw !== undefined) {
+      const parsed = rules.parse(kind, raw);
+      for (const p of parsed.problems) {
+        problems.push({ path: p.path === '' ? kind : `${kind}.${p.path}`, message: p.message });
+      }
+      value = parsed.value;
+    }
+    if (value !== undefined) filters[kind] = value;
+  }
+  if (filters.triggerFilters !== undefined && trigger.type !== 'metric') {
+    problems.push({
+      path: 'triggerFilters',
+      message: `trigger filters apply to metric-triggered flows only (this flow's trigger is ${trigger.type}); use flowFilters for conditions on the profile`,
+    });
+  }
+  return { filters, problems };
 }
 
 /** Creating, changing and deleting flows; every change saves a new version after its checks pass. */
@@ -86,6 +132,8 @@ export class FlowService {
     const { steps, problems, paths } = normalizeSteps(input.steps, [], this.deps.secrets);
     const changes = webhookChanges([], steps);
     authorize(changes, actor);
+    const { filters, problems: filterProblems } = applyFilters(input, {}, input.trigger, this.deps.filters);
+    problems.push(...filterProblems);
     if (problems.length) throw new ValidationError(problems);
     const now = new Date().toISOString();
     const flow: Flow = {
@@ -95,6 +143,7 @@ export class FlowService {
       trigger: input.trigger,
       steps,
       reentry: input.reentry ?? defaultReentry(input.trigger),
+      ...filters,
       version: 1,
       createdAt: now,
       updatedAt: now,
@@ -132,8 +181,10 @@ export class FlowService {
     const trigger = patch.trigger ?? current.trigger;
     // A trigger of another kind brings its own default unless the patch says otherwise.
     const kindChanged = trigger.type !== current.trigger.type;
+    const { filters, problems: filterProblems } = applyFilters(patch, current, trigger, this.deps.filters);
+    if (filterProblems.length) throw new ValidationError(filterProblems);
     const next: Flow = {
-      ...current,
+      id: current.id,
       name: patch.name ?? current.name,
       status: patch.status ?? current.status,
       trigger,
@@ -141,6 +192,8 @@ export class FlowService {
         patch.reentry ??
         (kindChanged ? defaultReentry(trigger) : (current.reentry ?? defaultReentry(trigger))),
       steps,
+      ...filters,
+      createdAt: current.createdAt,
       version: current.version + 1,
       updatedAt: new Date().toISOString(),
     };
@@ -192,6 +245,16 @@ export class FlowService {
       !(await this.deps.listExists(next.trigger.listId))
     ) {
       problems.push({ path: 'trigger.listId', message: `list ${next.trigger.listId} was not found` });
+    }
+    if (
+      triggerChanged &&
+      next.trigger.type === 'segment' &&
+      !(await this.deps.segmentExists(next.trigger.segmentId))
+    ) {
+      problems.push({
+        path: 'trigger.segmentId',
+        message: `segment ${next.trigger.segmentId} was not found`,
+      });
     }
     // Every step is checked, not only changed ones: a trigger change can make an old body invalid.
     const eventUses = eventVariableProblems(

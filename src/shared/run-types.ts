@@ -45,6 +45,13 @@ export interface DeliverWebhookInput {
   resend?: { deliveryId: string; originalId: string };
 }
 
+/** Asked before every webhook step (behind the `eligibility-before-webhook` patch). */
+export type CheckEligibilityInput = Omit<DeliverWebhookInput, 'resend'>;
+
+/** Not eligible: the step's delivery was recorded skipped with `reason`, no request sent. */
+export type CheckEligibilityResult =
+  { eligible: true } | { eligible: false; reason: string; deliveryId: string };
+
 /** A resend: the delivery it sends (as the activity takes it), its retry policy and attempt timeout. */
 export interface ResendInput {
   delivery: DeliverWebhookInput & { resend: NonNullable<DeliverWebhookInput['resend']> };

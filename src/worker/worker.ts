@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { LogLevel } from '@temporalio/worker';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { createEligibilityJudge } from '../audience/eligibility';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { openDatabase } from '../db';
@@ -64,6 +65,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     dispatcher,
     renderer,
     webhook: config.webhook,
+    eligibility: createEligibilityJudge({ db }),
   });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const workflowSource = fs.existsSync(PREBUILT_BUNDLE)

@@ -21,3 +21,13 @@ export function webhookActivityOptions(
     },
   };
 }
+
+/**
+ * The eligibility check before each webhook step: a few database reads. Transient errors (a busy
+ * or unavailable database) are retried without limit, backing off to once a minute, so a run
+ * waits for its database rather than sending to someone who may no longer be eligible.
+ */
+export const eligibilityActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+};

@@ -1,7 +1,11 @@
-import { defineQuery, log, setHandler, sleep } from '@temporalio/workflow';
+import { defineQuery, log, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import type { Activities } from '../activities';
 import { evaluateCondition } from '../shared/condition';
 import type { FlowRunInput, PlanStep, RunState, StepState } from '../shared/run-types';
+import { eligibilityActivityOptions } from './activity-options';
 import { deliver } from './deliver';
+
+const { checkEligibility } = proxyActivities<Activities>(eligibilityActivityOptions);
 
 /** The run's progress, step by step; read by `GET /api/runs/:runId`. */
 export const runStateQuery = defineQuery<RunState>('runState');
@@ -64,6 +68,22 @@ export async function flowRun(input: FlowRunInput): Promise<RunState> {
       profileId: input.profileId,
       context: input.context,
     };
+    // Runs recorded before this check replay without it (README "Changing workflow code safely").
+    if (patched('eligibility-before-webhook')) {
+      const verdict = await checkEligibility(delivery);
+      if (!verdict.eligible) {
+        // Skipped without a request: the activity recorded the delivery with its reason.
+        st.status = 'skipped';
+        st.reason = verdict.reason;
+        st.deliveryId = verdict.deliveryId;
+        st.attempts = 0;
+        log.info('webhook step skipped: profile no longer eligible', {
+          stepId: step.id,
+          reason: verdict.reason,
+        });
+        return;
+      }
+    }
     const res = await deliver(step.id, delivery, step.retry, step.timeoutMs);
     st.status = res.status;
     if (res.reason !== undefined) st.reason = res.reason;

@@ -360,17 +360,26 @@ test('a run of a list flow carries the profile only', async () => {
   expect(JSON.parse(receiver.received(`/${label}`)[0]!.body)).toEqual({ email: `${label}@example.com` });
 });
 
-test('a segment trigger is accepted by shape; event variables are refused in it with its own message', async () => {
+test('a segment trigger defaults to no re-entry; event variables are refused in it with its own message', async () => {
+  const segment = await stack.request<{ id: string }>('POST', '/api/segments', {
+    name: unique('segment'),
+    definition: {
+      groups: [
+        { conditions: [{ type: 'profile_property', property: 'vip', operator: 'equals', value: true }] },
+      ],
+    },
+  });
+  expect(segment.status).toBe(201);
   const ok = await stack.request<PublicFlow & { reentry: unknown }>('POST', '/api/flows', {
     name: 'segment flow',
-    trigger: { type: 'segment', segmentId: 'seg_any' },
+    trigger: { type: 'segment', segmentId: segment.body.id },
     steps: [],
   });
   expect(ok.status).toBe(201);
   expect(ok.body.reentry).toEqual({ mode: 'never' });
   const refused = await stack.request<ErrorResponse>('POST', '/api/flows', {
     name: 'segment flow',
-    trigger: { type: 'segment', segmentId: 'seg_any' },
+    trigger: { type: 'segment', segmentId: segment.body.id },
     steps: [{ id: 'h', type: 'webhook', url: receiver.url('/x'), body: '{"v": {{ event.value }}}' }],
   });
   expect(refused.status).toBe(422);

@@ -132,6 +132,36 @@ capture('capture workflow histories for the replay suite', () => {
     await save('delay', run.runId);
   });
 
+  test('the eligibility check before a webhook (patch eligibility-before-webhook): passed, then failed', async () => {
+    const metric = uniqueMetric('Eligibility');
+    const created = await stack.request('POST', '/api/flows', {
+      name: 'eligibility',
+      trigger: { type: 'metric', metric },
+      status: 'live',
+      flowFilters: {
+        groups: [
+          { conditions: [{ type: 'profile_property', property: 'vip', operator: 'equals', value: true }] },
+        ],
+      },
+      steps: [{ id: 'wait', type: 'delay', seconds: 2 }, hook('w', '/eligible')],
+    });
+    expect(created.status).toBe(201);
+    const vip = (on: boolean) => ({ profile: { email: 'replay@example.com', properties: { vip: on } } });
+    const passed = await waitForRun(stack, await startOneRun(stack, metric, vip(true)));
+    expect(step(passed, 'w').status).toBe('delivered');
+    await save('eligibility-delivered', passed.runId);
+
+    const runId = await startOneRun(stack, metric, vip(true));
+    await poll(
+      () => client.workflow.getHandle(runId).describe(),
+      (d) => d.status.name === 'RUNNING',
+    );
+    await stack.request('POST', '/api/events', { metric: uniqueMetric('Profile updated'), ...vip(false) });
+    const failed = await waitForRun(stack, runId);
+    expect(step(failed, 'w')).toMatchObject({ status: 'skipped', reason: 'fails flow filters' });
+    await save('eligibility-skipped', runId);
+  });
+
   test('a resend of a failed delivery, delivered', async () => {
     receiver.script('/fixed-later', { status: 503 });
     const run = await runFlow('Resend', [hook('w', '/fixed-later')]);

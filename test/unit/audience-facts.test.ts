@@ -192,6 +192,7 @@ test('flow history: the latest entry before the run being decided, and metrics s
     new Map([
       ['Placed Order', 1],
       ['Viewed Product', 1],
+      ['Refunded', 0],
     ]),
   );
   const first = await loadFacts(db, 'prf_1', needs, { now: NOW, flowId: 'flw_3', runStartedAt: daysAgo(3) });

@@ -1,13 +1,19 @@
 /**
  * The workflows' side of how a delivery ends, on a real dev server with stand-in activities: when
  * the last attempt never recorded itself (it timed out, or its worker died), the workflow ends the
- * delivery's record through `finalizeDelivery`; when the activity recorded it, it does not.
+ * delivery's record through `finalizeDelivery`; when the activity recorded it, it does not. A run
+ * whose profile is no longer eligible skips its webhook step without a delivery attempt.
  */
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { FinalizeDeliveryInput } from '../../src/activities';
-import type { DeliverWebhookInput, FlowRunInput, ResendInput } from '../../src/shared/run-types';
+import type {
+  CheckEligibilityResult,
+  DeliverWebhookInput,
+  FlowRunInput,
+  ResendInput,
+} from '../../src/shared/run-types';
 import { DevServer } from '../../src/temporal/dev-server';
 import { freePort } from '../../src/temporal/ports';
 import { flowRun, resendDelivery } from '../../src/workflows';
@@ -39,6 +45,7 @@ let n = 0;
 async function withWorker<T>(
   deliverWebhook: (input: DeliverWebhookInput) => Promise<never>,
   fn: (taskQueue: string) => Promise<T>,
+  checkEligibility: () => Promise<CheckEligibilityResult> = () => Promise.resolve({ eligible: true }),
 ): Promise<{ result: T; finalized: FinalizeDeliveryInput[] }> {
   const taskQueue = `finalize-${process.pid}-${++n}`;
   const finalized: FinalizeDeliveryInput[] = [];
@@ -49,6 +56,7 @@ async function withWorker<T>(
     workflowBundle: bundle,
     activities: {
       deliverWebhook,
+      checkEligibility,
       finalizeDelivery: (input: FinalizeDeliveryInput) => {
         finalized.push(input);
         return Promise.resolve();
@@ -132,4 +140,27 @@ test('a resend whose last attempt never reported ends its own delivery, not the 
   expect(finalized).toEqual([
     { runId: 'run_1', stepId: 'w', deliveryId: 'dlv_resend', status: 'failed', reason: 'timed out' },
   ]);
+});
+
+test('a profile no longer eligible: the webhook step ends skipped with the reason, and no delivery is attempted', async () => {
+  const runId = `run_ineligible_${process.pid}`;
+  let attempted = 0;
+  const { result, finalized } = await withWorker(
+    () => {
+      attempted++;
+      return Promise.reject(new Error('must not be called'));
+    },
+    (taskQueue) =>
+      client.workflow.execute(flowRun, { workflowId: runId, taskQueue, args: [runInput(runId)] }),
+    () => Promise.resolve({ eligible: false, reason: 'fails flow filters', deliveryId: 'dlv_skip' }),
+  );
+  expect(result.steps[0]).toMatchObject({
+    id: 'w',
+    status: 'skipped',
+    reason: 'fails flow filters',
+    deliveryId: 'dlv_skip',
+    attempts: 0,
+  });
+  expect(attempted).toBe(0);
+  expect(finalized).toEqual([]);
 });
