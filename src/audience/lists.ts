@@ -7,13 +7,14 @@ import { ProfileStore } from '../db/profile-store';
 import { FlowStore } from '../flows/store';
 import { buildContext } from '../templates/context';
 import type { FieldProblem } from '../errors';
-import { DomainError, NotFoundError, ValidationError } from '../errors';
+import { NotFoundError, ValidationError } from '../errors';
 import type { PendingEntry } from './entry-queue';
 import type { FlowEntries } from './entries';
 import { profileIdFor, profileSchema } from './identity';
 import type { ChangeSource } from './profiles';
 import { historyId, MAX_PROFILES_PER_CALL } from './profiles';
 import type { SegmentHook } from './segments';
+import { refuseIfTriggering } from './in-use';
 
 const name = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200);
 
@@ -158,16 +159,7 @@ export class ListService {
   /** Refused while a flow is triggered by the list: its runs would name a list that is gone. */
   async delete(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const flows = (await new FlowStore(trx).list()).filter(
-        (f) => f.trigger.type === 'list' && f.trigger.listId === id,
-      );
-      if (flows.length > 0) {
-        throw new DomainError(
-          'conflict',
-          'list_in_use',
-          `list ${id} triggers flow ${flows.map((f) => f.id).join(', ')}; change or delete the flow first`,
-        );
-      }
+      await refuseIfTriggering(trx, 'list', id);
       if (!(await new ListStore(trx).delete(id))) throw new NotFoundError(`list ${id}`);
     });
   }

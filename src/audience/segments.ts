@@ -1,3 +1,4 @@
+import { refuseIfTriggering } from './in-use';
 import crypto from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Db, Database } from '../db';
@@ -166,7 +167,11 @@ export class SegmentService {
 
   /** For segment triggers: does the segment exist? */
   async exists(id: string): Promise<boolean> {
-    const row = await this.deps.db.selectFrom('segments').select('id').where('id', '=', id).executeTakeFirst();
+    const row = await this.deps.db
+      .selectFrom('segments')
+      .select('id')
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row !== undefined;
   }
 
@@ -212,6 +217,7 @@ export class SegmentService {
     await this.row(id);
     const now = this.now().toISOString();
     await this.db.transaction().execute(async (trx) => {
+      await refuseIfTriggering(trx, 'segment', id);
       await trx
         .updateTable('segment_membership_history')
         .set({ exited_at: now })

@@ -104,12 +104,18 @@ export class FlowStore<D extends StoredDefinition> {
 
   /** Live flows triggered by joining list `ref` (`type` 'list') or entering segment `ref` ('segment'). */
   async liveByRef(type: 'list' | 'segment', ref: string): Promise<StoredFlow<D>[]> {
-    const rows = await this.baseQuery()
-      .where('f.status', '=', 'live')
-      .where('f.trigger_type', '=', type)
-      .where('f.trigger_ref', '=', ref)
-      .orderBy('f.created_at')
-      .execute();
+    return this.byRef(type, ref, true);
+  }
+
+  /** Ids of every flow (live or not) whose trigger names list or segment `ref`. */
+  async idsByRef(type: 'list' | 'segment', ref: string): Promise<string[]> {
+    return (await this.byRef(type, ref, false)).map((f) => f.id);
+  }
+
+  private async byRef(type: 'list' | 'segment', ref: string, liveOnly: boolean): Promise<StoredFlow<D>[]> {
+    let q = this.baseQuery().where('f.trigger_type', '=', type).where('f.trigger_ref', '=', ref);
+    if (liveOnly) q = q.where('f.status', '=', 'live');
+    const rows = await q.orderBy('f.created_at').execute();
     return rows.map((r) => toFlow<D>(r));
   }
 

@@ -161,3 +161,21 @@ test('a member removed from the list during a delay has its webhook skipped "no 
     [run!.runId, 'no longer in list', 0],
   ]);
 });
+
+test('a segment that a flow is triggered by cannot be deleted until the flow is', async () => {
+  const segment = await stack.request<SegmentBody>('POST', '/api/segments', {
+    name: unique('in use'),
+    definition: tierIs('platinum'),
+  });
+  const flow = await stack.request<PublicFlow>('POST', '/api/flows', {
+    name: unique('draft on segment'),
+    trigger: { type: 'segment', segmentId: segment.body.id },
+    steps: [],
+  });
+  expect(flow.status).toBe(201);
+  const refused = await stack.request<ErrorResponse>('DELETE', `/api/segments/${segment.body.id}`);
+  expect(refused.status).toBe(409);
+  expect(refused.body.error.code).toBe('segment_in_use');
+  expect((await stack.request('DELETE', `/api/flows/${flow.body.id}`)).status).toBe(204);
+  expect((await stack.request('DELETE', `/api/segments/${segment.body.id}`)).status).toBe(204);
+});
