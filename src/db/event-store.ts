@@ -1,14 +1,6 @@
 import type { Db } from './index';
 import type { EventsTable, RunsTable } from './schema';
 
-export interface ProfileRecord {
-  id: string;
-  email: string | null;
-  phoneNumber: string | null;
-  externalId: string | null;
-  data: Record<string, unknown>;
-}
-
 export interface EventRecord {
   id: string;
   metric: string;
@@ -43,31 +35,6 @@ export class EventStore {
   async profileData(id: string): Promise<string | undefined> {
     const row = await this.db.selectFrom('profiles').select('data').where('id', '=', id).executeTakeFirst();
     return row?.data;
-  }
-
-  async upsertProfile(p: ProfileRecord, now: string): Promise<void> {
-    await this.db
-      .insertInto('profiles')
-      .values({
-        id: p.id,
-        email: p.email,
-        phone_number: p.phoneNumber,
-        external_id: p.externalId,
-        data: JSON.stringify(p.data),
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict((oc) =>
-        oc.column('id').doUpdateSet({
-          email: (eb) => eb.fn.coalesce(eb.ref('excluded.email'), eb.ref('profiles.email')),
-          phone_number: (eb) =>
-            eb.fn.coalesce(eb.ref('excluded.phone_number'), eb.ref('profiles.phone_number')),
-          external_id: (eb) => eb.fn.coalesce(eb.ref('excluded.external_id'), eb.ref('profiles.external_id')),
-          data: (eb) => eb.ref('excluded.data'),
-          updated_at: now,
-        }),
-      )
-      .execute();
   }
 
   /**

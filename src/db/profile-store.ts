@@ -28,6 +28,15 @@ function toProfile(row: ProfilesTable): ProfileRow {
  * Profiles by id and identifier. Built on the database or on a transaction (`new
  * ProfileStore(trx)`), so a profile change commits with whatever caused it.
  */
+/** A profile as written: its identifiers and its data (standard fields and `properties`). */
+export interface ProfileRecord {
+  id: string;
+  email: string | null;
+  phoneNumber: string | null;
+  externalId: string | null;
+  data: Record<string, unknown>;
+}
+
 export class ProfileStore {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -62,16 +71,7 @@ export class ProfileStore {
   }
 
   /** Writes the profile as given (identifiers kept when the new data lacks them); true when it was created. */
-  async put(
-    p: {
-      id: string;
-      email: string | null;
-      phoneNumber: string | null;
-      externalId: string | null;
-      data: Record<string, unknown>;
-    },
-    now: string,
-  ): Promise<boolean> {
+  async put(p: ProfileRecord, now: string): Promise<boolean> {
     const before = await this.db
       .selectFrom('profiles')
       .select('id')
@@ -103,16 +103,7 @@ export class ProfileStore {
   }
 
   /** Creates the profile unless it exists (an import never overwrites what a profile holds). */
-  async createIfMissing(
-    p: {
-      id: string;
-      email: string | null;
-      phoneNumber: string | null;
-      externalId: string | null;
-      data: Record<string, unknown>;
-    },
-    now: string,
-  ): Promise<boolean> {
+  async createIfMissing(p: ProfileRecord, now: string): Promise<boolean> {
     const res = await this.db
       .insertInto('profiles')
       .values({

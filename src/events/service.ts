@@ -49,10 +49,11 @@ export class EventService {
     const { duplicate, runs, profileChanged } = await this.db.transaction().execute(async (trx) => {
       const events = new EventStore(trx);
       // The profile keeps what the event does not carry (fields and properties set through the profile API).
-      const before = await new ProfileStore(trx).get(profileId);
+      const profiles = new ProfileStore(trx);
+      const before = await profiles.get(profileId);
       const data = mergeProfile(before?.data, input.profile);
       const profileChanged = JSON.stringify(before?.data) !== JSON.stringify(data);
-      await events.upsertProfile(
+      await profiles.put(
         {
           id: profileId,
           email: input.profile.email ?? null,
