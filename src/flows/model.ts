@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FLOW_STATUSES } from '../db/schema';
 import type { SealedValue } from '../secrets';
 import type { RetrySettings } from '../shared/retry';
+import { isKnownTimeZone } from '../shared/time-zones';
 
 /** Step ids appear in URLs and activity ids: keep them short and URL-safe. */
 export const STEP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -119,16 +120,6 @@ const refId = (what: string) =>
     .trim()
     .min(1, 'must not be empty')
     .max(100);
-
-/** Is `zone` an IANA time zone this runtime knows (`Europe/Paris`, `UTC`)? */
-export function isKnownTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The largest offset of a date trigger, per unit: up to a year either side of the date. */
 export const MAX_DATE_OFFSET = { days: 365, weeks: 52, months: 12 } as const;
@@ -325,6 +316,15 @@ export interface Flow extends FlowDefinition {
   version: number;
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * Keeps whatever runs on a schedule for a flow (date flows' Temporal Schedules) in line with it;
+ * implemented in `src/temporal/schedules.ts`, called by the flow service after each save.
+ */
+export interface FlowSchedules {
+  saved(flow: Flow, previous: Flow | undefined): Promise<void>;
+  deleted(flowId: string): Promise<void>;
 }
 
 /** Visits every step, nested branches included, in document order. */
