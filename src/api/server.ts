@@ -27,6 +27,7 @@ import { createApp } from './app';
 import { FlowEntries } from '../audience/entries';
 import { ListService } from '../audience/lists';
 import { ProfileService } from '../audience/profiles';
+import { DateSweeper } from '../audience/date-sweep';
 import { RunStarter } from '../temporal/run-starter';
 import { DateSchedules } from '../temporal/schedules';
 
@@ -120,7 +121,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     }),
     stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
     events: new EventService(db, entries, logger, segments),
-    profiles: new ProfileService(db, segments),
+    profiles: new ProfileService(db, segments, new DateSweeper({ db, entries, config, logger })),
     lists,
     segments,
     runs,

@@ -9,7 +9,8 @@ import { buildContext } from '../templates/context';
 import type { FlowEntries } from './entries';
 import type { PendingEntry } from './entry-queue';
 import type { Occurrence } from './occurrence';
-import { occurrencesBetween, parseDateValue, triggerZone } from './occurrence';
+import { calendarText, occurrencesBetween, parseDateValue, triggerZone } from './occurrence';
+import type { DateHook, DatePropertyView } from './profiles';
 
 /** Profiles read per page (and entered per transaction at most, times their due occurrences). */
 const PAGE = 1000;
@@ -55,6 +56,27 @@ export function dueOccurrences(
   return occurrencesBetween(parsed.date, trigger, zone, from, to);
 }
 
+/**
+ * Is the occurrence a run was started for still one of the profile's, by its current date value?
+ * Looked for within two days of its send (a changed zone moves the send by hours, not days).
+ */
+export function occurrenceStands(
+  trigger: DateTrigger,
+  profile: Record<string, unknown>,
+  defaultZone: string,
+  stored: { occurrence: string; sendAt: string },
+): boolean {
+  const at = Date.parse(stored.sendAt);
+  const around = dueOccurrences(
+    trigger,
+    profile,
+    defaultZone,
+    new Date(at - 2 * 86_400_000),
+    new Date(at + 2 * 86_400_000),
+  );
+  return around.some((o) => o.occurrence === stored.occurrence);
+}
+
 export interface DateSweeperDeps {
   db: Db;
   entries: FlowEntries;
@@ -68,7 +90,7 @@ export interface DateSweeperDeps {
  * it through {@link FlowEntries}, with the run id of (flow, profile, occurrence), so a repeated or
  * overlapping sweep starts nothing twice and a sweep after downtime catches up.
  */
-export class DateSweeper {
+export class DateSweeper implements DateHook {
   constructor(private readonly deps: DateSweeperDeps) {}
 
   async sweep(flowId: string, now = new Date()): Promise<DateSweepResult> {
@@ -127,6 +149,20 @@ export class DateSweeper {
       }
     }
     return started;
+  }
+
+  /** How each property a live date flow reads is understood for this profile (the profile API shows it). */
+  async describe(data: Record<string, unknown>): Promise<Record<string, DatePropertyView>> {
+    const out: Record<string, DatePropertyView> = {};
+    for (const flow of await new FlowStore(this.deps.db).liveByType('date')) {
+      if (flow.trigger.type !== 'date' || out[flow.trigger.property]) continue;
+      const timezone = triggerZone(flow.trigger, data, this.deps.config.dates.defaultTimezone);
+      const parsed = parseDateValue(dateValue(flow.trigger, data), timezone);
+      out[flow.trigger.property] = parsed.ok
+        ? { ok: true, date: calendarText(parsed.date), timezone }
+        : { ok: false, reason: parsed.reason, timezone };
+    }
+    return out;
   }
 
   /** Enters each due (profile, occurrence) in one transaction, then starts the runs; returns how many were new. */

@@ -120,7 +120,8 @@ export function wallTimeToInstant(date: CalendarDate, hour: number, minute: numb
 
 const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 const daysIn = (y: number, m: number) => DateTime.utc(y, m).daysInMonth ?? 31;
-const ymd = (d: CalendarDate) =>
+/** `YYYY-MM-DD`. */
+export const calendarText = (d: CalendarDate) =>
   `${String(d.year).padStart(4, '0')}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}`;
 
 /** The k-th occurrence of `base` (k = 0 is the date itself); Feb 29 is Feb 28 in other years, the 31st the month's last day. */
@@ -189,7 +190,7 @@ export function nextOccurrence(
     const occ = occurrenceAt(base, rule, k);
     const sendAt = wallTimeToInstant(sendDay(occ, rule), hh, mm, zone);
     if (sendAt.getTime() <= after.getTime()) continue;
-    if (!best || sendAt < best.sendAt) best = { sendAt, occurrence: ymd(occ) };
+    if (!best || sendAt < best.sendAt) best = { sendAt, occurrence: calendarText(occ) };
   }
   return best;
 }

@@ -79,7 +79,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     dispatcher,
     renderer,
     webhook: config.webhook,
-    eligibility: createEligibilityJudge({ db }),
+    eligibility: createEligibilityJudge({ db, defaultTimezone: config.dates.defaultTimezone }),
   });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const workflowSource = fs.existsSync(PREBUILT_BUNDLE)
