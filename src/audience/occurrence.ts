@@ -34,8 +34,8 @@ const ISO_OFFSET = /(Z|[+-]\d{2}:?\d{2})$/;
 const UNIX_SECONDS = /^-?\d{1,11}$/;
 
 function calendar(year: number, month: number, day: number): ParsedDate {
-  const dt = DateTime.utc(year, month, day);
-  if (!dt.isValid || dt.month !== month || dt.day !== day) {
+  const dt = new Date(Date.UTC(year, month - 1, day));
+  if (month < 1 || month > 12 || dt.getUTCMonth() !== month - 1 || dt.getUTCDate() !== day) {
     return { ok: false, reason: 'is not a real calendar date' };
   }
   return { ok: true, date: { year, month, day } };
@@ -119,7 +119,7 @@ export function wallTimeToInstant(date: CalendarDate, hour: number, minute: numb
 }
 
 const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-const daysIn = (y: number, m: number) => DateTime.utc(y, m).daysInMonth ?? 31;
+const daysIn = (y: number, m: number) => new Date(Date.UTC(y, m, 0)).getUTCDate();
 /** `YYYY-MM-DD`. */
 export const calendarText = (d: CalendarDate) =>
   `${String(d.year).padStart(4, '0')}-${String(d.month).padStart(2, '0')}-${String(d.day).padStart(2, '0')}`;
@@ -195,6 +195,51 @@ export function nextOccurrence(
   return best;
 }
 
+const DAY = 86_400_000;
+
+/**
+ * A cheap, zone-free test that `base` may have a send in (`from`, `to`]: false only when no local
+ * day that the window can touch (zones are within 14 hours of UTC; two days' margin) is a send day.
+ * Offsets in months clamp to month ends, so they are always let through. The sweep calls it on every
+ * profile each minute: the zone math of {@link nextOccurrence} is for the few it lets through.
+ */
+export function mayBeDue(base: CalendarDate, rule: OccurrenceRule, from: Date, to: Date): boolean {
+  if (rule.offset.unit === 'months') return true;
+  const shift =
+    (rule.offset.direction === 'before' ? -1 : 1) *
+    rule.offset.value *
+    (rule.offset.unit === 'weeks' ? 7 : 1);
+  const baseDay = Date.UTC(base.year, base.month - 1, base.day) / DAY;
+  const first = Math.floor(from.getTime() / DAY) - 2;
+  const last = Math.floor(to.getTime() / DAY) + 2;
+  if (last - first > 400) return true;
+  for (let day = first; day <= last; day++) {
+    const occDay = day - shift; // the occurrence whose send day this would be
+    if (occDay < baseDay) continue;
+    const occ = new Date(occDay * DAY);
+    const [y, m, d] = [occ.getUTCFullYear(), occ.getUTCMonth() + 1, occ.getUTCDate()];
+    switch (rule.recurrence) {
+      case 'never':
+        if (occDay === baseDay) return true;
+        break;
+      case 'weekly':
+        if ((occDay - baseDay) % 7 === 0) return true;
+        break;
+      case 'monthly':
+        if (d === Math.min(base.day, daysIn(y, m))) return true;
+        break;
+      case 'annually':
+        if (
+          m === base.month &&
+          (d === base.day || (base.month === 2 && base.day === 29 && d === 28 && !isLeap(y)))
+        )
+          return true;
+        break;
+    }
+  }
+  return false;
+}
+
 /** Every send in (`from`, `to`], in order: what a sweep of that window owes this profile. */
 export function occurrencesBetween(
   base: CalendarDate,
@@ -204,6 +249,7 @@ export function occurrencesBetween(
   to: Date,
 ): Occurrence[] {
   const out: Occurrence[] = [];
+  if (!mayBeDue(base, rule, from, to)) return out;
   let cursor = from;
   for (;;) {
     const next = nextOccurrence(base, rule, zone, cursor);

@@ -1,5 +1,6 @@
 import type { OccurrenceRule } from '../../src/audience/occurrence';
 import {
+  mayBeDue,
   nextOccurrence,
   occurrencesBetween,
   parseDateValue,
@@ -138,6 +139,33 @@ describe('nextOccurrence', () => {
 
   test('occurrences start at the date itself', () => {
     expect(next(d(2030, 3, 1), rule(), 'UTC', at('2026-01-01T00:00Z'))).toBe('2030-03-01T09:00:00.000Z');
+  });
+});
+
+describe("mayBeDue, the sweep's cheap pre-check", () => {
+  test('never rules out a profile that is due (zones, offsets, recurrences, windows)', () => {
+    const zones = ['Pacific/Kiritimati', 'Pacific/Pago_Pago', 'America/New_York', 'Asia/Kolkata'];
+    const rules: OccurrenceRule[] = [
+      rule(),
+      rule({ recurrence: 'weekly', time: '23:59' }),
+      rule({ recurrence: 'monthly', offset: { value: 3, unit: 'days', direction: 'before' } }),
+      rule({ recurrence: 'never', offset: { value: 2, unit: 'weeks', direction: 'after' }, time: '00:00' }),
+    ];
+    const bases = [d(2000, 2, 29), d(2025, 12, 31), d(2026, 1, 1), d(2026, 3, 8)];
+    let due = 0;
+    for (const zone of zones)
+      for (const r of rules)
+        for (const base of bases)
+          for (let h = 0; h < 24 * 60; h += 7) {
+            const from = new Date(Date.UTC(2026, 0, 1) + h * 3_600_000);
+            const to = new Date(from.getTime() + 3_600_000);
+            const next = nextOccurrence(base, r, zone, from);
+            if (next && next.sendAt <= to) {
+              due++;
+              expect(mayBeDue(base, r, from, to)).toBe(true);
+            }
+          }
+    expect(due).toBeGreaterThan(10);
   });
 });
 
