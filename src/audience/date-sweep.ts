@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { DateStore } from '../db/date-store';
+import { ProfileStore } from '../db/profile-store';
 import type { DatedProfile } from '../db/date-store';
 import type { DateTrigger, Flow } from '../flows/model';
 import { FlowStore } from '../flows/store';
@@ -174,7 +175,10 @@ export class DateSweeper implements DateHook {
     const pending = await this.deps.db.transaction().execute(async (trx) => {
       const out: PendingEntry[] = [];
       const dates = new DateStore(trx);
-      for (const [profile, occ] of due) {
+      const profiles = new ProfileStore(trx);
+      for (const [dated, occ] of due) {
+        // The sweep read only the date and zone: the run's context is the whole profile.
+        const profile = (await profiles.get(dated.id)) ?? dated;
         const context = buildContext(profile.data, {}, profile.id);
         const entry = await this.deps.entries.enter(
           trx,

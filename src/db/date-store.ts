@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from './schema';
 
-/** A profile holding a date property: its id, the raw value and its data (for the zone and the run context). */
+/** A profile holding a date property: its id and as much of its data as the date rules read. */
 export interface DatedProfile {
   id: string;
   data: Record<string, unknown>;
@@ -58,14 +58,28 @@ export class DateStore {
     return row && { occurrence: row.occurrence, sendAt: row.send_at };
   }
 
-  /** A page of profiles whose `property` is set, by id after `cursor`. */
+  /**
+   * A page of profiles whose `property` is set, by id after `cursor`: the value and the profile's
+   * zone only (the sweep reads every profile each minute; whole profiles only for those due).
+   */
   async profilesWith(property: string, cursor: string | undefined, limit: number): Promise<DatedProfile[]> {
+    const value = sql<unknown>`json_extract(data, ${propertyPath(property)})`;
     let q = this.db
       .selectFrom('profiles')
-      .select(['id', 'data'])
-      .where(sql<unknown>`json_extract(data, ${propertyPath(property)})`, 'is not', null);
+      .select([
+        'id',
+        value.as('value'),
+        sql<unknown>`json_extract(data, '$.location.timezone')`.as('timezone'),
+      ])
+      .where(value, 'is not', null);
     if (cursor !== undefined) q = q.where('id', '>', cursor);
     const rows = await q.orderBy('id').limit(limit).execute();
-    return rows.map((r) => ({ id: r.id, data: JSON.parse(r.data) as Record<string, unknown> }));
+    return rows.map((r) => ({
+      id: r.id,
+      data: {
+        properties: { [property]: r.value },
+        ...(typeof r.timezone === 'string' ? { location: { timezone: r.timezone } } : {}),
+      },
+    }));
   }
 }
