@@ -76,12 +76,23 @@ function fromInstant(dt: DateTime): ParsedDate {
   return { ok: true, date: { year: dt.year, month: dt.month, day: dt.day } };
 }
 
+/** Zone names already checked: building an `Intl` formatter per profile was most of a sweep's time. */
+const zoneChecks = new Map<string, boolean>();
+function validZone(tz: string): boolean {
+  let ok = zoneChecks.get(tz);
+  if (ok === undefined) {
+    ok = IANAZone.isValidZone(tz);
+    if (zoneChecks.size < 10_000) zoneChecks.set(tz, ok);
+  }
+  return ok;
+}
+
 /** The profile's zone: its `location.timezone` when it is a known IANA zone, else the account default. */
 export function profileZone(profile: Record<string, unknown>, fallback: string): string {
   const location = profile.location;
   const tz =
     location && typeof location === 'object' ? (location as Record<string, unknown>).timezone : undefined;
-  return typeof tz === 'string' && IANAZone.isValidZone(tz) ? tz : fallback;
+  return typeof tz === 'string' && validZone(tz) ? tz : fallback;
 }
 
 /** The zone a trigger sends in for a profile. */
