@@ -9,7 +9,7 @@ TEMPORAL := $(TOOLS)/temporal
 # What the doctor checks for: the ports of `make start`, Chromium for `make test`, else what builds.
 DOCTOR_FOR := $(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build))
 
-.PHONY: start test doctor system deps tools build lint bench bench-analytics bench-lists bench-audience clean
+.PHONY: start test doctor system deps tools build lint bench bench-analytics bench-lists bench-audience bench-dates clean
 
 start: deps build
 	node dist/start.js
@@ -38,6 +38,11 @@ bench-lists: deps build
 bench-audience: deps build
 	npm run build:bench
 	node dist-bench/bench/audience.js $(ARGS)
+
+# Date-property flows: one sweep over 100,000 profiles with the date property (issue 12).
+bench-dates: deps build
+	npm run build:bench
+	node dist-bench/bench/date-sweep.js $(ARGS)
 
 # Every prerequisite, found or missing, with the command that fixes it; installs nothing.
 doctor:

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors';
+import { isKnownTimeZone } from './shared/time-zones';
 import type { RetrySettings } from './shared/retry';
 import type { OutboundPolicy } from './webhooks/outbound';
 import { parsePolicy } from './webhooks/outbound';
@@ -87,6 +88,13 @@ const envSchema = z.object({
   HOOKFLOW_OWNER_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   /** How often the API starts runs recorded but not started (after a crash). @default 30 */
   HOOKFLOW_RUN_SWEEP_SECONDS: int(1, 86_400).default(30),
+  /** Time zone of profiles without `location.timezone` (date-property flows), an IANA name. @default "UTC" */
+  HOOKFLOW_DEFAULT_TIMEZONE: z
+    .string()
+    .refine((tz) => isKnownTimeZone(tz), 'must be an IANA time zone such as "Europe/Paris"')
+    .default('UTC'),
+  /** How often the Temporal Schedule of each live date-property flow sweeps for due profiles. @default 60 */
+  HOOKFLOW_DATE_SWEEP_SECONDS: int(1, 86_400).default(60),
   /** pino log level. @default "info" */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -110,6 +118,8 @@ export interface Config {
   owner: { email: string; password: string } | undefined;
   /** Seconds between sweeps of the runs outbox. */
   runSweepSeconds: number;
+  /** Date-property flows: the zone of profiles without one, and seconds between their sweeps. */
+  dates: { defaultTimezone: string; sweepSeconds: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
@@ -156,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? { email: e.HOOKFLOW_OWNER_EMAIL, password: e.HOOKFLOW_OWNER_PASSWORD }
         : undefined,
     runSweepSeconds: e.HOOKFLOW_RUN_SWEEP_SECONDS,
+    dates: { defaultTimezone: e.HOOKFLOW_DEFAULT_TIMEZONE, sweepSeconds: e.HOOKFLOW_DATE_SWEEP_SECONDS },
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -27,7 +27,9 @@ import { createApp } from './app';
 import { FlowEntries } from '../audience/entries';
 import { ListService } from '../audience/lists';
 import { ProfileService } from '../audience/profiles';
+import { DateSweeper } from '../audience/date-sweep';
 import { RunStarter } from '../temporal/run-starter';
+import { DateSchedules } from '../temporal/schedules';
 
 /** The live URL check waits at most this long for the endpoint. */
 const LIVE_CHECK_TIMEOUT_MS = 5000;
@@ -88,6 +90,16 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   await segments.resumeRecomputes();
   segments.scheduleClockRefresh(SEGMENT_CLOCK_REFRESH_MS);
   const lists = new ListService(db, entries, segments);
+  const schedules = new DateSchedules({
+    client,
+    db,
+    taskQueue: config.temporal.taskQueue,
+    sweepSeconds: config.dates.sweepSeconds,
+  });
+  // A save whose schedule call failed (Temporal down) is put right at the next start.
+  await schedules
+    .reconcile(await flowStore.list())
+    .catch((err: unknown) => logger.warn({ err }, 'date flow schedules not reconciled'));
   const app = createApp({
     config,
     db,
@@ -105,10 +117,11 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       checkDestination: (url) => checkDestination(url, config.outbound),
       listExists: (id) => lists.exists(id),
       segmentExists: (id) => segments.exists(id),
+      schedules,
     }),
     stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
     events: new EventService(db, entries, logger, segments),
-    profiles: new ProfileService(db, segments),
+    profiles: new ProfileService(db, segments, new DateSweeper({ db, entries, config, logger })),
     lists,
     segments,
     runs,

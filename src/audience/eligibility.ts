@@ -1,7 +1,10 @@
 import type { EligibilityJudge } from '../activities';
 import type { Kysely } from 'kysely';
 import type { Database, Db } from '../db';
-import type { FilterDefinition } from '../flows/model';
+import { DateStore } from '../db/date-store';
+import { ProfileStore } from '../db/profile-store';
+import type { FilterDefinition, FlowDefinition } from '../flows/model';
+import { occurrenceStands } from './date-sweep';
 import type { Eligibility } from '../shared/eligibility';
 import { SKIP_REASONS } from '../shared/eligibility';
 import type { AudienceFacts, ConditionNeeds, Definition, EventPropertyCondition } from './conditions';
@@ -59,8 +62,11 @@ export function decideEligibility(args: {
   facts: AudienceFacts | undefined;
   /** For list and segment flows: still a member (undefined for metric flows). */
   inTriggerAudience?: boolean | undefined;
+  /** For date flows: the profile's date no longer gives the occurrence the run was started for. */
+  dateChanged?: boolean | undefined;
 }): Eligibility {
   if (!args.facts) return { eligible: false, reason: SKIP_REASONS.profileDeleted };
+  if (args.dateChanged === true) return { eligible: false, reason: SKIP_REASONS.dateChanged };
   if (args.inTriggerAudience === false) {
     return {
       eligible: false,
@@ -158,6 +164,21 @@ export async function inTriggerAudience(
   return undefined;
 }
 
+/** For a date-flow run: has the profile's date moved off the occurrence the run was started for? */
+async function dateChanged(
+  db: Db,
+  trigger: FlowDefinition['trigger'],
+  run: { runId: string; profileId: string },
+  defaultZone: string,
+): Promise<boolean | undefined> {
+  if (trigger.type !== 'date') return undefined;
+  const stored = await new DateStore(db).run(run.runId);
+  if (!stored) return undefined;
+  const profile = await new ProfileStore(db).get(run.profileId);
+  if (!profile) return undefined;
+  return !occurrenceStands(trigger, profile.data, defaultZone, stored);
+}
+
 /**
  * The judge the worker gives the `checkEligibility` activity: loads the facts the run's flow
  * version needs and decides. The run's start is read from `runs` (metric flows; list and segment
@@ -168,6 +189,8 @@ export function createEligibilityJudge(deps: {
   facts?: FactsSource;
   membership?: MembershipSource;
   now?: () => Date;
+  /** The zone of profiles without one (date flows). @default "UTC" */
+  defaultTimezone?: string;
 }): EligibilityJudge {
   const facts = deps.facts ?? dbFactsSource(deps.db);
   const membership = deps.membership ?? dbMembership(deps.db);
@@ -191,6 +214,7 @@ export function createEligibilityJudge(deps: {
         flowFilters: filters,
         facts: loaded,
         inTriggerAudience: await inTriggerAudience(trigger, run.profileId, membership),
+        dateChanged: await dateChanged(deps.db, definition.trigger, run, deps.defaultTimezone ?? 'UTC'),
       });
     },
   };

@@ -57,6 +57,17 @@ export type ChangeSource = string;
 
 export const historyId = () => `lmh_${crypto.randomBytes(10).toString('hex')}`;
 
+/** Date-property flows at profile changes and reads (`src/audience/date-sweep.ts`). */
+export interface DateHook {
+  /** Enters a profile whose changed date falls due behind the last sweep; returns the runs started. */
+  profileChanged(profileId: string, data: Record<string, unknown>): Promise<number>;
+  /** How each date property that a live flow reads is understood, or why it never qualifies. */
+  describe(data: Record<string, unknown>): Promise<Record<string, DatePropertyView>>;
+}
+
+export type DatePropertyView =
+  { ok: true; date: string; timezone: string } | { ok: false; reason: string; timezone: string };
+
 /** Profiles: create or update by identity (one or up to 1,000 at a time), read, find, delete. */
 export class ProfileService {
   private readonly store: ProfileStore;
@@ -65,6 +76,8 @@ export class ProfileService {
     private readonly db: Db,
     /** Keeps segment membership current after each committed change. */
     private readonly segments?: SegmentHook,
+    /** Date flows: late sends at change time, and the date properties a profile read shows. */
+    private readonly dates?: DateHook,
   ) {
     this.store = new ProfileStore(db);
   }
@@ -114,13 +127,18 @@ export class ProfileService {
       results.map((r) => r.profile.id),
       { kind: 'profile' },
     );
+    // The public profile carries the stored data (properties, location) the date rules read.
+    if (this.dates) for (const r of results) await this.dates.profileChanged(r.profile.id, r.profile);
     return results;
   }
 
-  async get(id: string): Promise<PublicProfile> {
+  /** One profile, with `dateProperties` when live date flows read any of its properties. */
+  async get(id: string): Promise<PublicProfile & { dateProperties?: Record<string, DatePropertyView> }> {
     const p = await this.store.get(id);
     if (!p) throw new NotFoundError(`profile ${id}`);
-    return toPublicProfile(p);
+    const view = toPublicProfile(p);
+    const dates = this.dates ? await this.dates.describe(p.data) : {};
+    return Object.keys(dates).length > 0 ? { ...view, dateProperties: dates } : view;
   }
 
   async find(query: z.infer<typeof profileLookupSchema>): Promise<PublicProfile[]> {

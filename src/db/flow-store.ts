@@ -107,6 +107,16 @@ export class FlowStore<D extends StoredDefinition> {
     return this.byRef(type, ref, true);
   }
 
+  /** Live flows of a trigger type that names nothing (date-property flows). */
+  async liveByType(type: string): Promise<StoredFlow<D>[]> {
+    const rows = await this.baseQuery()
+      .where('f.trigger_type', '=', type)
+      .where('f.status', '=', 'live')
+      .orderBy('f.created_at')
+      .execute();
+    return rows.map((r) => toFlow<D>(r));
+  }
+
   /** Ids of every flow (live or not) whose trigger names list or segment `ref`. */
   async idsByRef(type: 'list' | 'segment', ref: string): Promise<string[]> {
     return (await this.byRef(type, ref, false)).map((f) => f.id);

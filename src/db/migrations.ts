@@ -497,6 +497,23 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0009_date_flows': {
+    // Date-property flows (issue 12): how far each flow's sweep has looked, and the occurrence
+    // each date run was started for (a run whose profile's date changed is skipped "date changed").
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('date_sweeps')
+        .addColumn('flow_id', 'text', (c) => c.primaryKey())
+        .addColumn('swept_to', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('date_runs')
+        .addColumn('run_id', 'text', (c) => c.primaryKey())
+        .addColumn('occurrence', 'text', (c) => c.notNull())
+        .addColumn('send_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

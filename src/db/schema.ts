@@ -278,6 +278,19 @@ export interface SegmentMembershipHistoryTable {
   organic: number;
 }
 
+/** How far the sweep of a date flow has looked: occurrences up to `swept_to` have been entered. */
+export interface DateSweepsTable {
+  flow_id: string;
+  swept_to: Iso;
+}
+
+/** The occurrence a date-flow run was started for (`YYYY-MM-DD`) and the instant it was due. */
+export interface DateRunsTable {
+  run_id: string;
+  occurrence: string;
+  send_at: Iso;
+}
+
 export interface Database {
   flows: FlowsTable;
   flow_versions: FlowVersionsTable;
@@ -300,4 +313,6 @@ export interface Database {
   segment_members: SegmentMembersTable;
   segments: SegmentsTable;
   segment_membership_history: SegmentMembershipHistoryTable;
+  date_sweeps: DateSweepsTable;
+  date_runs: DateRunsTable;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FLOW_STATUSES } from '../db/schema';
 import type { SealedValue } from '../secrets';
 import type { RetrySettings } from '../shared/retry';
+import { isKnownTimeZone } from '../shared/time-zones';
 
 /** Step ids appear in URLs and activity ids: keep them short and URL-safe. */
 export const STEP_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -120,6 +121,47 @@ const refId = (what: string) =>
     .min(1, 'must not be empty')
     .max(100);
 
+/** The largest offset of a date trigger, per unit: up to a year either side of the date. */
+export const MAX_DATE_OFFSET = { days: 365, weeks: 52, months: 12 } as const;
+
+/** A date-property trigger: runs start at local `time` on the day `offset` from each occurrence of the date. */
+export const dateTriggerSchema = z.strictObject({
+  type: z.literal('date'),
+  property: z
+    .string({ error: 'is required: the profile property holding the date' })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(200),
+  offset: z
+    .strictObject({
+      value: z
+        .number({ error: 'is required and must be a number' })
+        .int('must be a whole number')
+        .min(0, 'must not be negative (use direction "before")'),
+      unit: z.enum(['days', 'weeks', 'months'], { error: 'must be "days", "weeks" or "months"' }),
+      direction: z.enum(['before', 'after'], { error: 'must be "before" or "after"' }),
+    })
+    .default({ value: 0, unit: 'days', direction: 'after' })
+    .refine((o) => o.value <= MAX_DATE_OFFSET[o.unit], {
+      message: `is out of range: at most ${MAX_DATE_OFFSET.days} days, ${MAX_DATE_OFFSET.weeks} weeks or ${MAX_DATE_OFFSET.months} months`,
+      path: ['value'],
+    }),
+  recurrence: z
+    .enum(['annually', 'monthly', 'weekly', 'never'], {
+      error: 'must be "annually", "monthly", "weekly" or "never"',
+    })
+    .default('annually'),
+  time: z
+    .string({ error: 'is required: local time as HH:MM' })
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a 24-hour time HH:MM, e.g. "09:00"')
+    .default('09:00'),
+  timezone: z
+    .string({ error: 'must be "profile" or an IANA time zone' })
+    .refine((z) => z === 'profile' || isKnownTimeZone(z), 'is not a known IANA time zone (or "profile")')
+    .default('profile'),
+});
+export type DateTrigger = z.infer<typeof dateTriggerSchema>;
+
 export const triggerSchema = z.discriminatedUnion(
   'type',
   [
@@ -137,8 +179,9 @@ export const triggerSchema = z.discriminatedUnion(
     }),
     z.strictObject({ type: z.literal('list'), listId: refId('list') }),
     z.strictObject({ type: z.literal('segment'), segmentId: refId('segment') }),
+    dateTriggerSchema,
   ],
-  { error: 'type must be one of "metric", "list", "segment"' },
+  { error: 'type must be one of "metric", "list", "segment", "date"' },
 );
 export type Trigger = z.infer<typeof triggerSchema>;
 
@@ -163,9 +206,12 @@ export const reentrySchema = z
   });
 export type Reentry = z.infer<typeof reentrySchema>;
 
-/** List and segment flows let a profile in once; metric flows run for every event, as they always did. */
+/**
+ * List and segment flows let a profile in once; metric flows run for every event, as they always
+ * did; date flows run for every occurrence of the date (each occurrence enters once, by its id).
+ */
 export function defaultReentry(trigger: Trigger): Reentry {
-  return trigger.type === 'metric' ? { mode: 'always' } : { mode: 'never' };
+  return trigger.type === 'metric' || trigger.type === 'date' ? { mode: 'always' } : { mode: 'never' };
 }
 
 /** The re-entry rule a flow follows (flows saved before re-entry existed follow their trigger's default). */
@@ -270,6 +316,15 @@ export interface Flow extends FlowDefinition {
   version: number;
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * Keeps whatever runs on a schedule for a flow (date flows' Temporal Schedules) in line with it;
+ * implemented in `src/temporal/schedules.ts`, called by the flow service after each save.
+ */
+export interface FlowSchedules {
+  saved(flow: Flow, previous: Flow | undefined): Promise<void>;
+  deleted(flowId: string): Promise<void>;
 }
 
 /** Visits every step, nested branches included, in document order. */

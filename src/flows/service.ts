@@ -15,6 +15,7 @@ import type {
   FilterRules,
   Flow,
   FlowDefinition,
+  FlowSchedules,
   PatchFlowInput,
   Step,
   WebhookStep,
@@ -86,6 +87,8 @@ export interface FlowServiceDeps {
   segmentExists(id: string): Promise<boolean>;
   /** The rules of flow and trigger filters (the audience layer's). */
   filters: FilterRules;
+  /** Date flows' Temporal Schedules, kept in line after each save and delete. */
+  schedules?: FlowSchedules;
 }
 
 type Filters = Pick<FlowDefinition, 'flowFilters' | 'triggerFilters'>;
@@ -150,6 +153,7 @@ export class FlowService {
     };
     const checks = await this.check(flow, undefined, paths);
     await this.deps.store.insert(flow, auditEntries(flow.id, changes, actor, now));
+    await this.deps.schedules?.saved(flow, undefined);
     return { flow, checks };
   }
 
@@ -205,6 +209,7 @@ export class FlowService {
         `flow ${id} was changed by another request; fetch it and try again`,
       );
     }
+    await this.deps.schedules?.saved(next, current);
     return { flow: next, checks };
   }
 
@@ -220,6 +225,7 @@ export class FlowService {
         `flow ${id} was changed by another request; fetch it and try again`,
       );
     }
+    if (current.trigger.type === 'date') await this.deps.schedules?.deleted(id);
   }
 
   /**

@@ -10,6 +10,7 @@ export const SKIP_REASONS = {
   notInList: 'no longer in list',
   notInSegment: 'no longer in segment',
   failsFlowFilters: 'fails flow filters',
+  dateChanged: 'date changed',
 } as const;
 export type SkipReason = (typeof SKIP_REASONS)[keyof typeof SKIP_REASONS];
 

@@ -105,3 +105,17 @@ export interface RunState {
   status: 'running' | 'completed';
   steps: StepState[];
 }
+
+/** The input of the `dateSweep` workflow a date flow's Temporal Schedule starts. */
+export interface DateSweepInput {
+  flowId: string;
+}
+
+/** What one sweep of a date flow did: the window (from, to] it looked at and the runs it started. */
+export interface DateSweepSummary {
+  flowId: string;
+  from: string | undefined;
+  to: string;
+  profiles: number;
+  started: number;
+}

@@ -4,6 +4,10 @@ import type { LogLevel } from '@temporalio/worker';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createEligibilityJudge } from '../audience/eligibility';
+import { DateSweeper } from '../audience/date-sweep';
+import { FlowEntries } from '../audience/entries';
+import { Client, Connection } from '@temporalio/client';
+import { RunStarter } from '../temporal/run-starter';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { openDatabase } from '../db';
@@ -57,7 +61,17 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   const renderer = new TemplateRenderer();
   const spool = new AttemptSpool(config.dataDir);
   const deliveries = new DeliveryStore(db);
+  // Date flows' sweeps start runs: the worker holds a client for them.
+  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const entries = new FlowEntries({
+    db,
+    starter: new RunStarter(client, config.temporal.taskQueue),
+    config,
+    logger,
+  });
   const activities = createActivities({
+    dateSweeper: new DateSweeper({ db, entries, config, logger }),
     flows: new FlowStore(db),
     deliveries,
     spool,
@@ -65,7 +79,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     dispatcher,
     renderer,
     webhook: config.webhook,
-    eligibility: createEligibilityJudge({ db }),
+    eligibility: createEligibilityJudge({ db, defaultTimezone: config.dates.defaultTimezone }),
   });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const workflowSource = fs.existsSync(PREBUILT_BUNDLE)
@@ -94,6 +108,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     async close() {
       clearInterval(reconcile);
       await connection.close();
+      await clientConnection.close();
       await dispatcher.close();
       await renderer.close();
       await db.destroy();
