@@ -102,6 +102,16 @@ export class FlowStore<D extends StoredDefinition> {
     return rows.map((r) => toFlow<D>(r));
   }
 
+  /** Live flows of a trigger type that names no list or segment (`price_drop`), oldest first. */
+  async liveByType(type: string): Promise<StoredFlow<D>[]> {
+    const rows = await this.baseQuery()
+      .where('f.status', '=', 'live')
+      .where('f.trigger_type', '=', type)
+      .orderBy('f.created_at')
+      .execute();
+    return rows.map((r) => toFlow<D>(r));
+  }
+
   /** Live flows triggered by joining list `ref` (`type` 'list') or entering segment `ref` ('segment'). */
   async liveByRef(type: 'list' | 'segment', ref: string): Promise<StoredFlow<D>[]> {
     return this.byRef(type, ref, true);
