@@ -2,8 +2,11 @@ import type { EligibilityDeps } from './check-eligibility';
 import { createCheckEligibility } from './check-eligibility';
 import type { WebhookDeps } from './deliver-webhook';
 import { createDeliverWebhook, deliveryIdFor } from './deliver-webhook';
+import type { FanOutDeps } from './fan-out';
+import { createFanOutPriceDropPage } from './fan-out';
 
 export type { EligibilityJudge } from './check-eligibility';
+export type { PriceDropPager } from './fan-out';
 
 export interface FinalizeDeliveryInput {
   runId: string;
@@ -14,13 +17,14 @@ export interface FinalizeDeliveryInput {
   reason: string;
 }
 
-export type ActivityDeps = WebhookDeps & EligibilityDeps;
+export type ActivityDeps = WebhookDeps & EligibilityDeps & FanOutDeps;
 
 /** Builds the worker's activities around their collaborators (built once in `src/worker`). */
 export function createActivities(deps: ActivityDeps) {
   return {
     deliverWebhook: createDeliverWebhook(deps),
     checkEligibility: createCheckEligibility(deps),
+    fanOutPriceDropPage: createFanOutPriceDropPage(deps),
     /** Ends a delivery whose last attempt was never recorded (timeout, worker crash). */
     async finalizeDelivery(input: FinalizeDeliveryInput): Promise<void> {
       const id = input.deliveryId ?? deliveryIdFor(input.runId, input.stepId);

@@ -106,7 +106,11 @@ export interface DropItem {
 }
 
 /** The `event` a price-drop run's templates see. */
-export function priceDropEvent(item: DropItem, change: PriceChange, currency: string): Record<string, unknown> {
+export function priceDropEvent(
+  item: DropItem,
+  change: PriceChange,
+  currency: string,
+): Record<string, unknown> {
   const { amount, percent } = dropOf(change);
   return {
     item: { id: item.id, title: item.title, url: item.url, image_url: item.imageUrl },

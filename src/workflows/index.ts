@@ -1,3 +1,4 @@
 // The worker's `workflowsPath`: every workflow type hookflow registers.
 export { flowRun, runStateQuery } from './flow-run';
 export { resendDelivery } from './resend-delivery';
+export { priceDropFanOut, fanOutPagesQuery } from './price-drop-fan-out';
