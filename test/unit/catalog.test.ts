@@ -1,10 +1,12 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import pino from 'pino';
-import { CatalogService } from '../../src/audience/catalog';
+import { CatalogService, PriceDropFanOut } from '../../src/audience/catalog';
+import { FlowEntries } from '../../src/audience/entries';
+import { loadConfig } from '../../src/config';
 import type { Db } from '../../src/db';
 import { openDatabase } from '../../src/db';
 import { FlowStore } from '../../src/flows/store';
-import type { PriceDropFanOutInput } from '../../src/shared/run-types';
+import type { FlowRunInput, PriceDropFanOutInput } from '../../src/shared/run-types';
 import type { RunStarter } from '../../src/temporal/run-starter';
 
 /** A starter that fails while `down` and otherwise records each (flow, drop) it started, once. */
@@ -91,4 +93,76 @@ test('a bulk upsert refusing one currency writes nothing', async () => {
     ]),
   ).rejects.toMatchObject({ details: [{ path: 'items.1.currency' }] });
   await expect(catalog.get('sku-4')).rejects.toMatchObject({ name: 'NotFoundError' });
+});
+
+test('the fan-out pages through the audience; entering the same drop again starts nothing twice', async () => {
+  const logger = pino({ level: 'silent' });
+  const runs: FlowRunInput[] = [];
+  const runStarter = {
+    flowRun: (input: FlowRunInput) => {
+      if (runs.some((r) => r.runId === input.runId))
+        return Promise.reject(new WorkflowExecutionAlreadyStartedError('started', input.runId, 'flowRun'));
+      runs.push(input);
+      return Promise.resolve({});
+    },
+  } as unknown as RunStarter;
+  const entries = new FlowEntries({ db, starter: runStarter, config: loadConfig({}), logger });
+  const at = new Date().toISOString();
+  for (let i = 0; i < 5; i++) {
+    const id = `prf_${i}`;
+    await db
+      .insertInto('profiles')
+      .values({
+        id,
+        email: `p${i}@example.com`,
+        phone_number: null,
+        external_id: null,
+        data: JSON.stringify({ email: `p${i}@example.com` }),
+        created_at: at,
+        updated_at: at,
+      })
+      .execute();
+    await db
+      .insertInto('events')
+      .values({
+        id: `evt_${i}`,
+        metric: 'Viewed Product',
+        profile_id: id,
+        profile: '{}',
+        properties: JSON.stringify({ ProductID: 'sku-5' }),
+        unique_id: null,
+        time: at,
+        received_at: at,
+      })
+      .execute();
+  }
+  const { starter } = fakeStarter();
+  const catalog = new CatalogService({ db, starter, logger });
+  await catalog.put('sku-5', shoe(50));
+  const drop = (await catalog.put('sku-5', shoe(40))).drop!;
+  const fanOut = new PriceDropFanOut({ db, entries, logger, pageSize: 2 });
+  const input = { dropId: drop.id, flowId: 'flw_drop' };
+  const pages = [];
+  for (let page = await fanOut.fanOutPage(input); ; page = await fanOut.fanOutPage(input)) {
+    pages.push(page);
+    if (page.done) break;
+  }
+  expect(pages.map((p) => p.processed)).toEqual([2, 2, 1]);
+  expect(runs.map((r) => r.profileId).sort()).toEqual(['prf_0', 'prf_1', 'prf_2', 'prf_3', 'prf_4']);
+  expect(runs[0]!.context.event).toMatchObject({
+    price: 40,
+    previous_price: 50,
+    drop_percent: 20,
+    currency: 'USD',
+  });
+  expect((await catalog.drop(drop.id)).fanouts[0]).toMatchObject({
+    status: 'done',
+    candidates: 5,
+    processed: 5,
+    started: 5,
+  });
+  // A fan-out run again from the start (a lost cursor) enters nobody twice.
+  await db.updateTable('price_drop_fanouts').set({ status: 'running', cursor: null }).execute();
+  while (!(await fanOut.fanOutPage(input)).done);
+  expect(runs).toHaveLength(5);
 });
