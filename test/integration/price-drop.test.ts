@@ -181,3 +181,36 @@ test('bad catalog input and a zero threshold are refused naming the field', asyn
   expect(zero.status).toBe(422);
   expect(zero.body.error.details.map((d) => d.path)).toEqual(['trigger.threshold.amount']);
 });
+
+test("a price-drop flow's variables list the drop's event; a preview renders a sample drop", async () => {
+  const vars = await stack.request<{ variables: { path: string }[] }>(
+    'GET',
+    `/api/flows/${flow.id}/variables`,
+  );
+  expect(vars.status).toBe(200);
+  const paths = vars.body.variables.map((v) => v.path);
+  expect(paths).toEqual(
+    expect.arrayContaining([
+      '{{ person.email }}',
+      '{{ event.item }}',
+      '{{ event.price }}',
+      '{{ event.previous_price }}',
+      '{{ event.drop_amount }}',
+      '{{ event.drop_percent }}',
+      '{{ event.currency }}',
+    ]),
+  );
+  const preview = await stack.request<{ body: string; valid: boolean }>(
+    'POST',
+    `/api/flows/${flow.id}/steps/hook/preview`,
+    {},
+  );
+  expect(preview.status).toBe(200);
+  expect(preview.body.valid).toBe(true);
+  expect(JSON.parse(preview.body.body)).toMatchObject({
+    title: 'Sample product',
+    price: 40,
+    previous: 50,
+    percent: 20,
+  });
+});
