@@ -9,7 +9,7 @@ TEMPORAL := $(TOOLS)/temporal
 # What the doctor checks for: the ports of `make start`, Chromium for `make test`, else what builds.
 DOCTOR_FOR := $(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build))
 
-.PHONY: start test doctor system deps tools build lint bench bench-analytics bench-lists bench-audience bench-dates clean
+.PHONY: start test doctor system deps tools build lint bench bench-analytics bench-lists bench-audience bench-dates bench-price-drop clean
 
 start: deps build
 	node dist/start.js
@@ -43,6 +43,11 @@ bench-audience: deps build
 bench-dates: deps build
 	npm run build:bench
 	node dist-bench/bench/date-sweep.js $(ARGS)
+
+# Price-drop fan-out (issue 12): runs started per second for one drop on an item N profiles viewed.
+bench-price-drop: deps build
+	npm run build:bench
+	node dist-bench/bench/price-drop.js $(ARGS)
 
 # Every prerequisite, found or missing, with the command that fixes it; installs nothing.
 doctor:

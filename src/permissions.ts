@@ -121,6 +121,19 @@ export const PERMISSIONS = {
     twoStep: false,
     deniedRole: 'segments can be changed by managers, admins and owners',
   },
+  'catalog:read': {
+    what: 'read catalog items, their price history and price-drop progress',
+    roles: EVERY_ROLE,
+    key: 'profiles:read',
+    twoStep: false,
+  },
+  'catalog:write': {
+    what: 'create, change or delete catalog items (a lower price starts price-drop flows)',
+    roles: WRITERS,
+    key: 'profiles:write',
+    twoStep: false,
+    deniedRole: 'the catalog can be changed by managers, admins and owners',
+  },
   'analytics:read': {
     what: 'read runs, webhook analytics and deliveries; the pages',
     roles: EVERY_ROLE,

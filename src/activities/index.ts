@@ -4,9 +4,12 @@ import type { WebhookDeps } from './deliver-webhook';
 import { createDeliverWebhook, deliveryIdFor } from './deliver-webhook';
 import type { DateSweepDeps } from './sweep-dates';
 import { createSweepDateFlow } from './sweep-dates';
+import type { FanOutDeps } from './fan-out';
+import { createFanOutPriceDropPage } from './fan-out';
 
 export type { EligibilityJudge } from './check-eligibility';
 export type { DateFlowSweeper } from './sweep-dates';
+export type { PriceDropPager } from './fan-out';
 
 export interface FinalizeDeliveryInput {
   runId: string;
@@ -17,7 +20,7 @@ export interface FinalizeDeliveryInput {
   reason: string;
 }
 
-export type ActivityDeps = WebhookDeps & EligibilityDeps & DateSweepDeps;
+export type ActivityDeps = WebhookDeps & EligibilityDeps & DateSweepDeps & FanOutDeps;
 
 /** Builds the worker's activities around their collaborators (built once in `src/worker`). */
 export function createActivities(deps: ActivityDeps) {
@@ -25,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     deliverWebhook: createDeliverWebhook(deps),
     checkEligibility: createCheckEligibility(deps),
     sweepDateFlow: createSweepDateFlow(deps),
+    fanOutPriceDropPage: createFanOutPriceDropPage(deps),
     /** Ends a delivery whose last attempt was never recorded (timeout, worker crash). */
     async finalizeDelivery(input: FinalizeDeliveryInput): Promise<void> {
       const id = input.deliveryId ?? deliveryIdFor(input.runId, input.stepId);

@@ -31,6 +31,8 @@ import { profilesRouter } from './profiles';
 import { listsRouter } from './lists';
 import type { SegmentService } from '../audience/segments';
 import { segmentsRouter } from './segments';
+import type { CatalogService } from '../audience/catalog';
+import { catalogRouter } from './catalog';
 
 export interface ApiDeps {
   config: Config;
@@ -49,6 +51,7 @@ export interface ApiDeps {
   accounts: Accounts;
   audit: AuditStore;
   segments: SegmentService;
+  catalog: CatalogService;
   logger: Logger;
 }
 
@@ -81,6 +84,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/api/lists', listsRouter(deps.lists));
   app.use('/api/runs', runsRouter(deps.runs));
   app.use('/api/segments', segmentsRouter(deps.segments));
+  app.use('/api/catalog', catalogRouter(deps.catalog));
   app.use('/api/webhooks', webhooksRouter(deps));
   app.use('/api/audit', auditRouter(deps.audit));
   const render = createViews();

@@ -26,6 +26,7 @@ import { ListStore } from '../db/list-store';
 import { createApp } from './app';
 import { FlowEntries } from '../audience/entries';
 import { ListService } from '../audience/lists';
+import { CatalogService } from '../audience/catalog';
 import { ProfileService } from '../audience/profiles';
 import { DateSweeper } from '../audience/date-sweep';
 import { RunStarter } from '../temporal/run-starter';
@@ -72,12 +73,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   }
   const setupToken = await accounts.firstOwner.createToken();
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
-  const entries = new FlowEntries({
-    db,
-    starter: new RunStarter(client, config.temporal.taskQueue),
-    config,
-    logger,
-  });
+  const starter = new RunStarter(client, config.temporal.taskQueue);
+  const entries = new FlowEntries({ db, starter, config, logger });
+  const catalog = new CatalogService({ db, starter, logger });
   // Segments start segment-triggered flows through the same entries; list changes re-evaluate
   // the segments that have conditions on that list.
   const listDirectory: ListDirectory = {
@@ -124,6 +122,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     profiles: new ProfileService(db, segments, new DateSweeper({ db, entries, config, logger })),
     lists,
     segments,
+    catalog,
     runs,
     analytics,
     flowStore,
@@ -136,11 +135,18 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   });
   // The outbox: runs recorded but not started (a crash between commit and start) start now and
   // every sweep interval after.
+  // Price-drop fan-outs recorded but not started (the start failed after commit) start the same way.
   const sweep = () =>
-    entries.sweep().then(
-      (n) => n > 0 && logger.info({ runs: n }, 'recorded runs started by the sweep'),
-      (err: unknown) => logger.warn({ err }, 'run sweep failed; retried at the next interval'),
-    );
+    Promise.all([
+      entries.sweep().then(
+        (n) => n > 0 && logger.info({ runs: n }, 'recorded runs started by the sweep'),
+        (err: unknown) => logger.warn({ err }, 'run sweep failed; retried at the next interval'),
+      ),
+      catalog.sweep().then(
+        (n) => n > 0 && logger.info({ fanouts: n }, 'recorded price-drop fan-outs started by the sweep'),
+        (err: unknown) => logger.warn({ err }, 'fan-out sweep failed; retried at the next interval'),
+      ),
+    ]);
   void sweep();
   const sweeper = setInterval(() => void sweep(), config.runSweepSeconds * 1000);
   sweeper.unref();

@@ -102,19 +102,19 @@ export class FlowStore<D extends StoredDefinition> {
     return rows.map((r) => toFlow<D>(r));
   }
 
-  /** Live flows triggered by joining list `ref` (`type` 'list') or entering segment `ref` ('segment'). */
-  async liveByRef(type: 'list' | 'segment', ref: string): Promise<StoredFlow<D>[]> {
-    return this.byRef(type, ref, true);
-  }
-
-  /** Live flows of a trigger type that names nothing (date-property flows). */
+  /** Live flows of a trigger type that names no list or segment (`date`, `price_drop`), oldest first. */
   async liveByType(type: string): Promise<StoredFlow<D>[]> {
     const rows = await this.baseQuery()
-      .where('f.trigger_type', '=', type)
       .where('f.status', '=', 'live')
+      .where('f.trigger_type', '=', type)
       .orderBy('f.created_at')
       .execute();
     return rows.map((r) => toFlow<D>(r));
+  }
+
+  /** Live flows triggered by joining list `ref` (`type` 'list') or entering segment `ref` ('segment'). */
+  async liveByRef(type: 'list' | 'segment', ref: string): Promise<StoredFlow<D>[]> {
+    return this.byRef(type, ref, true);
   }
 
   /** Ids of every flow (live or not) whose trigger names list or segment `ref`. */

@@ -514,6 +514,67 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0010_catalog': {
+    // The catalog (issue 12): items, every price an item had, each price decrease (a drop), and
+    // the fan-out of a drop into each live price-drop flow (its cursor and progress).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('catalog_items')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('url', 'text')
+        .addColumn('image_url', 'text')
+        .addColumn('price', 'real', (c) => c.notNull())
+        .addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('in_stock', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('catalog_price_history')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('item_id', 'text', (c) => c.notNull())
+        .addColumn('price', 'real', (c) => c.notNull())
+        .addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('changed_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('catalog_price_history_item_idx')
+        .on('catalog_price_history')
+        .columns(['item_id', 'id'])
+        .execute();
+      await db.schema
+        .createTable('price_drops')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('item_id', 'text', (c) => c.notNull())
+        .addColumn('previous_price', 'real', (c) => c.notNull())
+        .addColumn('price', 'real', (c) => c.notNull())
+        .addColumn('currency', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('price_drops_item_idx').on('price_drops').columns(['item_id']).execute();
+      await db.schema
+        .createTable('price_drop_fanouts')
+        .addColumn('drop_id', 'text', (c) => c.notNull())
+        .addColumn('flow_id', 'text', (c) => c.notNull())
+        .addColumn('flow_version', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('cursor', 'text')
+        .addColumn('candidates', 'integer', (c) => c.notNull())
+        .addColumn('processed', 'integer', (c) => c.notNull())
+        .addColumn('started', 'integer', (c) => c.notNull())
+        .addColumn('workflow_started_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('price_drop_fanouts_pk', ['drop_id', 'flow_id'])
+        .execute();
+      await db.schema
+        .createIndex('price_drop_fanouts_unstarted_idx')
+        .on('price_drop_fanouts')
+        .columns(['workflow_started_at', 'created_at'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

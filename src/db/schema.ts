@@ -315,4 +315,58 @@ export interface Database {
   segment_membership_history: SegmentMembershipHistoryTable;
   date_sweeps: DateSweepsTable;
   date_runs: DateRunsTable;
+  catalog_items: CatalogItemsTable;
+  catalog_price_history: CatalogPriceHistoryTable;
+  price_drops: PriceDropsTable;
+  price_drop_fanouts: PriceDropFanoutsTable;
+}
+
+export interface CatalogItemsTable {
+  id: string;
+  title: string;
+  url: string | null;
+  image_url: string | null;
+  price: number;
+  /** ISO 4217, upper case; fixed once the item exists. */
+  currency: string;
+  in_stock: number;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface CatalogPriceHistoryTable {
+  id: Generated<number>;
+  item_id: string;
+  price: number;
+  currency: string;
+  changed_at: Iso;
+}
+
+export interface PriceDropsTable {
+  id: string;
+  item_id: string;
+  previous_price: number;
+  price: number;
+  currency: string;
+  created_at: Iso;
+}
+
+/** The fan-out states, in order: recorded, running (its workflow started), done or stopped (out of stock). */
+export const FANOUT_STATUSES = ['recorded', 'running', 'done', 'stopped_out_of_stock'] as const;
+export type FanoutStatus = (typeof FANOUT_STATUSES)[number];
+
+export interface PriceDropFanoutsTable {
+  drop_id: string;
+  flow_id: string;
+  flow_version: number;
+  status: FanoutStatus;
+  /** The last profile id of the last page entered (keyset). */
+  cursor: string | null;
+  /** Profiles with a matching view or checkout in the lookback, counted when the fan-out began. */
+  candidates: number;
+  processed: number;
+  started: number;
+  workflow_started_at: Iso | null;
+  created_at: Iso;
+  updated_at: Iso;
 }

@@ -29,14 +29,14 @@ export function noEventMessage(trigger: Trigger): string {
 
 /**
  * List- and segment-triggered flows have `person` only: each webhook body or split condition that
- * reads `event` is a problem naming its field. Metric flows have both, so nothing is refused.
+ * reads `event` is a problem naming its field. Metric and price-drop flows have both, so nothing is refused.
  */
 export function eventVariableProblems(
   trigger: Trigger,
   steps: readonly Step[],
   paths: ReadonlyMap<string, string>,
 ): FieldProblem[] {
-  if (trigger.type === 'metric') return [];
+  if (trigger.type === 'metric' || trigger.type === 'price_drop') return [];
   const out: FieldProblem[] = [];
   const visit = (list: readonly Step[]) => {
     for (const s of list) {

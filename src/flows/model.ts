@@ -162,6 +162,36 @@ export const dateTriggerSchema = z.strictObject({
 });
 export type DateTrigger = z.infer<typeof dateTriggerSchema>;
 
+/** What counts as a drop: at least `amount` (in the item's currency) or `percent` below the previous price. */
+export const priceDropThresholdSchema = z.union(
+  [
+    z.strictObject({ amount: z.number().gt(0, 'must be greater than 0') }),
+    z.strictObject({ percent: z.number().gt(0, 'must be greater than 0').max(100, 'must be at most 100') }),
+  ],
+  { error: 'must be { "amount": n } or { "percent": n }, n greater than 0' },
+);
+export type PriceDropThreshold = z.infer<typeof priceDropThresholdSchema>;
+
+/** Who a price drop is for: profiles that viewed the item, or started a checkout containing it. */
+export const PRICE_DROP_AUDIENCES = ['viewed', 'started_checkout'] as const;
+
+/** Price-drop flows (issue 12): an item of the catalog got cheaper. */
+export const priceDropTriggerSchema = z.strictObject({
+  type: z.literal('price_drop'),
+  threshold: priceDropThresholdSchema,
+  audience: z
+    .array(z.enum(PRICE_DROP_AUDIENCES, { error: 'each must be "viewed" or "started_checkout"' }))
+    .min(1, 'must name at least one of "viewed", "started_checkout"')
+    .default(['viewed', 'started_checkout']),
+  lookbackDays: z
+    .number()
+    .int('must be a whole number of days')
+    .min(1, 'must be at least 1')
+    .max(365, 'must be at most 365')
+    .default(30),
+});
+export type PriceDropTrigger = z.infer<typeof priceDropTriggerSchema>;
+
 export const triggerSchema = z.discriminatedUnion(
   'type',
   [
@@ -180,8 +210,9 @@ export const triggerSchema = z.discriminatedUnion(
     z.strictObject({ type: z.literal('list'), listId: refId('list') }),
     z.strictObject({ type: z.literal('segment'), segmentId: refId('segment') }),
     dateTriggerSchema,
+    priceDropTriggerSchema,
   ],
-  { error: 'type must be one of "metric", "list", "segment", "date"' },
+  { error: 'type must be one of "metric", "list", "segment", "date", "price_drop"' },
 );
 export type Trigger = z.infer<typeof triggerSchema>;
 

@@ -2,6 +2,7 @@ import type { EventStore } from '../db/event-store';
 import { buildContext } from '../templates/context';
 import type { RunContext } from '../shared/run-types';
 import type { Trigger } from './model';
+import { priceDropEvent } from './price-drop';
 
 /** What a template is previewed and checked with when no real event of the trigger exists yet. */
 export const SAMPLE_PROFILE: Record<string, unknown> = {
@@ -23,6 +24,13 @@ export const SAMPLE_EVENT: Record<string, unknown> = {
   ],
 };
 
+/** The `event` of a price-drop run, as previews show it before any real drop. */
+export const SAMPLE_PRICE_DROP_EVENT: Record<string, unknown> = priceDropEvent(
+  { id: 'SKU-1', title: 'Sample product', url: 'https://shop.example.com/p/sku-1', imageUrl: null },
+  { previous: 50, price: 40 },
+  'USD',
+);
+
 export interface SampleContext {
   context: RunContext;
   source: 'recent_event' | 'recent_profile' | 'sample';
@@ -35,9 +43,11 @@ export interface SampleContext {
  */
 export async function sampleContext(events: EventStore, trigger: Trigger): Promise<SampleContext> {
   if (trigger.type !== 'metric') {
+    // Price-drop flows see a sample drop beside the profile; list and segment flows no event.
+    const event = trigger.type === 'price_drop' ? SAMPLE_PRICE_DROP_EVENT : {};
     const profile = await events.latestProfile();
-    if (profile) return { context: buildContext(profile.data, {}, profile.id), source: 'recent_profile' };
-    return { context: buildContext(SAMPLE_PROFILE, {}, 'prf_sample'), source: 'sample' };
+    if (profile) return { context: buildContext(profile.data, event, profile.id), source: 'recent_profile' };
+    return { context: buildContext(SAMPLE_PROFILE, event, 'prf_sample'), source: 'sample' };
   }
   const latest = await events.latestEvent(trigger.metric);
   if (latest) {

@@ -75,7 +75,9 @@ export class StepTools {
     flow: Flow,
     input: PreviewInput,
   ): Promise<{ context: RunContext; source: PreviewResult['contextSource'] }> {
-    if (flow.trigger.type !== 'metric' && input.event !== undefined) {
+    // Metric and price-drop flows have an event: a preview or test send may give its own.
+    const hasEvent = flow.trigger.type === 'metric' || flow.trigger.type === 'price_drop';
+    if (!hasEvent && input.event !== undefined) {
       throw new ValidationError([{ path: 'event', message: noEventMessage(flow.trigger) }]);
     }
     const sample = await sampleContext(this.deps.events, flow.trigger);

@@ -1,5 +1,5 @@
 import type { EventStore } from '../db/event-store';
-import { SAMPLE_EVENT, SAMPLE_PROFILE } from './samples';
+import { SAMPLE_EVENT, SAMPLE_PRICE_DROP_EVENT, SAMPLE_PROFILE } from './samples';
 import type { Flow } from './model';
 
 export type VariableType = 'string' | 'number' | 'boolean' | 'list' | 'object' | 'null';
@@ -107,7 +107,11 @@ export async function listVariables(flow: Flow, events: EventStore): Promise<Var
     if (!(STANDARD_PROFILE_FIELDS as readonly string[]).includes(k))
       out.push(variable('person', 'profile_property', k, v));
   }
-  // List and segment flows have `person` only.
+  // Price-drop flows have the drop's fixed event; list and segment flows have `person` only.
+  if (flow.trigger.type === 'price_drop') {
+    for (const [k, v] of Object.entries(SAMPLE_PRICE_DROP_EVENT)) out.push(variable('event', 'event', k, v));
+    return out;
+  }
   if (flow.trigger.type !== 'metric') return out;
   const recent = await events.recentEvents(flow.trigger.metric, RECENT_EVENTS);
   const eventSeen =

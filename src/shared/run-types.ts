@@ -119,3 +119,21 @@ export interface DateSweepSummary {
   profiles: number;
   started: number;
 }
+
+/** The price-drop fan-out of one drop into one flow (its workflow id is {@link priceDropFanOutId}). */
+export interface PriceDropFanOutInput {
+  dropId: string;
+  flowId: string;
+}
+
+/** What one page of a fan-out did; `done` once the audience is exhausted (or the item left stock). */
+export interface FanOutPageResult {
+  done: boolean;
+  processed: number;
+  started: number;
+}
+
+/** One fan-out per (flow, drop), ever: the workflow id a repeated start collides with. */
+export function priceDropFanOutId(input: PriceDropFanOutInput): string {
+  return `pricedrop_${input.flowId}_${input.dropId}`;
+}

@@ -1,7 +1,8 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { WorkflowIdReusePolicy } from '@temporalio/common';
-import type { FlowRunInput, ResendInput } from '../shared/run-types';
-import { flowRun, resendDelivery } from '../workflows';
+import type { FlowRunInput, PriceDropFanOutInput, ResendInput } from '../shared/run-types';
+import { priceDropFanOutId } from '../shared/run-types';
+import { flowRun, priceDropFanOut, resendDelivery } from '../workflows';
 import { FLOW_ID, FLOW_VERSION, METRIC } from './search-attributes';
 
 /**
@@ -41,6 +42,20 @@ export class RunStarter {
       taskQueue: this.taskQueue,
       args: [input],
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    });
+  }
+
+  /**
+   * Starts the fan-out of one price drop into one flow; its id is fixed per (flow, drop), so a
+   * second start (the sweep after a lost reply) fails with WorkflowExecutionAlreadyStartedError.
+   */
+  priceDropFanOut(input: PriceDropFanOutInput): Promise<WorkflowHandle<typeof priceDropFanOut>> {
+    return this.client.workflow.start(priceDropFanOut, {
+      workflowId: priceDropFanOutId(input),
+      taskQueue: this.taskQueue,
+      args: [input],
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      typedSearchAttributes: [{ key: FLOW_ID, value: input.flowId }],
     });
   }
 }

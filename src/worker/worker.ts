@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LogLevel } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { PriceDropFanOut } from '../audience/catalog';
 import { createEligibilityJudge } from '../audience/eligibility';
 import { DateSweeper } from '../audience/date-sweep';
 import { FlowEntries } from '../audience/entries';
-import { Client, Connection } from '@temporalio/client';
-import { RunStarter } from '../temporal/run-starter';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { openDatabase } from '../db';
@@ -18,6 +18,7 @@ import type { Logger } from '../logger';
 import { createSecretBox } from '../secrets/from-config';
 import { TemplateRenderer } from '../templates';
 import { createDispatcher } from '../webhooks/send';
+import { RunStarter } from '../temporal/run-starter';
 
 /** Prebuilt by `npm run build` so a worker starts in a second instead of bundling with webpack. */
 const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
@@ -61,7 +62,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   const renderer = new TemplateRenderer();
   const spool = new AttemptSpool(config.dataDir);
   const deliveries = new DeliveryStore(db);
-  // Date flows' sweeps start runs: the worker holds a client for them.
+  // Date sweeps and price-drop fan-outs start runs from the worker, through the same entries as the API.
   const clientConnection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const entries = new FlowEntries({
@@ -80,6 +81,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     renderer,
     webhook: config.webhook,
     eligibility: createEligibilityJudge({ db, defaultTimezone: config.dates.defaultTimezone }),
+    priceDrops: new PriceDropFanOut({ db, entries, logger }),
   });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const workflowSource = fs.existsSync(PREBUILT_BUNDLE)

@@ -31,3 +31,12 @@ export const eligibilityActivityOptions: ActivityOptions = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 };
+
+/**
+ * One page of a price-drop fan-out: a few hundred profiles entered in one transaction. Retried
+ * without limit (a busy database), a page at a time; the cursor makes a retry resume, not repeat.
+ */
+export const fanOutActivityOptions: ActivityOptions = {
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+};

@@ -2,3 +2,4 @@
 export { flowRun, runStateQuery } from './flow-run';
 export { resendDelivery } from './resend-delivery';
 export { dateSweep } from './date-sweep';
+export { priceDropFanOut, fanOutPagesQuery } from './price-drop-fan-out';
