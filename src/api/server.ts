@@ -85,6 +85,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     },
   };
   const segments = new SegmentService({ db, lists: listDirectory, logger, entries });
+  // Profile changes, through the profile API or an event, may bring a date send due at once.
+  const dates = new DateSweeper({ db, entries, config, logger });
   await segments.resumeRecomputes();
   segments.scheduleClockRefresh(SEGMENT_CLOCK_REFRESH_MS);
   const lists = new ListService(db, entries, segments);
@@ -118,8 +120,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       schedules,
     }),
     stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
-    events: new EventService(db, entries, logger, segments),
-    profiles: new ProfileService(db, segments, new DateSweeper({ db, entries, config, logger })),
+    events: new EventService(db, entries, logger, segments, dates),
+    profiles: new ProfileService(db, segments, dates),
     lists,
     segments,
     catalog,

@@ -9,6 +9,7 @@ import { passesTriggerFilters } from '../audience/eligibility';
 import type { SegmentService } from '../audience/segments';
 import type { FlowEntries } from '../audience/entries';
 import { profileIdFor } from '../audience/identity';
+import type { DateHook } from '../audience/profiles';
 import { mergeProfile } from '../audience/profiles';
 import { ProfileStore } from '../db/profile-store';
 import type { EventInput } from './schema';
@@ -40,13 +41,15 @@ export class EventService {
     private readonly logger: Logger,
     /** Keeps segment membership current; optional so callers without segments need not build one. */
     private readonly segments?: Pick<SegmentService, 'reevaluate'>,
+    /** Date-property flows: a changed date that fell due behind the last sweep is entered at once. */
+    private readonly dates?: Pick<DateHook, 'profileChanged'>,
   ) {}
 
   async ingest(input: EventInput): Promise<{ runs: StartedRun[]; duplicate: boolean }> {
     const now = new Date().toISOString();
     const uniqueId = input.unique_id === undefined ? undefined : String(input.unique_id);
     const profileId = profileIdFor(input.profile);
-    const { duplicate, runs, profileChanged } = await this.db.transaction().execute(async (trx) => {
+    const { duplicate, runs, profileChanged, data } = await this.db.transaction().execute(async (trx) => {
       const events = new EventStore(trx);
       // The profile keeps what the event does not carry (fields and properties set through the profile API).
       const profiles = new ProfileStore(trx);
@@ -75,7 +78,12 @@ export class EventService {
       });
       // The same event again: no new runs, only the ones it started (finishing any start cut short).
       if (stored.duplicate) {
-        return { duplicate: true, profileChanged, runs: toPending(await events.runsForEvent(stored.id)) };
+        return {
+          duplicate: true,
+          profileChanged,
+          data,
+          runs: toPending(await events.runsForEvent(stored.id)),
+        };
       }
       const pending: PendingEntry[] = [];
       for (const flow of await new FlowStore(trx).liveByMetric(input.metric)) {
@@ -88,12 +96,13 @@ export class EventService {
         const entry = await this.entries.enter(trx, flow, profileId, stored.id, now, null, stored.id, runId);
         if (entry) pending.push(entry);
       }
-      return { duplicate: false, profileChanged, runs: pending };
+      return { duplicate: false, profileChanged, data, runs: pending };
     });
     await this.entries.start(runs);
     // After commit, only the segments this metric or a profile change can affect. A failure here
     // answers 5xx: the event posted again is a duplicate and evaluates again.
     await this.segments?.reevaluate(profileId, { kind: 'event', metric: input.metric, profileChanged });
+    if (profileChanged) await this.dates?.profileChanged(profileId, data);
     this.logger.debug({ runs: runs.length, metric: input.metric }, 'event runs started');
     return { runs: runs.map((r) => ({ flowId: r.flowId, runId: r.runId })), duplicate };
   }
