@@ -136,12 +136,7 @@ export class SegmentService {
         name: input.name,
         definition: JSON.stringify(input.definition),
         version: 1,
-        recompute_status: 'running',
-        recompute_cursor: null,
-        recompute_processed: 0,
-        recompute_total: total,
-        recompute_started_at: now,
-        recompute_finished_at: null,
+        ...recomputeFromStart(total, now),
         created_at: now,
         updated_at: now,
       })
@@ -167,11 +162,7 @@ export class SegmentService {
 
   /** For segment triggers: does the segment exist? */
   async exists(id: string): Promise<boolean> {
-    const row = await this.deps.db
-      .selectFrom('segments')
-      .select('id')
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await this.db.selectFrom('segments').select('id').where('id', '=', id).executeTakeFirst();
     return row !== undefined;
   }
 
@@ -197,12 +188,7 @@ export class SegmentService {
         name: input.name ?? row.name,
         definition: JSON.stringify(input.definition),
         version: row.version + 1,
-        recompute_status: 'running',
-        recompute_cursor: null,
-        recompute_processed: 0,
-        recompute_total: total,
-        recompute_started_at: now,
-        recompute_finished_at: null,
+        ...recomputeFromStart(total, now),
         updated_at: now,
       })
       .where('id', '=', id)
@@ -329,12 +315,7 @@ export class SegmentService {
       const res = await this.db
         .updateTable('segments')
         .set({
-          recompute_status: 'running',
-          recompute_cursor: null,
-          recompute_processed: 0,
-          recompute_total: total,
-          recompute_started_at: now,
-          recompute_finished_at: null,
+          ...recomputeFromStart(total, now),
         })
         .where('id', '=', s.id)
         .where('recompute_status', '=', 'idle')
@@ -595,3 +576,15 @@ function affects(s: Compiled, cause: ReevaluateCause): boolean {
 
 /** No lists exist until the lists feature answers: every list id is unknown. */
 export const noLists: ListDirectory = { missing: (ids) => Promise.resolve([...ids]) };
+
+/** The recompute columns of a segment whose members are recomputed from the first profile. */
+function recomputeFromStart(total: number, now: string) {
+  return {
+    recompute_status: 'running' as const,
+    recompute_cursor: null,
+    recompute_processed: 0,
+    recompute_total: total,
+    recompute_started_at: now,
+    recompute_finished_at: null,
+  };
+}

@@ -77,17 +77,15 @@ export class ProfileStore {
       .select('id')
       .where('id', '=', p.id)
       .executeTakeFirst();
+    await this.write(p, now);
+    return before === undefined;
+  }
+
+  /** {@link put} without asking whether it created the profile (one statement, for the event path). */
+  async write(p: ProfileRecord, now: string): Promise<void> {
     await this.db
       .insertInto('profiles')
-      .values({
-        id: p.id,
-        email: p.email,
-        phone_number: p.phoneNumber,
-        external_id: p.externalId,
-        data: JSON.stringify(p.data),
-        created_at: now,
-        updated_at: now,
-      })
+      .values(rowOf(p, now))
       .onConflict((oc) =>
         oc.column('id').doUpdateSet({
           email: (eb) => eb.fn.coalesce(eb.ref('excluded.email'), eb.ref('profiles.email')),
@@ -99,22 +97,13 @@ export class ProfileStore {
         }),
       )
       .execute();
-    return before === undefined;
   }
 
   /** Creates the profile unless it exists (an import never overwrites what a profile holds). */
   async createIfMissing(p: ProfileRecord, now: string): Promise<boolean> {
     const res = await this.db
       .insertInto('profiles')
-      .values({
-        id: p.id,
-        email: p.email,
-        phone_number: p.phoneNumber,
-        external_id: p.externalId,
-        data: JSON.stringify(p.data),
-        created_at: now,
-        updated_at: now,
-      })
+      .values(rowOf(p, now))
       .onConflict((oc) => oc.column('id').doNothing())
       .executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
@@ -137,4 +126,16 @@ export class ProfileStore {
     const res = await this.db.deleteFrom('profiles').where('id', '=', id).executeTakeFirst();
     return Number(res.numDeletedRows) === 1;
   }
+}
+
+function rowOf(p: ProfileRecord, now: string) {
+  return {
+    id: p.id,
+    email: p.email,
+    phone_number: p.phoneNumber,
+    external_id: p.externalId,
+    data: JSON.stringify(p.data),
+    created_at: now,
+    updated_at: now,
+  };
 }

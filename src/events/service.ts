@@ -56,7 +56,7 @@ export class EventService {
       const before = await profiles.get(profileId);
       const data = mergeProfile(before?.data, input.profile);
       const profileChanged = JSON.stringify(before?.data) !== JSON.stringify(data);
-      await profiles.put(
+      await profiles.write(
         {
           id: profileId,
           email: input.profile.email ?? null,
