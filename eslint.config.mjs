@@ -26,7 +26,8 @@ const LAYERS = [
   { name: 'audience', paths: ['src/audience'] },
   { name: 'services', paths: ['src/events', 'src/runs', 'src/analytics', 'src/auth'], apart: true },
   { name: 'edge', paths: ['src/api', 'src/worker'], apart: true },
-  { name: 'entry points', paths: ['src/start.ts', 'src/scripts'] },
+  // Processes we run beside hookflow: a PostgreSQL cluster, the Temporal server (issue 14).
+  { name: 'entry points', paths: ['src/start.ts', 'src/scripts', 'src/cluster'] },
 ];
 const DEV_ONLY = ['test', 'bench'];
 

@@ -23,7 +23,7 @@ import type { AuditStore } from '../db/audit-store';
 import { auditRouter } from './audit';
 import { webhooksPages } from './pages/webhooks-page';
 import { accountPages } from './pages/account-pages';
-import { createViews } from './pages/views';
+import { PUBLIC_DIR, createViews } from './pages/views';
 import type { FlowStore } from '../flows/store';
 import type { ProfileService } from '../audience/profiles';
 import type { ListService } from '../audience/lists';
@@ -87,6 +87,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/api/catalog', catalogRouter(deps.catalog));
   app.use('/api/webhooks', webhooksRouter(deps));
   app.use('/api/audit', auditRouter(deps.audit));
+  app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));
   const render = createViews();
   app.use(accountPages({ accounts: deps.accounts, render }));
   app.use(webhooksPages({ analytics: deps.analytics, flows: deps.flowStore, runs: deps.runs, render }));

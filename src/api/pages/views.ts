@@ -7,6 +7,9 @@ import { permissionError } from '../../permissions';
 /** Views sit at the repository root, three levels up from both src/api/pages and dist/api/pages. */
 const VIEWS = path.join(__dirname, '..', '..', '..', 'views');
 
+/** The pages' bundled scripts (src/scripts/bundle-client.ts writes them at build time), under `/assets/`. */
+export const PUBLIC_DIR = path.join(__dirname, '..', '..', '..', 'dist', 'public');
+
 export type Render = (res: Response, view: string, ctx: object) => void;
 
 /**
