@@ -2,7 +2,6 @@ import type { Client } from '@temporalio/client';
 import express from 'express';
 import type { Config } from '../config';
 import type { Db } from '../db';
-import { pingDatabase } from '../db';
 import type { EventService } from '../events/service';
 import type { FlowService } from '../flows/service';
 import type { StepTools } from '../flows/step-tools';
@@ -33,6 +32,9 @@ import type { SegmentService } from '../audience/segments';
 import { segmentsRouter } from './segments';
 import type { CatalogService } from '../audience/catalog';
 import { catalogRouter } from './catalog';
+import type { ApiMetrics } from './metrics';
+import { routeBase } from './metrics';
+import { probesRouter } from './probes';
 
 export interface ApiDeps {
   config: Config;
@@ -53,9 +55,8 @@ export interface ApiDeps {
   segments: SegmentService;
   catalog: CatalogService;
   logger: Logger;
+  metrics: ApiMetrics;
 }
-
-const HEALTH_DEADLINE_MS = 2000;
 
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
@@ -63,30 +64,32 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.config.api.trustProxy);
   app.use(requestLog(deps.logger));
+  app.use(deps.metrics.middleware());
   app.use(sameOriginWrites);
   app.use(express.json({ limit: '512kb', strict: false }));
   app.use(resolvePrincipal(deps.accounts));
-  app.use('/api', accountsRouter(deps.accounts));
+  app.use('/api', routeBase, accountsRouter(deps.accounts));
 
-  app.get('/health', async (_req, res) => {
-    const checks = { database: 'ok', temporal: 'ok' };
-    await pingDatabase(deps.db).catch(() => (checks.database = 'unavailable'));
-    await deps.client
-      .withDeadline(Date.now() + HEALTH_DEADLINE_MS, () => deps.client.workflowService.getSystemInfo({}))
-      .catch(() => (checks.temporal = 'unavailable'));
-    const ok = checks.database === 'ok' && checks.temporal === 'ok';
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', ...checks });
+  app.use(probesRouter(deps));
+  app.get('/metrics', (_req, res, next) => {
+    deps.metrics.registry
+      .metrics()
+      .then((text) => res.type(deps.metrics.registry.contentType).send(text), next);
   });
 
-  app.use('/api/flows', flowsRouter(deps));
-  app.use('/api/events', eventsRouter(deps.events));
-  app.use('/api/profiles', profilesRouter(deps.profiles));
-  app.use('/api/lists', listsRouter(deps.lists));
-  app.use('/api/runs', runsRouter(deps.runs));
-  app.use('/api/segments', segmentsRouter(deps.segments));
-  app.use('/api/catalog', catalogRouter(deps.catalog));
-  app.use('/api/webhooks', webhooksRouter(deps));
-  app.use('/api/audit', auditRouter(deps.audit));
+  app.use('/api/flows', routeBase, flowsRouter(deps));
+  app.use(
+    '/api/events',
+    routeBase,
+    eventsRouter(deps.events, () => deps.metrics.eventIngested()),
+  );
+  app.use('/api/profiles', routeBase, profilesRouter(deps.profiles));
+  app.use('/api/lists', routeBase, listsRouter(deps.lists));
+  app.use('/api/runs', routeBase, runsRouter(deps.runs));
+  app.use('/api/segments', routeBase, segmentsRouter(deps.segments));
+  app.use('/api/catalog', routeBase, catalogRouter(deps.catalog));
+  app.use('/api/webhooks', routeBase, webhooksRouter(deps));
+  app.use('/api/audit', routeBase, auditRouter(deps.audit));
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));
   const render = createViews();
   app.use(accountPages({ accounts: deps.accounts, render }));

@@ -4,12 +4,6 @@ import { createLogger } from '../logger';
 import { serveMetrics } from './metrics';
 import { createWorker, installRuntimeLogger } from './worker';
 
-/** Exit status of a process ended by a signal, as shells report it. */
-const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = {
-  SIGINT: 128 + os.constants.signals.SIGINT,
-  SIGTERM: 128 + os.constants.signals.SIGTERM,
-};
-
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('worker', config.logLevel);
@@ -25,7 +19,7 @@ async function main(): Promise<void> {
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: worker exiting at once');
-      process.exit(SIGNAL_EXIT[signal]);
+      process.exit(128 + os.constants.signals[signal]);
     }
     stopping = true;
     logger.info(

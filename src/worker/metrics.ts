@@ -17,6 +17,7 @@ export class WorkerMetrics implements DeliveryMetrics {
   private readonly attemptSeconds: Histogram<'host'>;
   private readonly renderSeconds: Histogram;
   private readonly recorded: Counter<'to'>;
+  private readonly runs: Counter;
 
   /** `spoolRecords` counts the attempt records waiting on disk, read at each scrape. */
   constructor(spoolRecords: () => number) {
@@ -53,6 +54,11 @@ export class WorkerMetrics implements DeliveryMetrics {
       labelNames: ['to'],
       registers,
     });
+    this.runs = new Counter({
+      name: 'hookflow_runs_started_total',
+      help: 'Flow runs Temporal accepted from this worker (date sweeps, price-drop fan-outs).',
+      registers,
+    });
     new Gauge({
       name: 'hookflow_attempt_spool_records',
       help: 'Attempt records waiting in the spool on disk for the database to take them.',
@@ -75,6 +81,10 @@ export class WorkerMetrics implements DeliveryMetrics {
 
   rendered(durationMs: number): void {
     this.renderSeconds.observe(durationMs / 1000);
+  }
+
+  runStarted(): void {
+    this.runs.inc();
   }
 
   attemptRecorded(to: 'database' | 'spool'): void {

@@ -87,7 +87,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const entries = new FlowEntries({
     db,
-    starter: new RunStarter(client, config.temporal.taskQueue),
+    starter: new RunStarter(client, config.temporal.taskQueue, () => metrics.runStarted()),
     config,
     logger,
   });
