@@ -35,6 +35,7 @@ import { catalogRouter } from './catalog';
 import type { ApiMetrics } from './metrics';
 import { routeBase } from './metrics';
 import { probesRouter } from './probes';
+import { openApiRouter } from './openapi';
 
 export interface ApiDeps {
   config: Config;
@@ -58,6 +59,34 @@ export interface ApiDeps {
   metrics: ApiMetrics;
 }
 
+/**
+ * The JSON API's routers and where they are mounted, in order (the OpenAPI test walks them to
+ * find every route). Pages and assets come after them in {@link createApp}.
+ */
+export function apiRouters(deps: ApiDeps): [mountPath: string, router: express.Router][] {
+  const root = express.Router();
+  root.use(probesRouter(deps));
+  root.get('/metrics', (_req, res, next) => {
+    deps.metrics.registry
+      .metrics()
+      .then((text) => res.type(deps.metrics.registry.contentType).send(text), next);
+  });
+  return [
+    ['/api', accountsRouter(deps.accounts)],
+    ['/', root],
+    ['/api', openApiRouter()],
+    ['/api/flows', flowsRouter(deps)],
+    ['/api/events', eventsRouter(deps.events, () => deps.metrics.eventIngested())],
+    ['/api/profiles', profilesRouter(deps.profiles)],
+    ['/api/lists', listsRouter(deps.lists)],
+    ['/api/runs', runsRouter(deps.runs)],
+    ['/api/segments', segmentsRouter(deps.segments)],
+    ['/api/catalog', catalogRouter(deps.catalog)],
+    ['/api/webhooks', webhooksRouter(deps)],
+    ['/api/audit', auditRouter(deps.audit)],
+  ];
+}
+
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -68,28 +97,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(sameOriginWrites);
   app.use(express.json({ limit: '512kb', strict: false }));
   app.use(resolvePrincipal(deps.accounts));
-  app.use('/api', routeBase, accountsRouter(deps.accounts));
-
-  app.use(probesRouter(deps));
-  app.get('/metrics', (_req, res, next) => {
-    deps.metrics.registry
-      .metrics()
-      .then((text) => res.type(deps.metrics.registry.contentType).send(text), next);
-  });
-
-  app.use('/api/flows', routeBase, flowsRouter(deps));
-  app.use(
-    '/api/events',
-    routeBase,
-    eventsRouter(deps.events, () => deps.metrics.eventIngested()),
-  );
-  app.use('/api/profiles', routeBase, profilesRouter(deps.profiles));
-  app.use('/api/lists', routeBase, listsRouter(deps.lists));
-  app.use('/api/runs', routeBase, runsRouter(deps.runs));
-  app.use('/api/segments', routeBase, segmentsRouter(deps.segments));
-  app.use('/api/catalog', routeBase, catalogRouter(deps.catalog));
-  app.use('/api/webhooks', routeBase, webhooksRouter(deps));
-  app.use('/api/audit', routeBase, auditRouter(deps.audit));
+  for (const [at, router] of apiRouters(deps)) app.use(at, routeBase, router);
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));
   const render = createViews();
   app.use(accountPages({ accounts: deps.accounts, render }));
