@@ -227,6 +227,15 @@ export class Stack {
     return exited;
   }
 
+  /** Sends `signal` to the API process and resolves with its exit code once it has exited. */
+  async signalApi(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const a = this.api;
+    if (!a || a.exitCode !== null || a.signalCode !== null) throw new Error('the API is not running');
+    const exited = new Promise<number | null>((resolve) => a.once('exit', (code) => resolve(code)));
+    a.kill(signal);
+    return exited;
+  }
+
   /** Whether the worker process has exited. */
   get workerExited(): boolean {
     return !this.worker || this.worker.exitCode !== null || this.worker.signalCode !== null;

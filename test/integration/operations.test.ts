@@ -151,3 +151,36 @@ test('a second signal ends a stopping worker at once', async () => {
   expect(stack.logs).toContain('second signal: worker exiting at once');
   await stack.startWorker();
 }, 60_000);
+
+// Last: the API does not come back.
+test('SIGTERM: the API finishes the request in flight, refuses new connections and exits 0', async () => {
+  receiver.script('/slow-test', { status: 200, delayMs: 2000 });
+  const metric = uniqueMetric('Slow test send');
+  const flow = await createLiveFlow(stack, metric, [emailValueHook('hook', receiver.url('/slow-test'))]);
+  const inFlight = stack.request<{ sent: boolean; class: string; httpStatus?: number }>(
+    'POST',
+    `/api/flows/${flow.id}/steps/hook/test`,
+    {},
+  );
+  await poll(
+    () => Promise.resolve(receiver.received('/slow-test').length),
+    (n) => n === 1,
+  );
+  const exited = stack.signalApi('SIGTERM');
+  // Give the API a moment to stop listening, then a new connection is refused.
+  await poll(
+    () =>
+      fetch(`${stack.apiUrl}/health`).then(
+        () => 'accepted',
+        () => 'refused',
+      ),
+    (v) => v === 'refused',
+    1500,
+    50,
+  );
+  const answered = await inFlight;
+  expect(answered.status).toBe(200);
+  expect(answered.body).toMatchObject({ sent: true, class: 'delivered', httpStatus: 200 });
+  expect(await exited).toBe(0);
+  expect(stack.logs).toContain('"msg":"API stopped"');
+}, 60_000);
