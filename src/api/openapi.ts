@@ -218,6 +218,8 @@ interface ApiRoute {
   ok: [status: number, schema?: z.ZodType];
   /** Refusals this route may answer besides 401/403 (added for non-public routes). */
   errors?: number[];
+  /** Other success statuses with the same body (e.g. 201 created beside 200 updated). */
+  alsoOk?: number[];
 }
 
 const R = (
@@ -226,7 +228,7 @@ const R = (
   access: string,
   summary: string,
   ok: ApiRoute['ok'],
-  more: Partial<Pick<ApiRoute, 'query' | 'body' | 'errors'>> = {},
+  more: Partial<Pick<ApiRoute, 'query' | 'body' | 'errors' | 'alsoOk'>> = {},
 ): ApiRoute => ({ method, path, access, summary, ok, ...more });
 
 const listOf = (key: string, schema: z.ZodType) => z.object({ [key]: z.array(schema) });
@@ -410,6 +412,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     [200, profileOut],
     {
       body: profileSchema,
+      alsoOk: [201],
       errors: [400, 422],
     },
   ),
@@ -677,6 +680,7 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
           ? { description: 'OpenAPI 3.1', content: { 'application/json': { schema: z.looseObject({}) } } }
           : { description: 'No content' },
   };
+  for (const status of route.alsoOk ?? []) responses[status] = responses[okStatus]!;
   const refusals = new Set(route.errors ?? []);
   if (route.access !== 'public') {
     refusals.add(401);

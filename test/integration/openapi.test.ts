@@ -60,6 +60,37 @@ test('recorded answers of the API validate against /api/openapi.json', async () 
   await stack.request('GET', '/health');
   await stack.request('GET', '/ready');
   await stack.request('GET', '/api/auth/me');
+  // Beyond flows: profiles, lists, segments, the catalog, one delivery, accounts.
+  const session = stack.owner!.session.token;
+  const more: [token: string | undefined, method: string, path: string, body?: unknown][] = [
+    [undefined, 'POST', '/api/profiles', { email: 'grace@example.com', first_name: 'Grace' }],
+    [undefined, 'GET', '/api/profiles?email=grace@example.com'],
+    [undefined, 'POST', '/api/lists', { name: 'Documented list' }],
+    [undefined, 'GET', '/api/lists'],
+    [undefined, 'GET', '/api/segments'],
+    [undefined, 'PUT', '/api/catalog/items/DOC-1', { title: 'Doc', price: 10, currency: 'USD' }],
+    [undefined, 'GET', '/api/catalog/items'],
+    [undefined, 'GET', `/api/flows/${flow.id}/variables`],
+    [undefined, 'POST', `/api/flows/${flow.id}/steps/notify/preview`, {}],
+    [session, 'GET', '/api/users'],
+    [session, 'GET', '/api/keys'],
+    [session, 'GET', '/api/audit'],
+  ];
+  for (const [token, method, path, body] of more) {
+    const res = await stack.requestAs(token ?? stack.owner!.apiKey, method, path, body);
+    expect([method, path, res.status]).toEqual([method, path, expect.any(Number)]);
+    expect([method, path, res.status < 300]).toEqual([method, path, true]);
+  }
+  const list = await stack.request<{ id: string }>('POST', '/api/lists', { name: 'Members' });
+  await stack.request('POST', `/api/lists/${list.body.id}/members`, {
+    profiles: [{ email: 'grace@example.com' }],
+  });
+  await stack.request('GET', `/api/lists/${list.body.id}/members`);
+  const delivered = await stack.request<{ deliveries: { id: string }[] }>(
+    'GET',
+    `/api/webhooks/deliveries?flowId=${flow.id}`,
+  );
+  await stack.request('GET', `/api/webhooks/deliveries/${delivered.body.deliveries[0]!.id}`);
   expect((await stack.request('POST', '/api/flows', '{"name": ')).status).toBe(400);
   expect((await stack.requestAs(undefined, 'GET', '/api/flows')).status).toBe(401);
   const narrow = await stack.requestAs<{ key: string }>(stack.owner!.session.token, 'POST', '/api/keys', {
@@ -121,6 +152,12 @@ test('recorded answers of the API validate against /api/openapi.json', async () 
       'GET /api/webhooks/stats 200',
       'POST /api/auth/sign-in 200',
       'POST /api/keys 201',
+      'POST /api/profiles 201',
+      'POST /api/lists 201',
+      'POST /api/lists/{id}/members 200',
+      'PUT /api/catalog/items/{id} 200',
+      'GET /api/webhooks/deliveries/{id} 200',
+      'GET /api/audit 200',
       'POST /api/flows 400',
       'GET /api/flows 401',
       'GET /api/flows 403',
