@@ -46,3 +46,11 @@ export function signedInPage(req: Request, res: Response, next: NextFunction): v
   }
   next(refused);
 }
+
+/** `?a=1&b=2` of the values that are set (empty when none). */
+export function queryString(values: Record<string, string | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== '') p.set(k, v);
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
