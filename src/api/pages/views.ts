@@ -15,9 +15,10 @@ export type Render = (res: Response, view: string, ctx: object) => void;
 /**
  * The pages' nunjucks environment (HTML escaping on). Every page gets `viewer`: the signed-in
  * user and the session's CSRF token, which the page's scripts send on requests that change data.
+ * `viewsDir` is for code built elsewhere than dist/ (the benchmarks).
  */
-export function createViews(): Render {
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(VIEWS, { noCache: false }), {
+export function createViews(viewsDir = VIEWS): Render {
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(viewsDir, { noCache: false }), {
     autoescape: true,
     throwOnUndefined: false,
   });

@@ -70,7 +70,7 @@ function hostOf(url: string): string {
 export function webhooksPages(deps: {
   analytics: AnalyticsStore;
   flows: FlowStore;
-  runs: RunService;
+  runs: Pick<RunService, 'temporalUrl'>;
   render: Render;
 }): Router {
   const { render } = deps;
