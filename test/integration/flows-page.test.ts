@@ -188,6 +188,7 @@ test('duplicate copies the flow as a draft whose webhook step sends the original
     expect(await cell(page, copyId, 'deliveries')).toBe('0');
 
     const copy = await must(stack.request<PublicFlow>('GET', `/api/flows/${copyId}`), 200, 'copy');
+    expect((await stack.request('POST', '/api/flows/flw_nope/duplicate')).status).toBe(404);
     expect(copy.steps.map((s) => s.id)).toEqual(['crm', 'audit']);
     await must(stack.request('PATCH', `/api/flows/${copyId}`, { status: 'live' }), 200, 'go live');
     const before = receiver.received('/flows-crm').length;
