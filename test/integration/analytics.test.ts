@@ -391,6 +391,12 @@ test('with 50 flows the table lists every webhook step, sorts, filters, puts fai
     await page.click('form.filters button[type=submit]');
     await page.waitForURL((u) => u.searchParams.get('status') === 'failures');
     expect((await rowIds()).sort()).toEqual([bad, gone].sort());
+    // The form sorts too (at phone width the headers are hidden).
+    await page.selectOption('[data-testid="sort-by"]', 'flow');
+    await page.selectOption('form.filters select[name=dir]', 'desc');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForURL((u) => u.searchParams.get('dir') === 'desc');
+    expect(await rowIds()).toEqual([gone, bad]);
     await page.goto(`${stack.apiUrl}/webhooks?flow=${bad}`);
     expect(await rowIds()).toEqual([bad]);
     expect(await page.locator('tr[data-row] [data-col="failed"]').innerText()).toBe('1');
