@@ -22,6 +22,7 @@ import { runsRouter } from './runs';
 import type { AuditStore } from '../db/audit-store';
 import { auditRouter } from './audit';
 import { webhooksPages } from './pages/webhooks-page';
+import { flowsPage } from './pages/flows-page';
 import { accountPages } from './pages/account-pages';
 import { PUBLIC_DIR, createViews } from './pages/views';
 import type { FlowStore } from '../flows/store';
@@ -91,6 +92,15 @@ export function createApp(deps: ApiDeps): express.Express {
   const render = createViews();
   app.use(accountPages({ accounts: deps.accounts, render }));
   app.use(webhooksPages({ analytics: deps.analytics, flows: deps.flowStore, runs: deps.runs, render }));
+  app.use(
+    flowsPage({
+      flows: deps.flowStore,
+      analytics: deps.analytics,
+      lists: deps.lists,
+      segments: deps.segments,
+      render,
+    }),
+  );
 
   app.use(notFound);
   app.use(errorHandler(deps.logger));

@@ -40,6 +40,10 @@ export function flowsRouter(deps: {
     res.status(204).end();
   });
 
+  r.post('/:id/duplicate', requires('flows:write'), async (req, res) => {
+    res.status(201).json(saved(await deps.flows.duplicate(req.params.id, actorOf(res))));
+  });
+
   r.post('/:id/add-past-profiles', requires('flows:write'), async (req, res) => {
     const { entered, runs } = await deps.lists.addPastProfiles(req.params.id);
     res.json({ entered, runs: runs.map((x) => ({ runId: x.runId, profileId: x.profileId })) });
