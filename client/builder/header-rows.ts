@@ -159,13 +159,7 @@ export class HeaderRows {
       { class: 'wh-header', 'data-testid': 'header-row' },
       h('div', {}, h('label', { for: nameInput.id, class: 'wh-label' }, 'Name'), nameInput),
       h('div', {}, h('label', { for: valueInput.id, class: 'wh-label' }, 'Value'), valueInput),
-      h(
-        'div',
-        { class: 'wh-header-actions' },
-        h('span', { class: 'wh-label', 'aria-hidden': 'true' }, '\u00a0'),
-        replace,
-        remove,
-      ),
+      h('div', { class: 'wh-header-actions' }, replace, remove),
       message,
     );
     this.rows.push(row);

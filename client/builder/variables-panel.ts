@@ -92,6 +92,14 @@ export class VariablesPanel {
       autocomplete: 'off',
       'aria-controls': `${opts.idPrefix}-vars-list`,
       oninput: () => this.render(),
+      onkeydown: (e: Event) => {
+        // Down from the search moves into the list, as in a combobox.
+        if ((e as KeyboardEvent).key !== 'ArrowDown') return;
+        const first = this.list.querySelector<HTMLButtonElement>('button.wh-var');
+        if (!first) return;
+        e.preventDefault();
+        first.focus();
+      },
     });
     this.list = h('ul', {
       id: `${opts.idPrefix}-vars-list`,

@@ -19,7 +19,8 @@ const CSS = `
 .wh-editor .wh-ok { color: var(--ok, #1f9d6b); }
 .wh-editor ul.wh-check { margin: 6px 0 0; padding-left: 18px; font-size: 13px; }
 .wh-editor .wh-headers { display: grid; gap: 6px; }
-.wh-editor .wh-header { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.4fr) auto; gap: 6px; align-items: start; }
+.wh-editor .wh-header { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.4fr) auto; gap: 6px; align-items: end; }
+.wh-editor .wh-header input { width: 100%; }
 .wh-editor .wh-header .wh-msg { grid-column: 1 / -1; }
 .wh-editor .wh-header-actions { display: flex; gap: 4px; }
 .wh-editor .wh-vars-list { list-style: none; margin: 6px 0 0; padding: 0; max-height: 280px; overflow: auto; border: 1px solid var(--line, #e3e7ee); border-radius: 6px; }
