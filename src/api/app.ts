@@ -23,6 +23,7 @@ import type { AuditStore } from '../db/audit-store';
 import { auditRouter } from './audit';
 import { webhooksPages } from './pages/webhooks-page';
 import { accountPages } from './pages/account-pages';
+import { builderPages } from './pages/builder-page';
 import { PUBLIC_DIR, createViews } from './pages/views';
 import type { FlowStore } from '../flows/store';
 import type { ProfileService } from '../audience/profiles';
@@ -80,7 +81,7 @@ export function createApp(deps: ApiDeps): express.Express {
   });
 
   app.use('/api/flows', flowsRouter(deps));
-  app.use('/api/events', eventsRouter(deps.events));
+  app.use('/api/events', eventsRouter(deps.events, deps.eventStore));
   app.use('/api/profiles', profilesRouter(deps.profiles, new ProfileEvents(deps.db)));
   app.use('/api/lists', listsRouter(deps.lists));
   app.use('/api/runs', runsRouter(deps.runs));
@@ -91,6 +92,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));
   const render = createViews();
   app.use(accountPages({ accounts: deps.accounts, render }));
+  app.use(builderPages({ flows: deps.flowStore, render }));
   app.use(webhooksPages({ analytics: deps.analytics, flows: deps.flowStore, runs: deps.runs, render }));
 
   app.use(notFound);

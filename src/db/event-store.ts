@@ -110,6 +110,18 @@ export class EventStore {
     return rows.map(toEvent);
   }
 
+  /** The metric names events have used, most recently received first (suggestions for triggers). */
+  async recentMetrics(limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('events')
+      .select(['metric', (eb) => eb.fn.max('received_at').as('last')])
+      .groupBy('metric')
+      .orderBy('last', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.metric);
+  }
+
   /** The latest profiles, newest first, as they were last sent. */
   async recentProfiles(limit: number): Promise<Record<string, unknown>[]> {
     const rows = await this.db
