@@ -29,6 +29,7 @@ import type { FlowStore } from '../flows/store';
 import type { ProfileService } from '../audience/profiles';
 import type { ListService } from '../audience/lists';
 import { profilesRouter } from './profiles';
+import { ProfileEvents } from '../audience/profile-events';
 import { listsRouter } from './lists';
 import type { SegmentService } from '../audience/segments';
 import { segmentsRouter } from './segments';
@@ -81,7 +82,7 @@ export function createApp(deps: ApiDeps): express.Express {
 
   app.use('/api/flows', flowsRouter(deps));
   app.use('/api/events', eventsRouter(deps.events, deps.eventStore));
-  app.use('/api/profiles', profilesRouter(deps.profiles));
+  app.use('/api/profiles', profilesRouter(deps.profiles, new ProfileEvents(deps.db)));
   app.use('/api/lists', listsRouter(deps.lists));
   app.use('/api/runs', runsRouter(deps.runs));
   app.use('/api/segments', segmentsRouter(deps.segments));
