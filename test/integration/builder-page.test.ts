@@ -449,7 +449,8 @@ test('steps move by drag, are removed, and the last removal is undone', async ()
   await saveAndWait(page, 'saved');
   // At phone width the flow and the settings stack, and nothing overflows sideways.
   await page.setViewportSize({ width: 390, height: 900 });
-  await page.click('[data-testid="step"][data-step-id="wait"] .step-open');
+  await page.click('[data-testid="step"][data-step-id="fork"] .step-open');
+  await page.locator('textarea[id="split-condition-fork"]').waitFor();
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   await page.screenshot({ path: path.join(ARTIFACTS, 'builder-phone.png'), fullPage: true });
   const saved = await getFlow(flow.id);
