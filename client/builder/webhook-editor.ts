@@ -154,6 +154,7 @@ class WebhookEditor implements WebhookEditorHandle {
     });
     this.sample = new SamplePicker({
       idPrefix: p,
+      rememberAs: opts.flowId,
       triggerType: opts.triggerType,
       metrics: () => this.sampleMetrics(),
       onChange: (s) => this.variables.setSample(this.sampleValues(s)),
@@ -276,6 +277,7 @@ class WebhookEditor implements WebhookEditorHandle {
     this.checkUrl();
     this.refreshTestButton();
     void this.loadVariables();
+    this.sample.restore();
   }
 
   // --- editing ---------------------------------------------------------------------------------
