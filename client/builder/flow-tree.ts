@@ -22,7 +22,25 @@ const TYPE_LABEL: Record<StepType, string> = {
   delay: 'Time delay',
   split: 'Conditional split',
 };
-const TYPE_ICON: Record<StepType, string> = { webhook: '⇢', delay: '⏱', split: '⑂' };
+/** Icons as SVG paths (24×24, stroked): no icon font, nothing fetched. */
+const ICON_PATHS: Record<StepType | 'trigger', string> = {
+  webhook: 'M4 12h13M12 6l6 6-6 6M20 5v14',
+  delay: 'M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18M12 7v5l3 3',
+  split: 'M12 21v-7M12 14L6 7M12 14l6-7M4 5h4M16 5h4',
+  trigger: 'M13 2L5 13h6l-1 9 8-11h-6z',
+};
+
+function icon(kind: StepType | 'trigger'): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', `step-icon icon-${kind}`);
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', ICON_PATHS[kind]);
+  svg.append(path);
+  return svg;
+}
 
 /** One line saying what a step does, for its card and for messages. */
 export function stepSummary(step: StepDraft): string {
@@ -76,7 +94,8 @@ function openAddMenu(button: HTMLButtonElement, choose: (type: StepType) => void
           choose(type);
         },
       },
-      `${TYPE_ICON[type]} ${TYPE_LABEL[type]}`,
+      icon(type),
+      ` ${TYPE_LABEL[type]}`,
     );
   const menu = h(
     'div',
@@ -159,7 +178,7 @@ export function renderFlowTree(container: HTMLElement, opts: FlowTreeOptions): (
           'aria-label': `${stepLabel(step)}: ${stepSummary(step)}. Open its settings`,
           onclick: () => opts.onSelect(step.id),
         },
-        h('span', { class: 'step-icon', 'aria-hidden': 'true' }, TYPE_ICON[step.type]),
+        icon(step.type),
         h(
           'span',
           { class: 'step-text' },
@@ -230,7 +249,7 @@ export function renderFlowTree(container: HTMLElement, opts: FlowTreeOptions): (
           preventOnFilter: false,
           onEnd: (evt) => {
             const id = evt.item.dataset.stepId;
-            const to = (evt.to).dataset.list;
+            const to = evt.to.dataset.list;
             const index = evt.newDraggableIndex ?? evt.newIndex;
             if (!id || !to || index === undefined) return;
             if (evt.to === evt.from && evt.oldDraggableIndex === index) return;
@@ -246,8 +265,13 @@ export function renderFlowTree(container: HTMLElement, opts: FlowTreeOptions): (
     h(
       'div',
       { class: 'trigger-node' },
-      h('span', { class: 'step-icon', 'aria-hidden': 'true' }, '⚡'),
-      h('span', {}, h('b', {}, 'Trigger'), h('span', { class: 'step-summary' }, opts.triggerSummary)),
+      icon('trigger'),
+      h(
+        'span',
+        { class: 'step-text' },
+        h('b', {}, 'Trigger'),
+        h('span', { class: 'step-summary' }, opts.triggerSummary),
+      ),
     ),
     listBlock(ROOT, opts.steps, 'of the flow'),
     h('div', { class: 'flow-end' }, 'End of flow'),
@@ -261,7 +285,7 @@ export function renderPalette(container: HTMLElement, onAdd: FlowTreeOptions['on
     h(
       'li',
       { class: `palette-item ${type}`, 'data-testid': `palette-${type}`, 'data-type': type },
-      h('span', { class: 'step-icon', 'aria-hidden': 'true' }, TYPE_ICON[type]),
+      icon(type),
       h(
         'span',
         { class: 'step-text' },
@@ -283,7 +307,7 @@ export function renderPalette(container: HTMLElement, onAdd: FlowTreeOptions['on
     onEnd: (evt) => {
       const type = evt.item.dataset.type as StepType | undefined;
       if (evt.to === list || !type) return;
-      const to = (evt.to).dataset.list;
+      const to = evt.to.dataset.list;
       const index = evt.newDraggableIndex ?? evt.newIndex ?? 0;
       // The dragged copy is only a marker: the flow is redrawn from the model with the new step.
       evt.item.remove();
