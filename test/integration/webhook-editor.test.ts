@@ -20,6 +20,7 @@ interface PublicStep {
 
 let stack: Stack;
 let receiver: Receiver;
+let selfSigned: Receiver;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
@@ -56,6 +57,7 @@ async function cursorAtEndOfLine(n: number): Promise<void> {
 beforeAll(async () => {
   const pki = createTestPki();
   receiver = await Receiver.start(pki.good);
+  selfSigned = await Receiver.start(pki.selfSigned);
   stack = await Stack.start({ name: 'webhook-editor', caCert: pki.caCert });
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
@@ -69,6 +71,7 @@ afterAll(async () => {
   await browser?.close();
   await stack?.stop();
   await receiver?.close();
+  await selfSigned?.close();
 });
 
 test('a list flow shows profile properties only, under the guide’s title, and search filters them', async () => {
@@ -301,6 +304,53 @@ describe('a metric flow', () => {
       .screenshot({ path: path.join(ARTIFACTS, 'variables-panel.png') });
   });
 });
+
+test('after Save: a template error pinned at its line, a self-signed endpoint described beside the URL', async () => {
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Checks',
+    trigger: { type: 'metric', metric: uniqueMetric('Checked') },
+    status: 'draft',
+    steps: [{ id: 'hook', type: 'webhook', url: receiver.url('/checks'), body: '{\n  "a": 1\n}' }],
+  });
+  await openStep(flow.body.id, 'hook');
+  await cursorAtEndOfLine(2);
+  await page.keyboard.insertText(',\n  "b": "{% nosuchtag %}"');
+  await page.click('[data-testid=save-flow]');
+  await expectText(page.locator('[data-testid=save-status]'), /Not saved/);
+  await expectText(page.locator('[data-testid=body-problems]'), /^Line 3, column \d+: .*nosuchtag/);
+  await expectCount(
+    page.locator('[data-testid=webhook-body] .cm-line').nth(2).locator('.cm-lintRange-error'),
+    1,
+  );
+
+  // Fixed body, a self-signed endpoint, and live: the check's description shows beside the URL.
+  await page.click('[data-testid=webhook-body] .cm-content');
+  await page.keyboard.press('Control+a');
+  await page.keyboard.insertText('{\n  "a": 1\n}');
+  await expectEditorText('{\n  "a": 1\n}');
+  await page.fill('[data-testid=webhook-url]', selfSigned.url('/checks'));
+  expect(await page.locator('[data-testid=url-message]').textContent()).toBe('');
+  await page.selectOption('#flow-status', 'live');
+  await page.click('[data-testid=save-flow]');
+  await expectText(page.locator('[data-testid=url-check]'), /self-signed/);
+  expect(await page.getAttribute('[data-testid=webhook-url]', 'aria-invalid')).toBe('true');
+  const describedBy = (await page.getAttribute('[data-testid=webhook-url]', 'aria-describedby'))!.split(' ');
+  const checkId = await page.getAttribute('[data-testid=url-check]', 'id');
+  expect(describedBy).toContain(checkId);
+  expect((await stack.request<{ status: string }>('GET', `/api/flows/${flow.body.id}`)).body.status).toBe(
+    'draft',
+  );
+
+  // An http:// URL is refused as typed, before any save.
+  await page.fill('[data-testid=webhook-url]', 'http://hooks.example.com/x');
+  await expectText(page.locator('[data-testid=url-message]'), 'The URL must use https (got http).');
+});
+
+async function expectEditorText(want: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && (await editorText()) !== want) await new Promise((r) => setTimeout(r, 100));
+  expect(await editorText()).toBe(want);
+}
 
 /** Waits (up to 10 s) until the element's text equals or matches. */
 async function expectText(locator: ReturnType<Page['locator']>, want: string | RegExp): Promise<void> {
