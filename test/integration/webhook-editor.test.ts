@@ -346,6 +346,62 @@ test('after Save: a template error pinned at its line, a self-signed endpoint de
   await expectText(page.locator('[data-testid=url-message]'), 'The URL must use https (got http).');
 });
 
+test('read-only for an analyst, at phone width: nothing editable, preview still works', async () => {
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Read only',
+    trigger: { type: 'metric', metric: uniqueMetric('ReadOnly') },
+    status: 'draft',
+    steps: [
+      {
+        id: 'hook',
+        type: 'webhook',
+        url: receiver.url('/ro'),
+        headers: { 'X-Token': 'read_only_secret_value_1' },
+        body: '{"a": {{ event.value|default:1 }}}',
+      },
+    ],
+  });
+  const email = 'analyst@example.com';
+  const password = 'a long password for the analyst';
+  const created = await stack.requestAs(stack.owner!.session.token, 'POST', '/api/users', {
+    email,
+    password,
+    role: 'analyst',
+  });
+  expect(created.status).toBe(201);
+  const phone = await browser.newContext({ viewport: { width: 390, height: 900 } });
+  const p = await phone.newPage();
+  try {
+    await signInThroughPage(p, stack.apiUrl, { email, password }, `/flows/${flow.body.id}`);
+    await p.click('[data-testid=step][data-step-id="hook"] .step-open');
+    await p.locator('[data-testid=variable]').first().waitFor();
+    for (const sel of [
+      'webhook-url',
+      'header-name',
+      'header-value',
+      'add-header',
+      'header-remove',
+      'test-send-button',
+    ]) {
+      expect(await p.locator(`[data-testid=${sel}]`).first().isDisabled()).toBe(true);
+    }
+    expect(await p.getAttribute('[data-testid=webhook-body] .cm-content', 'contenteditable')).toBe('false');
+    expect(await p.locator('[data-testid=header-replace]').isVisible()).toBe(false);
+    const body = await editorTextOf(p);
+    await p.click('[data-testid=variable][data-path="{{ person.email }}"]');
+    expect(await editorTextOf(p)).toBe(body);
+    await p.click('[data-testid=preview-button]');
+    await expectText(p.locator('[data-testid=preview-output]'), /"a": \d+/);
+    expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  } finally {
+    await phone.close();
+  }
+});
+
+async function editorTextOf(p: Page): Promise<string> {
+  return (await p.locator('[data-testid=webhook-body] .cm-line').allTextContents()).join('\n');
+}
+
 async function expectEditorText(want: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && (await editorText()) !== want) await new Promise((r) => setTimeout(r, 100));
