@@ -90,7 +90,7 @@ export class HeaderRows {
       placeholder: 'Authorization',
       'data-testid': 'header-name',
       'aria-describedby': `${p}-msg`,
-      readonly: ro,
+      disabled: ro,
     });
     nameInput.value = name;
     const valueInput = h('input', {
@@ -99,6 +99,7 @@ export class HeaderRows {
       spellcheck: 'false',
       'data-testid': 'header-value',
       'aria-describedby': `${p}-msg`,
+      disabled: ro,
     });
     const message = h('p', { id: `${p}-msg`, class: 'wh-msg wh-bad', 'aria-live': 'polite' });
     const row: Row = {
@@ -177,7 +178,7 @@ export class HeaderRows {
       row.value.title = 'The saved value, masked; it is kept unless you replace it';
     } else {
       row.value.type = 'password';
-      row.value.readOnly = this.opts.readOnly;
+      row.value.readOnly = false;
       row.value.value = plain ?? '';
       delete row.value.dataset.masked;
       row.value.placeholder = 'value (stored encrypted)';

@@ -23,6 +23,8 @@ export interface Sample {
 
 export interface SamplePickerOptions {
   idPrefix: string;
+  /** The choice is remembered under this key for the page's life (the builder remounts the panel on save). */
+  rememberAs: string;
   triggerType: TriggerType;
   /** The metrics whose events may be the sample: the trigger's metric, or a price drop's audience metrics. */
   metrics(): Promise<string[]>;
@@ -30,6 +32,9 @@ export interface SamplePickerOptions {
 }
 
 const EVENT_PAGE = 25;
+
+/** The sample chosen per flow while the page lives: an email and the event picked. */
+const remembered = new Map<string, { email: string; eventId?: string }>();
 
 /**
  * Chooses a real profile (by email) and, for flows with an event, one of its recent events of the
@@ -113,16 +118,29 @@ export class SamplePicker {
     );
   }
 
+  /** Picks the sample remembered for this flow again (after the panel was remounted). */
+  restore(): void {
+    const r = remembered.get(this.opts.rememberAs);
+    if (!r) return;
+    this.email.value = r.email;
+    void this.find(r.eventId);
+  }
+
   get current(): Sample {
     return this.sample;
   }
 
   private setSample(sample: Sample): void {
     this.sample = sample;
+    if (sample.profile) {
+      const r: { email: string; eventId?: string } = { email: this.email.value.trim() };
+      if (sample.event) r.eventId = sample.event.id;
+      remembered.set(this.opts.rememberAs, r);
+    } else remembered.delete(this.opts.rememberAs);
     this.opts.onChange(sample);
   }
 
-  private async find(): Promise<void> {
+  private async find(eventId?: string): Promise<void> {
     const email = this.email.value.trim();
     if (email === '') {
       this.setSample({});
@@ -145,13 +163,13 @@ export class SamplePicker {
       }
       this.status.textContent = `Using ${typeof profile.email === 'string' ? profile.email : email} (${profile.id}).`;
       this.setSample({ profile });
-      if (this.hasEvent) await this.loadEvents(profile);
+      if (this.hasEvent) await this.loadEvents(profile, eventId);
     } catch (err) {
       this.status.textContent = err instanceof ApiError ? err.describe() : 'The lookup failed; try again.';
     }
   }
 
-  private async loadEvents(profile: SampleProfile): Promise<void> {
+  private async loadEvents(profile: SampleProfile, eventId: string | undefined): Promise<void> {
     const metrics = await this.opts.metrics();
     const query =
       metrics.length === 1
@@ -163,13 +181,14 @@ export class SamplePicker {
     );
     this.resetEvents(
       events.filter((e) => metrics.length === 0 || metrics.includes(e.metric)).slice(0, EVENT_PAGE),
+      eventId,
     );
     if (this.events.length === 0) {
       this.status.textContent += ` It has no ${metrics.join(' or ')} event yet: previews use sample event data.`;
     }
   }
 
-  private resetEvents(events: SampleEvent[]): void {
+  private resetEvents(events: SampleEvent[], choose?: string): void {
     this.events = events;
     if (!this.eventSelect) return;
     const none = h('option', { value: '' }, events.length ? 'Choose an event…' : 'No event to choose');
@@ -182,8 +201,9 @@ export class SamplePicker {
     );
     this.eventSelect.replaceChildren(none, ...options);
     this.eventSelect.disabled = events.length === 0;
-    if (events[0]) {
-      this.eventSelect.value = events[0].id;
+    const chosen = events.find((e) => e.id === choose) ?? events[0];
+    if (chosen) {
+      this.eventSelect.value = chosen.id;
       this.pickEvent();
     }
   }

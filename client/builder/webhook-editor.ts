@@ -111,7 +111,7 @@ class WebhookEditor implements WebhookEditorHandle {
       placeholder: 'https://hooks.example.com/orders',
       'data-testid': 'webhook-url',
       'aria-describedby': `${p}-url-msg ${p}-url-check`,
-      readonly: ro,
+      disabled: ro,
       oninput: () => {
         this.checkUrl();
         this.edited(true);
@@ -154,6 +154,7 @@ class WebhookEditor implements WebhookEditorHandle {
     });
     this.sample = new SamplePicker({
       idPrefix: p,
+      rememberAs: opts.flowId,
       triggerType: opts.triggerType,
       metrics: () => this.sampleMetrics(),
       onChange: (s) => this.variables.setSample(this.sampleValues(s)),
@@ -196,7 +197,7 @@ class WebhookEditor implements WebhookEditorHandle {
         placeholder: 'default',
         'data-testid': `retry-${f.key}`,
         'aria-describedby': `${p}-retry-${f.key}-hint`,
-        readonly: ro,
+        disabled: ro,
         oninput: () => this.edited(false),
       });
       const v = this.step.retry?.[f.key];
@@ -276,6 +277,7 @@ class WebhookEditor implements WebhookEditorHandle {
     this.checkUrl();
     this.refreshTestButton();
     void this.loadVariables();
+    this.sample.restore();
   }
 
   // --- editing ---------------------------------------------------------------------------------
