@@ -24,11 +24,13 @@ import { auditRouter } from './audit';
 import { webhooksPages } from './pages/webhooks-page';
 import { flowsPage } from './pages/flows-page';
 import { accountPages } from './pages/account-pages';
+import { builderPages } from './pages/builder-page';
 import { PUBLIC_DIR, createViews } from './pages/views';
 import type { FlowStore } from '../flows/store';
 import type { ProfileService } from '../audience/profiles';
 import type { ListService } from '../audience/lists';
 import { profilesRouter } from './profiles';
+import { ProfileEvents } from '../audience/profile-events';
 import { listsRouter } from './lists';
 import type { SegmentService } from '../audience/segments';
 import { segmentsRouter } from './segments';
@@ -80,8 +82,8 @@ export function createApp(deps: ApiDeps): express.Express {
   });
 
   app.use('/api/flows', flowsRouter(deps));
-  app.use('/api/events', eventsRouter(deps.events));
-  app.use('/api/profiles', profilesRouter(deps.profiles));
+  app.use('/api/events', eventsRouter(deps.events, deps.eventStore));
+  app.use('/api/profiles', profilesRouter(deps.profiles, new ProfileEvents(deps.db)));
   app.use('/api/lists', listsRouter(deps.lists));
   app.use('/api/runs', runsRouter(deps.runs));
   app.use('/api/segments', segmentsRouter(deps.segments));
@@ -91,6 +93,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));
   const render = createViews();
   app.use(accountPages({ accounts: deps.accounts, render }));
+  app.use(builderPages({ flows: deps.flowStore, render }));
   app.use(webhooksPages({ analytics: deps.analytics, flows: deps.flowStore, runs: deps.runs, render }));
   app.use(
     flowsPage({
