@@ -50,7 +50,12 @@ export function builderPages(deps: { flows: FlowStore; render: Render }): Router
       twoStepSetupUrl: TWO_STEP_SETUP_URL,
       analyticsBase: '/webhooks/steps',
     };
-    render(res, 'builder.njk', { title: flow.name, flowName: flow.name, dataJson: scriptJson(data) });
+    render(res, 'builder.njk', {
+      title: flow.name,
+      section: 'flows',
+      flowName: flow.name,
+      dataJson: scriptJson(data),
+    });
   });
 
   return r;
