@@ -160,6 +160,9 @@ export class Builder {
 
   start(): void {
     const restored = this.restore();
+    // A link from Webhook Analytics (`/flows/<id>#step-<stepId>`) opens that step's settings.
+    const linked = /^#step-([A-Za-z0-9_-]{1,64})$/.exec(location.hash)?.[1];
+    if (!restored && linked !== undefined && findStep(this.draft.steps, linked)) this.selectedId = linked;
     const d = this.data;
     const palette = h('aside', { class: 'palette-panel', 'aria-labelledby': 'palette-title' });
     if (!this.readOnly) renderPalette(palette, (type, list, index) => void this.addStep(type, list, index));

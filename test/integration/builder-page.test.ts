@@ -463,3 +463,25 @@ test('steps move by drag, are removed, and the last removal is undone', async ()
   ]);
   await page.context().close();
 }, 120_000);
+
+test('a step and its analytics link to each other both ways', async () => {
+  const flow = await createFlow(stack.owner!.session.token, {
+    name: 'Linked both ways',
+    trigger: { type: 'metric', metric: uniqueMetric('Linked') },
+    steps: [
+      { id: 'first', type: 'webhook', url: receiver.url('/one'), body: '{"n": 1}' },
+      { id: 'second', type: 'webhook', url: receiver.url('/two'), body: '{"n": 2}' },
+    ],
+  });
+  const a = await addMember('analyst', false);
+  const page = await openAs(a, `/flows/${flow.id}`);
+  await page.goto(`${stack.apiUrl}/webhooks/steps/${flow.id}/second`);
+  await page.click('[data-testid="edit-in-builder"]');
+  await page.waitForURL((u) => u.pathname === `/flows/${flow.id}` && u.hash === '#step-second');
+  // The linked step's settings are open: its URL, not the first step's.
+  await page.locator('[data-testid="webhook-url"]').waitFor();
+  expect(await page.inputValue('[data-testid="webhook-url"]')).toBe(receiver.url('/two'));
+  await page.click('a[href="/webhooks/steps/' + flow.id + '/second"]');
+  await page.waitForURL((u) => u.pathname === `/webhooks/steps/${flow.id}/second`);
+  await page.context().close();
+}, 120_000);
