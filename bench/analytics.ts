@@ -6,11 +6,20 @@ import { latencyBucket } from '../src/db/buckets';
 import { AnalyticsStore } from '../src/analytics/store';
 import { openDatabase } from '../src/db';
 import { percentile } from './stats';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { webhooksPages } from '../src/api/pages/webhooks-page';
+import { createViews } from '../src/api/pages/views';
+import { FlowStore } from '../src/flows/store';
+import type { Flow } from '../src/flows/model';
+import type { Principal } from '../src/permissions';
 
 /**
  * `npm run bench:analytics [-- --deliveries N]`: seeds N deliveries (default 1,000,000) with their
  * attempts and roll-ups into a fresh SQLite database, then times every analytics query the API
- * and the page run. Prints figures; asserts nothing. Target: each under 50 ms.
+ * and the page run. Prints figures; asserts nothing. Target: each under 50 ms. Then renders the
+ * Webhook Analytics page over HTTP with `--flows N` flows (default 50, two webhook steps each; the
+ * deliveries belong to the first ten), the way a browser asks for it.
  */
 
 const STATUSES = [
@@ -225,8 +234,93 @@ async function main(): Promise<void> {
   );
   const one = deep.deliveries[17]!.id;
   await time('one delivery with its attempts', () => store.get(one));
+
+  const flows = arg('flows', 50);
+  await timePage(db, store, flows);
   await db.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** The repository root (views/ lives there), from bench/ under ts or dist-bench/bench once built. */
+function repositoryRoot(): string {
+  for (let d = __dirname; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'package.json'))) return d;
+    if (path.dirname(d) === d) throw new Error(`no package.json above ${__dirname}`);
+  }
+}
+
+/** Saves `n` flows of two webhook steps (`flw_bench00`…, the ids the seeded deliveries use), then times GET /webhooks. */
+async function timePage(
+  db: Awaited<ReturnType<typeof openDatabase>>,
+  store: AnalyticsStore,
+  n: number,
+): Promise<void> {
+  const flowStore = new FlowStore(db);
+  const now = new Date().toISOString();
+  for (let i = 0; i < n; i++) {
+    const hook = (id: string) => ({
+      id,
+      type: 'webhook' as const,
+      url: `https://hooks.example.com/bench/${i}/${id}`,
+      headers: {},
+      body: '{"email": "{{ person.email }}"}',
+    });
+    const flow: Flow = {
+      id: `flw_bench${String(i).padStart(2, '0')}`,
+      name: `Bench flow ${i}`,
+      status: 'live',
+      trigger: { type: 'metric', metric: `Bench ${i}` },
+      steps: [hook('hook_a'), hook('hook_b')],
+      reentry: { mode: 'always' },
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await flowStore.insert(flow);
+  }
+  const viewer: Principal = {
+    kind: 'session',
+    csrf: 'bench',
+    user: {
+      id: 'usr_bench',
+      email: 'bench@example.com',
+      role: 'owner',
+      twoStepEnabled: true,
+      createdAt: now,
+      disabledAt: null,
+    },
+  };
+  const app = express();
+  app.use((_req, res, next) => {
+    res.locals.principal = viewer;
+    next();
+  });
+  app.use(
+    webhooksPages({
+      analytics: store,
+      flows: flowStore,
+      runs: { temporalUrl: (runId: string) => runId },
+      render: createViews(path.join(repositoryRoot(), 'views')),
+    }),
+  );
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const get = async (url: string) => {
+    const res = await fetch(`${base}${url}`);
+    const html = await res.text();
+    if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${html.slice(0, 200)}`);
+    return html;
+  };
+  const rows = ((await get('/webhooks')).match(/<tr data-row=/g) ?? []).length;
+  console.log(`render /webhooks over HTTP, ${n} flows, ${rows} webhook steps in the table (7 runs each):`);
+  await time(`GET /webhooks, 7 days (failures first)`, () => get('/webhooks'));
+  await time(`GET /webhooks, 30 days, sorted by p95`, () => get('/webhooks?range=30d&sort=p95'));
+  await time(`GET /webhooks, 24 hours, filtered to failures`, () =>
+    get('/webhooks?range=24h&status=failures'),
+  );
+  await time(`GET /webhooks/steps/:flow/:step, 7 days`, () => get('/webhooks/steps/flw_bench03/hook_b'));
+  await new Promise((resolve) => server.close(resolve));
 }
 
 main().catch((err: unknown) => {

@@ -158,6 +158,45 @@ export function decodeCursor(cursor: string): [string, string] | undefined {
   return undefined;
 }
 
+/** One webhook step's totals over a range, from the grouped roll-up queries. */
+export interface StepTotals {
+  flowId: string;
+  stepId: string;
+  counts: Record<DeliveryStatus, number>;
+  /** Delivered out of deliveries that ended; null when none ended. */
+  successRate: number | null;
+  /** Of delivered deliveries, from the latency roll-ups (within 10%); null when none. */
+  p95Ms: number | null;
+}
+
+/** One flow's totals over a range. */
+export interface FlowTotals {
+  flowId: string;
+  counts: Record<DeliveryStatus, number>;
+  total: number;
+}
+
+const zeroCounts = (): Record<DeliveryStatus, number> =>
+  Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
+
+const successRateOf = (c: Record<DeliveryStatus, number>): number | null => {
+  const ended = c.delivered + c.failed + c.skipped;
+  return ended === 0 ? null : c.delivered / ended;
+};
+
+/** The roll-up grain and periods a range reads: hourly up to 3 days, daily (whole UTC days) beyond. */
+function rollupWindow(q: { from: string; to: string }): {
+  interval: 'hour' | 'day';
+  grain: 'h' | 'd';
+  fromP: string;
+  toP: string;
+} {
+  const hours = (Date.parse(q.to) - Date.parse(q.from)) / 3_600_000;
+  const interval: 'hour' | 'day' = hours <= 72 ? 'hour' : 'day';
+  const cut = interval === 'hour' ? hourOf : dayOf;
+  return { interval, grain: interval === 'hour' ? 'h' : 'd', fromP: cut(q.from), toP: cut(q.to) };
+}
+
 /** The analytics queries, each served by an index or by the hourly roll-ups. */
 export class AnalyticsStore {
   constructor(private readonly db: Db) {}
@@ -167,11 +206,7 @@ export class AnalyticsStore {
    * ranges count whole UTC days). Counts, attempts and the series come from the same rows.
    */
   async stats(q: StatsQuery): Promise<Stats> {
-    const hours = (Date.parse(q.to) - Date.parse(q.from)) / 3_600_000;
-    const interval: 'hour' | 'day' = hours <= 72 ? 'hour' : 'day';
-    const grain = interval === 'hour' ? 'h' : 'd';
-    const cut = interval === 'hour' ? hourOf : dayOf;
-    const [fromP, toP] = [cut(q.from), cut(q.to)];
+    const { interval, grain, fromP, toP } = rollupWindow(q);
 
     let rollups = this.db
       .selectFrom('delivery_rollups')
@@ -183,7 +218,7 @@ export class AnalyticsStore {
     if (q.stepId) rollups = rollups.where('step_id', '=', q.stepId);
     const rows = await rollups.groupBy(['period', 'status', 'attempts']).execute();
 
-    const counts = Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
+    const counts = zeroCounts();
     const attemptCounts = new Map<number, number>();
     const points = new Map<string, SeriesPoint>();
     for (const r of rows) {
@@ -202,7 +237,6 @@ export class AnalyticsStore {
       p[r.status] += n;
     }
     const total = DELIVERY_STATUSES.reduce((n, s) => n + counts[s], 0);
-    const ended = counts.delivered + counts.failed + counts.skipped;
 
     let latency = this.db
       .selectFrom('latency_rollups')
@@ -222,13 +256,93 @@ export class AnalyticsStore {
       to: q.to,
       counts,
       total,
-      successRate: ended === 0 ? null : counts.delivered / ended,
+      successRate: successRateOf(counts),
       latencyMs: { p50: percentileFromBuckets(buckets, 50), p95: percentileFromBuckets(buckets, 95) },
       attempts: [...attemptCounts.entries()]
         .sort((a, b) => a[0] - b[0])
         .map(([attempts, count]) => ({ attempts, count })),
       series: { interval, points: [...points.values()].sort((a, b) => a.t.localeCompare(b.t)) },
     };
+  }
+
+  /**
+   * Every webhook step's counts, success rate and p95 latency over the range, in two grouped
+   * queries over the roll-ups (counts, then latency buckets), however many flows and steps there are.
+   */
+  async byStep(q: { from: string; to: string }): Promise<StepTotals[]> {
+    const { grain, fromP, toP } = rollupWindow(q);
+    const [countRows, latencyRows] = await Promise.all([
+      this.db
+        .selectFrom('delivery_rollups')
+        .select(['flow_id', 'step_id', 'status', sql<number>`sum(count)`.as('n')])
+        .where('grain', '=', grain)
+        .where('period', '>=', fromP)
+        .where('period', '<=', toP)
+        .groupBy(['flow_id', 'step_id', 'status'])
+        .execute(),
+      this.db
+        .selectFrom('latency_rollups')
+        .select(['flow_id', 'step_id', 'bucket', sql<number>`sum(count)`.as('n')])
+        .where('grain', '=', grain)
+        .where('period', '>=', fromP)
+        .where('period', '<=', toP)
+        .groupBy(['flow_id', 'step_id', 'bucket'])
+        .execute(),
+    ]);
+    const steps = new Map<
+      string,
+      { flowId: string; stepId: string; counts: Record<DeliveryStatus, number> }
+    >();
+    const key = (flowId: string, stepId: string) => JSON.stringify([flowId, stepId]);
+    for (const r of countRows) {
+      const n = Number(r.n);
+      if (n === 0) continue;
+      const k = key(r.flow_id, r.step_id);
+      let s = steps.get(k);
+      if (!s) {
+        s = { flowId: r.flow_id, stepId: r.step_id, counts: zeroCounts() };
+        steps.set(k, s);
+      }
+      s.counts[r.status] += n;
+    }
+    const buckets = new Map<string, { bucket: number; count: number }[]>();
+    for (const r of latencyRows) {
+      const k = key(r.flow_id, r.step_id);
+      const list = buckets.get(k) ?? [];
+      list.push({ bucket: r.bucket, count: Number(r.n) });
+      buckets.set(k, list);
+    }
+    return [...steps.entries()].map(([k, s]) => ({
+      ...s,
+      successRate: successRateOf(s.counts),
+      p95Ms: percentileFromBuckets(buckets.get(k) ?? [], 95),
+    }));
+  }
+
+  /** Every flow's counts over the range, in one grouped query over the roll-ups. */
+  async byFlow(q: { from: string; to: string }): Promise<Map<string, FlowTotals>> {
+    const { grain, fromP, toP } = rollupWindow(q);
+    const rows = await this.db
+      .selectFrom('delivery_rollups')
+      .select(['flow_id', 'status', sql<number>`sum(count)`.as('n')])
+      .where('grain', '=', grain)
+      .where('period', '>=', fromP)
+      .where('period', '<=', toP)
+      .groupBy(['flow_id', 'status'])
+      .execute();
+    const out = new Map<string, FlowTotals>();
+    for (const r of rows) {
+      const n = Number(r.n);
+      if (n === 0) continue;
+      let f = out.get(r.flow_id);
+      if (!f) {
+        f = { flowId: r.flow_id, counts: zeroCounts(), total: 0 };
+        out.set(r.flow_id, f);
+      }
+      f.counts[r.status] += n;
+      f.total += n;
+    }
+    return out;
   }
 
   /** Newest first, keyset-paginated on (created_at, id). */

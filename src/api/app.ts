@@ -21,12 +21,15 @@ import { runsRouter } from './runs';
 import type { AuditStore } from '../db/audit-store';
 import { auditRouter } from './audit';
 import { webhooksPages } from './pages/webhooks-page';
+import { flowsPage } from './pages/flows-page';
 import { accountPages } from './pages/account-pages';
+import { builderPages } from './pages/builder-page';
 import { PUBLIC_DIR, createViews } from './pages/views';
 import type { FlowStore } from '../flows/store';
 import type { ProfileService } from '../audience/profiles';
 import type { ListService } from '../audience/lists';
 import { profilesRouter } from './profiles';
+import { ProfileEvents } from '../audience/profile-events';
 import { listsRouter } from './lists';
 import type { SegmentService } from '../audience/segments';
 import { segmentsRouter } from './segments';
@@ -76,8 +79,8 @@ export function apiRouters(deps: ApiDeps): [mountPath: string, router: express.R
     ['/', root],
     ['/api', openApiRouter()],
     ['/api/flows', flowsRouter(deps)],
-    ['/api/events', eventsRouter(deps.events, () => deps.metrics.eventIngested())],
-    ['/api/profiles', profilesRouter(deps.profiles)],
+    ['/api/events', eventsRouter(deps.events, deps.eventStore, () => deps.metrics.eventIngested())],
+    ['/api/profiles', profilesRouter(deps.profiles, new ProfileEvents(deps.db))],
     ['/api/lists', listsRouter(deps.lists)],
     ['/api/runs', runsRouter(deps.runs)],
     ['/api/segments', segmentsRouter(deps.segments)],
@@ -101,7 +104,17 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));
   const render = createViews();
   app.use(accountPages({ accounts: deps.accounts, render }));
+  app.use(builderPages({ flows: deps.flowStore, render }));
   app.use(webhooksPages({ analytics: deps.analytics, flows: deps.flowStore, runs: deps.runs, render }));
+  app.use(
+    flowsPage({
+      flows: deps.flowStore,
+      analytics: deps.analytics,
+      lists: deps.lists,
+      segments: deps.segments,
+      render,
+    }),
+  );
 
   app.use(notFound);
   app.use(errorHandler(deps.logger));

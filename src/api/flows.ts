@@ -5,7 +5,7 @@ import { createFlowSchema, patchFlowSchema } from '../flows/model';
 import type { FlowService, SaveResult } from '../flows/service';
 import { toPublicFlow } from '../flows/service';
 import type { StepTools } from '../flows/step-tools';
-import { previewSchema } from '../flows/step-tools';
+import { draftPreviewSchema, previewSchema, testSendSchema } from '../flows/step-tools';
 import { listVariables } from '../flows/variables';
 import { actorOf, requires } from './auth';
 import { parseBody } from './validation';
@@ -13,7 +13,7 @@ import { parseBody } from './validation';
 /** A saved flow with the per-webhook-step results of its save-time checks. */
 const saved = ({ flow, checks }: SaveResult) => ({ ...toPublicFlow(flow), checks });
 
-/** Flows: create, list, read, change, delete; a flow's variables; preview and test send of a step. */
+/** Flows: create, list, read, change, delete; a flow's variables; preview (of a step or a draft body) and test send. */
 export function flowsRouter(deps: {
   flows: FlowService;
   lists: ListService;
@@ -40,6 +40,10 @@ export function flowsRouter(deps: {
     res.status(204).end();
   });
 
+  r.post('/:id/duplicate', requires('flows:write'), async (req, res) => {
+    res.status(201).json(saved(await deps.flows.duplicate(req.params.id, actorOf(res))));
+  });
+
   r.post('/:id/add-past-profiles', requires('flows:write'), async (req, res) => {
     const { entered, runs } = await deps.lists.addPastProfiles(req.params.id);
     res.json({ entered, runs: runs.map((x) => ({ runId: x.runId, profileId: x.profileId })) });
@@ -54,9 +58,13 @@ export function flowsRouter(deps: {
     const input = parseBody(previewSchema, req.body ?? {});
     res.json(await deps.stepTools.preview(flow, req.params.stepId, input));
   });
+  r.post('/:id/preview', requires('flows:read'), async (req, res) => {
+    const flow = await deps.flows.get(req.params.id);
+    res.json(await deps.stepTools.previewDraft(flow, parseBody(draftPreviewSchema, req.body)));
+  });
   r.post('/:id/steps/:stepId/test', requires('webhooks:test'), async (req, res) => {
     const flow = await deps.flows.get(req.params.id);
-    const input = parseBody(previewSchema, req.body ?? {});
+    const input = parseBody(testSendSchema, req.body ?? {});
     res.json(await deps.stepTools.testSend(flow, req.params.stepId, input));
   });
 

@@ -9,7 +9,8 @@ import { bulkProfilesSchema, profileLookupSchema } from '../audience/profiles';
 import { FLOW_STATUSES } from '../db/schema';
 import { eventSchema } from '../events/schema';
 import { createFlowSchema, patchFlowSchema } from '../flows/model';
-import { previewSchema } from '../flows/step-tools';
+import { draftPreviewSchema, previewSchema, testSendSchema } from '../flows/step-tools';
+import { profileEventsQuerySchema } from '../audience/profile-events';
 import { DELIVERY_STATUSES } from '../shared/delivery-outcome';
 import { VERSION } from '../version';
 import {
@@ -23,6 +24,7 @@ import {
   signInSchema,
 } from './accounts';
 import { auditQuery } from './audit';
+import { metricsQuery } from './events';
 import { createSegmentSchema, membersQuerySchema, patchSegmentSchema } from './segments';
 import { bulkBody, listQuery, statsQuery } from './webhooks';
 
@@ -389,7 +391,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'webhooks:test',
     'Send a webhook step once to its endpoint',
     [200, object('TestSend', 'What the endpoint answered (status, excerpt) or why nothing was sent.')],
-    { body: previewSchema, errors: [400, 404, 422] },
+    { body: testSendSchema, errors: [400, 404, 422] },
   ),
 
   R(
@@ -648,6 +650,34 @@ export const API_ROUTES: readonly ApiRoute[] = [
       query: auditQuery,
       errors: [422],
     },
+  ),
+
+  R('post', '/api/flows/:id/duplicate', 'flows:write', 'Copy a flow as a new draft', [201, savedFlowSchema], {
+    errors: [404],
+  }),
+  R(
+    'post',
+    '/api/flows/:id/preview',
+    'flows:read',
+    'Render a draft body (not saved yet) with sample data',
+    [200, object('DraftPreview', 'The rendered body, or the template errors with their positions.')],
+    { body: draftPreviewSchema, errors: [400, 404, 422] },
+  ),
+  R(
+    'get',
+    '/api/events/metrics',
+    'flows:read',
+    'Metric names already seen, most recent first (for metric triggers)',
+    [200, z.object({ metrics: z.array(z.string()) })],
+    { query: metricsQuery, errors: [422] },
+  ),
+  R(
+    'get',
+    '/api/profiles/:id/events',
+    'profiles:read',
+    "A profile's events, newest first (keyset paging)",
+    [200, z.object({ events: z.array(z.looseObject({})), next: z.string().nullable() })],
+    { query: profileEventsQuerySchema, errors: [404, 422] },
   ),
 ];
 

@@ -2,6 +2,8 @@ import { Router } from 'express';
 import type { ProfileService } from '../audience/profiles';
 import { bulkProfilesSchema, profileLookupSchema } from '../audience/profiles';
 import { profileSchema } from '../audience/identity';
+import type { ProfileEvents } from '../audience/profile-events';
+import { profileEventsQuerySchema } from '../audience/profile-events';
 import { principalOf, requires } from './auth';
 import type { Response } from 'express';
 import { parseBody, parseQuery } from './validation';
@@ -12,8 +14,8 @@ export function changeSource(res: Response): string {
   return p.kind === 'api_key' ? `key:${p.keyId}` : `user:${p.user.id}`;
 }
 
-/** Profiles: create or update by identity (one, or up to 1,000 at a time), find, read, delete. */
-export function profilesRouter(profiles: ProfileService): Router {
+/** Profiles: create or update by identity (one, or up to 1,000 at a time), find, read, delete; a profile's events. */
+export function profilesRouter(profiles: ProfileService, events: ProfileEvents): Router {
   const r = Router();
   r.post('/', requires('profiles:write'), async (req, res) => {
     const { profile, created } = await profiles.upsert(parseBody(profileSchema, req.body));
@@ -33,6 +35,9 @@ export function profilesRouter(profiles: ProfileService): Router {
   });
   r.get('/:id', requires('profiles:read'), async (req, res) => {
     res.json(await profiles.get(req.params.id));
+  });
+  r.get('/:id/events', requires('profiles:read'), async (req, res) => {
+    res.json(await events.list(req.params.id, parseQuery(profileEventsQuerySchema, req.query)));
   });
   r.delete('/:id', requires('profiles:write'), async (req, res) => {
     await profiles.delete(req.params.id, changeSource(res));

@@ -12,6 +12,7 @@ import type { Logger } from '../logger';
 import { RunService } from '../runs/service';
 import { createSecretBox } from '../secrets/from-config';
 import { StepTools } from '../flows/step-tools';
+import { CatalogStore } from '../db/catalog-store';
 import { TemplateRenderer } from '../templates';
 import { liveCheckUrl } from '../webhooks/live-check';
 import { checkDestination } from '../webhooks/outbound';
@@ -139,7 +140,14 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       segmentExists: (id) => segments.exists(id),
       schedules,
     }),
-    stepTools: new StepTools({ events: eventStore, secrets, renderer, dispatcher, webhook: config.webhook }),
+    stepTools: new StepTools({
+      events: eventStore,
+      catalog: new CatalogStore(db),
+      secrets,
+      renderer,
+      dispatcher,
+      webhook: config.webhook,
+    }),
     events: new EventService(db, entries, logger, segments, dates),
     profiles: new ProfileService(db, segments, dates),
     lists,

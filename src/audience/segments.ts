@@ -156,6 +156,11 @@ export class SegmentService {
     return Promise.all(rows.map((r) => this.toPublic(r)));
   }
 
+  /** Every segment's id and name, by name: one query (for choosing a trigger). */
+  async names(): Promise<{ id: string; name: string }[]> {
+    return this.db.selectFrom('segments').select(['id', 'name']).orderBy('name').orderBy('id').execute();
+  }
+
   async get(id: string): Promise<PublicSegment> {
     return this.toPublic(await this.row(id));
   }

@@ -87,6 +87,41 @@ export class EventStore {
     return rows.map(toEvent);
   }
 
+  /**
+   * One profile's events, newest first by event time (id breaks ties), optionally of one metric,
+   * after a keyset position; served by the (profile_id, metric, time) index.
+   */
+  async profileEvents(
+    profileId: string,
+    page: { metric?: string; limit: number; before?: { time: string; id: string } },
+  ): Promise<EventRecord[]> {
+    let q = this.db.selectFrom('events').selectAll().where('profile_id', '=', profileId);
+    if (page.metric !== undefined) q = q.where('metric', '=', page.metric);
+    const before = page.before;
+    if (before) {
+      q = q.where((eb) =>
+        eb.or([
+          eb('time', '<', before.time),
+          eb.and([eb('time', '=', before.time), eb('id', '<', before.id)]),
+        ]),
+      );
+    }
+    const rows = await q.orderBy('time', 'desc').orderBy('id', 'desc').limit(page.limit).execute();
+    return rows.map(toEvent);
+  }
+
+  /** The metric names events have used, most recently received first (suggestions for triggers). */
+  async recentMetrics(limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('events')
+      .select(['metric', (eb) => eb.fn.max('received_at').as('last')])
+      .groupBy('metric')
+      .orderBy('last', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.metric);
+  }
+
   /** The latest profiles, newest first, as they were last sent. */
   async recentProfiles(limit: number): Promise<Record<string, unknown>[]> {
     const rows = await this.db

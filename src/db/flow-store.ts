@@ -28,12 +28,31 @@ export type StoredFlow<D extends StoredDefinition> = D & {
   updatedAt: string;
 };
 
+/** Who saved a version: the user, and the API key they used (null for a signed-in session). */
+export interface SavedBy {
+  userId: string;
+  apiKeyId: string | null;
+}
+
+/** A flow as the flow list shows it: who saved its current version, what its trigger's list or segment is called. */
+export interface FlowOverview<D extends StoredDefinition> {
+  flow: StoredFlow<D>;
+  /** Null for versions saved before saving recorded it. `email` is null for a removed user. */
+  savedBy: { userId: string; email: string | null; apiKeyId: string | null } | null;
+  /** The list's or segment's name for list and segment triggers (null when it is gone). */
+  triggerRefName: string | null;
+}
+
 /** Flows and their versions. A flow row points at its current version; versions are never rewritten. */
 export class FlowStore<D extends StoredDefinition> {
   constructor(private readonly db: Db) {}
 
   /** `audit` entries are written in the same transaction. */
-  async insert(flow: StoredFlow<D>, audit: readonly NewAuditEntry[] = []): Promise<void> {
+  async insert(
+    flow: StoredFlow<D>,
+    audit: readonly NewAuditEntry[] = [],
+    savedBy: SavedBy | null = null,
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('flows')
@@ -49,7 +68,7 @@ export class FlowStore<D extends StoredDefinition> {
           updated_at: flow.updatedAt,
         })
         .execute();
-      await insertVersion(trx, flow);
+      await insertVersion(trx, flow, savedBy);
       await writeAudit(trx, audit);
     });
   }
@@ -59,6 +78,7 @@ export class FlowStore<D extends StoredDefinition> {
     flow: StoredFlow<D>,
     expectedVersion: number,
     audit: readonly NewAuditEntry[] = [],
+    savedBy: SavedBy | null = null,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const res = await trx
@@ -76,7 +96,7 @@ export class FlowStore<D extends StoredDefinition> {
         .where('version', '=', expectedVersion)
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) return false;
-      await insertVersion(trx, flow);
+      await insertVersion(trx, flow, savedBy);
       await writeAudit(trx, audit);
       return true;
     });
@@ -90,6 +110,36 @@ export class FlowStore<D extends StoredDefinition> {
   async list(): Promise<StoredFlow<D>[]> {
     const rows = await this.baseQuery().orderBy('f.created_at', 'desc').orderBy('f.id').execute();
     return rows.map((r) => toFlow<D>(r));
+  }
+
+  /**
+   * Every flow, newest first, with who saved its current version and the name of the list or
+   * segment its trigger names: one query, for the flow list.
+   */
+  async listOverview(): Promise<FlowOverview<D>[]> {
+    const rows = await this.baseQuery()
+      .leftJoin('users as u', 'u.id', 'v.saved_by_user')
+      .leftJoin('lists as l', (j) => j.onRef('l.id', '=', 'f.trigger_ref').on('f.trigger_type', '=', 'list'))
+      .leftJoin('segments as s', (j) =>
+        j.onRef('s.id', '=', 'f.trigger_ref').on('f.trigger_type', '=', 'segment'),
+      )
+      .select([
+        'v.saved_by_user',
+        'v.saved_by_key',
+        'u.email as saved_by_email',
+        'l.name as list_name',
+        's.name as segment_name',
+      ])
+      .orderBy('f.created_at', 'desc')
+      .orderBy('f.id')
+      .execute();
+    return rows.map((r) => ({
+      flow: toFlow<D>(r),
+      savedBy: r.saved_by_user
+        ? { userId: r.saved_by_user, email: r.saved_by_email, apiKeyId: r.saved_by_key }
+        : null,
+      triggerRefName: r.list_name ?? r.segment_name ?? null,
+    }));
   }
 
   async liveByMetric(metric: string): Promise<StoredFlow<D>[]> {
@@ -163,7 +213,11 @@ export class FlowStore<D extends StoredDefinition> {
   }
 }
 
-async function insertVersion(trx: Transaction<Database>, flow: StoredFlow<StoredDefinition>): Promise<void> {
+async function insertVersion(
+  trx: Transaction<Database>,
+  flow: StoredFlow<StoredDefinition>,
+  savedBy: SavedBy | null,
+): Promise<void> {
   await trx
     .insertInto('flow_versions')
     .values({
@@ -171,6 +225,8 @@ async function insertVersion(trx: Transaction<Database>, flow: StoredFlow<Stored
       version: flow.version,
       definition: JSON.stringify(definitionOf(flow)),
       created_at: flow.updatedAt,
+      saved_by_user: savedBy?.userId ?? null,
+      saved_by_key: savedBy?.apiKeyId ?? null,
     })
     .execute();
 }

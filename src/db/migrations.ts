@@ -575,6 +575,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0011_flow_versions_saved_by': {
+    // Who saved each flow version (the flow list's "last change by"): the user, and the API key
+    // when one was used. Versions saved before this stay without one.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('flow_versions').addColumn('saved_by_user', 'text').execute();
+      await db.schema.alterTable('flow_versions').addColumn('saved_by_key', 'text').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -29,6 +29,9 @@ export interface FlowVersionsTable {
   /** JSON of the whole flow at that version: name, status, trigger, steps. */
   definition: string;
   created_at: Iso;
+  /** The user who saved this version, and the API key they used (null: a session); null before 0011. */
+  saved_by_user: string | null;
+  saved_by_key: string | null;
 }
 
 export interface ProfilesTable {

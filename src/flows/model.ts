@@ -258,7 +258,9 @@ export function triggerLabel(trigger: Trigger): string {
 export const flowStatusSchema = z.enum(FLOW_STATUSES, { error: 'must be "draft" or "live"' });
 export type FlowStatus = z.infer<typeof flowStatusSchema>;
 
-const name = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200);
+/** The longest flow name. */
+export const MAX_NAME = 200;
+const name = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(MAX_NAME);
 
 /**
  * Flow filters and trigger filters as a flow keeps them: `{ groups: [ { conditions } ] }`. Their

@@ -20,7 +20,7 @@ import type {
   Step,
   WebhookStep,
 } from './model';
-import { defaultReentry, stepPaths } from './model';
+import { MAX_NAME, defaultReentry, reentryOf, stepPaths } from './model';
 import { eventVariableProblems } from './event-variables';
 import { normalizeSteps } from './normalize';
 import { sampleContext } from './samples';
@@ -152,7 +152,38 @@ export class FlowService {
       updatedAt: now,
     };
     const checks = await this.check(flow, undefined, paths);
-    await this.deps.store.insert(flow, auditEntries(flow.id, changes, actor, now));
+    await this.deps.store.insert(flow, auditEntries(flow.id, changes, actor, now), savedBy(actor));
+    await this.deps.schedules?.saved(flow, undefined);
+    return { flow, checks };
+  }
+
+  /**
+   * A draft copy of flow `id`, named "<name> (copy)". Step ids are kept (they are unique within a
+   * flow, and deliveries are keyed by flow and step), and so are the sealed header values: masked
+   * values could not be sent back by the caller. The copy adds its webhook steps, so it needs what
+   * a create with those steps needs (`webhooks:change`), and passes the same save-time checks.
+   */
+  async duplicate(id: string, actor: Actor): Promise<SaveResult> {
+    const source = await this.get(id);
+    const changes = webhookChanges([], source.steps);
+    authorize(changes, actor);
+    const now = new Date().toISOString();
+    const suffix = ' (copy)';
+    const flow: Flow = {
+      id: `flw_${crypto.randomBytes(8).toString('hex')}`,
+      name: `${source.name.slice(0, MAX_NAME - suffix.length)}${suffix}`,
+      status: 'draft',
+      trigger: source.trigger,
+      steps: source.steps,
+      reentry: reentryOf(source),
+      ...(source.flowFilters !== undefined ? { flowFilters: source.flowFilters } : {}),
+      ...(source.triggerFilters !== undefined ? { triggerFilters: source.triggerFilters } : {}),
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const checks = await this.check(flow, undefined, stepPaths(flow.steps));
+    await this.deps.store.insert(flow, auditEntries(flow.id, changes, actor, now), savedBy(actor));
     await this.deps.schedules?.saved(flow, undefined);
     return { flow, checks };
   }
@@ -203,7 +234,7 @@ export class FlowService {
     };
     const checks = await this.check(next, current, paths);
     const audit = auditEntries(id, changes, actor, next.updatedAt);
-    if (!(await this.deps.store.update(next, current.version, audit))) {
+    if (!(await this.deps.store.update(next, current.version, audit, savedBy(actor)))) {
       throw new ConflictError(
         'conflict',
         `flow ${id} was changed by another request; fetch it and try again`,
@@ -334,8 +365,10 @@ function authorize(changes: readonly WebhookChange[], actor: Actor): void {
       : gated.action === 'webhook.removed'
         ? `removes webhook step ${gated.stepId}`
         : `changes ${gatedFields(gated).join(', ')} of webhook step ${gated.stepId}`;
-  throw new ForbiddenError(refusal.code, `this save ${what}: ${refusal.message}`);
+  throw new ForbiddenError(refusal.code, `this save ${what}: ${refusal.message}`, refusal.extra);
 }
+
+const savedBy = (actor: Actor) => ({ userId: actor.userId, apiKeyId: actor.apiKeyId });
 
 function auditEntries(
   flowId: string,

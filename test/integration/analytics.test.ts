@@ -4,7 +4,7 @@ import { createTestPki } from '../harness/certs';
 import { Receiver } from '../harness/receiver';
 import { ARTIFACTS, poll, Stack } from '../harness/stack';
 import { launchBrowser, signInThroughPage } from '../support/browser';
-import type { ErrorResponse } from '../support/api-types';
+import type { ErrorResponse, PublicFlow } from '../support/api-types';
 import { createLiveFlow, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';
 
 /** Webhook Analytics on the real stack: records, queues, stats, resend, and the page in Chromium. */
@@ -184,16 +184,30 @@ test('the Webhook Analytics page: see both queues, fix the endpoint, resend, see
     const owner = stack.owner!;
     // The page asks for a sign-in first; the owner has two-step authentication, so a code too.
     await signInThroughPage(page, stack.apiUrl, { ...owner, code: owner.recoveryCodes.shift()! });
-    const panel = page.locator(`section[data-step="${flowId}/loyalty"]`);
-    const failedRow = panel.locator(`[data-queue="failed"] li[data-delivery="${failedId}"]`);
-    await failedRow.waitFor();
-    expect(await failedRow.locator('.reason').innerText()).toBe('HTTP 503 Service Unavailable');
+    // The table lists the flow's steps, failures first; each step's queues are one click away.
+    const tableRows = page.locator('[data-testid="steps-table"] tbody tr');
+    await tableRows.first().waitFor();
+    const order = await tableRows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-row')));
+    expect(order.slice(-1)).toEqual([`${flowId}/ok`]);
+    expect(order.slice(0, 2).sort()).toEqual([`${flowId}/crm`, `${flowId}/loyalty`]);
+    await page.locator(`tr[data-row="${flowId}/crm"] a[data-testid="step-link"]`).click();
+    await page.waitForURL((u) => u.pathname === `/webhooks/steps/${flowId}/crm`);
     const skippedRow = page.locator(
       `section[data-step="${flowId}/crm"] [data-queue="skipped"] li[data-delivery="${skippedId}"]`,
     );
     expect(await skippedRow.locator('.reason').innerText()).toMatch(
       /HTTP 404 Not Found: the endpoint rejected the request/,
     );
+    expect(await page.locator('[data-testid="edit-in-builder"]').getAttribute('href')).toBe(
+      `/flows/${flowId}#step-crm`,
+    );
+    await page.goto(`${stack.apiUrl}/webhooks`);
+    await page.locator(`tr[data-row="${flowId}/loyalty"] a[data-testid="step-link"]`).click();
+    await page.waitForURL((u) => u.pathname === `/webhooks/steps/${flowId}/loyalty`);
+    const panel = page.locator(`section[data-step="${flowId}/loyalty"]`);
+    const failedRow = panel.locator(`[data-queue="failed"] li[data-delivery="${failedId}"]`);
+    await failedRow.waitFor();
+    expect(await failedRow.locator('.reason').innerText()).toBe('HTTP 503 Service Unavailable');
     await page.screenshot({ path: path.join(ARTIFACTS, 'webhooks-page-before.png'), fullPage: true });
 
     receiver.script('/loyalty', { status: 200 }); // the team fixes its endpoint
@@ -216,11 +230,16 @@ test('the Webhook Analytics page: see both queues, fix the endpoint, resend, see
 
     const phone = await context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
-    await phone.goto(`${stack.apiUrl}/webhooks`);
-    await phone.screenshot({ path: path.join(ARTIFACTS, 'webhooks-page-phone.png'), fullPage: true });
-    // Readable at a phone width: nothing wider than the screen.
-    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    expect(overflow).toBeLessThanOrEqual(1);
+    // Readable at a phone width, the table and a step's page: nothing wider than the screen.
+    for (const [url, shot] of [
+      ['/webhooks', 'webhooks-page-phone.png'],
+      [`/webhooks/steps/${flowId}/loyalty`, 'webhooks-step-phone.png'],
+    ] as const) {
+      await phone.goto(`${stack.apiUrl}${url}`);
+      await phone.screenshot({ path: path.join(ARTIFACTS, shot), fullPage: true });
+      const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(1);
+    }
   } finally {
     await browser.close();
   }
@@ -288,3 +307,114 @@ test('bulk resend uses the list filters, skips what was resent, and never runs a
   expect(refused.status).toBe(409);
   expect(refused.body.error.code).toBe('still_delivering');
 });
+
+test('with 50 flows the table lists every webhook step, sorts, filters, puts failures first, and opens a step', async () => {
+  const prefix = `Scale ${process.pid}`;
+  receiver.script('/scale-bad', { status: 503 });
+  receiver.script('/scale-gone', { status: 410 });
+  // Three of the fifty are live and get one delivery each: delivered, failed, skipped.
+  const live = new Map<number, string>([
+    [3, '/scale-ok'],
+    [17, '/scale-bad'],
+    [42, '/scale-gone'],
+  ]);
+  const ids: string[] = [];
+  const metrics: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    const n = String(i).padStart(2, '0');
+    const m = uniqueMetric('Scale');
+    const res = await stack.request<PublicFlow>('POST', '/api/flows', {
+      name: `${prefix} ${n}`,
+      trigger: { type: 'metric', metric: m },
+      status: live.has(i) ? 'live' : 'draft',
+      steps: [
+        {
+          id: 'hook',
+          type: 'webhook',
+          name: `Hook ${n}`,
+          url: receiver.url(live.get(i) ?? `/scale-${n}`),
+          body: '{"email": "{{ person.email }}"}',
+          ...fast,
+        },
+      ],
+    });
+    expect(res.status).toBe(201);
+    ids.push(res.body.id);
+    if (live.has(i)) metrics.push(m);
+  }
+  for (const m of metrics) await waitForRun(stack, await startOneRun(stack, m));
+  const [ok, bad, gone] = [ids[3]!, ids[17]!, ids[42]!];
+
+  const browser = await launchBrowser();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    const owner = stack.owner!;
+    await signInThroughPage(page, stack.apiUrl, { ...owner, code: owner.recoveryCodes.shift()! });
+    const rowIds = () =>
+      page
+        .locator('[data-testid="steps-table"] tbody tr[data-row]')
+        .evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-row')!.split('/')[0]!));
+    await page.screenshot({ path: path.join(ARTIFACTS, 'analytics-table.png'), fullPage: true });
+
+    // Filtered to the fifty by text: fifty rows, the two with failures first.
+    await page.fill('[data-testid="filter-text"]', prefix);
+    await page.click('form.filters button[type=submit]');
+    await page.waitForURL((u) => u.searchParams.get('q') === prefix);
+    let rows = await rowIds();
+    expect(rows).toHaveLength(50);
+    expect(rows.slice(0, 2).sort()).toEqual([bad, gone].sort());
+    expect(await page.locator('[data-testid="steps-table"] caption').innerText()).toMatch(/failures first/);
+
+    // Sorting by a column keeps the filter, says so with aria-sort, and flips on a second click.
+    await page.click('th a[data-sort="delivered"]');
+    await page.waitForURL((u) => u.searchParams.get('sort') === 'delivered');
+    expect(new URL(page.url()).searchParams.get('q')).toBe(prefix);
+    expect(await page.locator('th:has(a[data-sort="delivered"])').getAttribute('aria-sort')).toBe(
+      'descending',
+    );
+    rows = await rowIds();
+    expect(rows[0]).toBe(ok);
+    await page.click('th a[data-sort="delivered"]');
+    await page.waitForURL((u) => u.searchParams.get('dir') === 'asc');
+    expect(await page.locator('th:has(a[data-sort="delivered"])').getAttribute('aria-sort')).toBe(
+      'ascending',
+    );
+    rows = await rowIds();
+    expect(rows).toHaveLength(50);
+    expect(rows[49]).toBe(ok);
+    await page.click('th a[data-sort="flow"]');
+    await page.waitForURL((u) => u.searchParams.get('sort') === 'flow');
+    expect(await rowIds()).toEqual(ids);
+
+    // The status filter: only steps with failures; the flow filter: one flow's steps.
+    await page.selectOption('[data-testid="filter-status"]', 'failures');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForURL((u) => u.searchParams.get('status') === 'failures');
+    expect((await rowIds()).sort()).toEqual([bad, gone].sort());
+    // The form sorts too (at phone width the headers are hidden).
+    await page.selectOption('[data-testid="sort-by"]', 'flow');
+    await page.selectOption('form.filters select[name=dir]', 'desc');
+    await page.click('form.filters button[type=submit]');
+    await page.waitForURL((u) => u.searchParams.get('dir') === 'desc');
+    expect(await rowIds()).toEqual([gone, bad]);
+    await page.goto(`${stack.apiUrl}/webhooks?flow=${bad}`);
+    expect(await rowIds()).toEqual([bad]);
+    expect(await page.locator('tr[data-row] [data-col="failed"]').innerText()).toBe('1');
+
+    // The step's page: its failed queue, and a resend that reaches the fixed endpoint.
+    await page.click('a[data-testid="step-link"]');
+    await page.waitForURL((u) => u.pathname === `/webhooks/steps/${bad}/hook`);
+    const queued = page.locator(`section[data-step="${bad}/hook"] [data-queue="failed"] li[data-delivery]`);
+    expect(await queued.count()).toBe(1);
+    const deliveryId = (await queued.getAttribute('data-delivery'))!;
+    receiver.script('/scale-bad', { status: 200 });
+    await page.click(`button[data-resend="${deliveryId}"]`);
+    await page.waitForFunction(
+      (id) => document.getElementById(`note-${id}`)?.dataset.status === 'delivered',
+      deliveryId,
+      { timeout: 30_000 },
+    );
+  } finally {
+    await browser.close();
+  }
+}, 180_000);

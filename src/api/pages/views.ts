@@ -15,9 +15,10 @@ export type Render = (res: Response, view: string, ctx: object) => void;
 /**
  * The pages' nunjucks environment (HTML escaping on). Every page gets `viewer`: the signed-in
  * user and the session's CSRF token, which the page's scripts send on requests that change data.
+ * `viewsDir` is for code built elsewhere than dist/ (the benchmarks).
  */
-export function createViews(): Render {
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(VIEWS, { noCache: false }), {
+export function createViews(viewsDir = VIEWS): Render {
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(viewsDir, { noCache: false }), {
     autoescape: true,
     throwOnUndefined: false,
   });
@@ -45,4 +46,12 @@ export function signedInPage(req: Request, res: Response, next: NextFunction): v
     return res.redirect(303, `/sign-in?next=${encodeURIComponent(safeNext(req.originalUrl))}`);
   }
   next(refused);
+}
+
+/** `?a=1&b=2` of the values that are set (empty when none). */
+export function queryString(values: Record<string, string | undefined>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== '') p.set(k, v);
+  const s = p.toString();
+  return s ? `?${s}` : '';
 }

@@ -1,0 +1,439 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { createTestPki } from '../harness/certs';
+import { Receiver } from '../harness/receiver';
+import { ARTIFACTS, Stack } from '../harness/stack';
+import { launchBrowser, signInThroughPage } from '../support/browser';
+import { postEvent, uniqueMetric } from '../support/flows';
+
+/**
+ * The webhook action's settings panel in the builder (issue 13 §2), in Chromium against the real
+ * stack and an HTTPS receiver: variables by trigger, search, insertion at the cursor, preview for a
+ * chosen profile and event, a template error pinned to its line, test send, secret headers.
+ */
+
+interface PublicStep {
+  id: string;
+  headers: Record<string, string>;
+}
+
+let stack: Stack;
+let receiver: Receiver;
+let selfSigned: Receiver;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+
+const OLD_SECRET = 'Bearer sk_live_FIRST_SECRET_111111';
+const KEPT_SECRET = 'kept_secret_value_222222';
+const NEW_SECRET = 'Bearer sk_live_REPLACED_SECRET_333333';
+
+async function savedHeaders(flowId: string): Promise<Record<string, string>> {
+  const res = await stack.request<{ steps: PublicStep[] }>('GET', `/api/flows/${flowId}`);
+  return res.body.steps[0]!.headers;
+}
+
+async function openStep(flowId: string, stepId: string): Promise<void> {
+  await page.goto(`${stack.apiUrl}/flows/${flowId}`);
+  await page.click(`[data-testid=step][data-step-id="${stepId}"] .step-open`);
+  await page.locator('[data-testid=webhook-editor]').waitFor();
+  await page.locator('[data-testid=variable]').first().waitFor();
+}
+
+/** The body as the editor holds it, line by line. */
+async function editorText(): Promise<string> {
+  return (await page.locator('[data-testid=webhook-body] .cm-line').allTextContents()).join('\n');
+}
+
+/** Puts the cursor at the end of line `n` (1-based) of the body. */
+async function cursorAtEndOfLine(n: number): Promise<void> {
+  await page.click('[data-testid=webhook-body] .cm-content');
+  await page.keyboard.press('Control+Home');
+  for (let i = 1; i < n; i++) await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('End');
+}
+
+beforeAll(async () => {
+  const pki = createTestPki();
+  receiver = await Receiver.start(pki.good);
+  selfSigned = await Receiver.start(pki.selfSigned);
+  stack = await Stack.start({ name: 'webhook-editor', caCert: pki.caCert });
+  browser = await launchBrowser();
+  context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.apiUrl });
+  page = await context.newPage();
+  const owner = stack.owner!;
+  await signInThroughPage(page, stack.apiUrl, { ...owner, code: owner.recoveryCodes.shift()! }, '/webhooks');
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await receiver?.close();
+  await selfSigned?.close();
+});
+
+test('a list flow shows profile properties only, under the guide’s title, and search filters them', async () => {
+  const list = await stack.request<{ id: string }>('POST', '/api/lists', { name: 'Newsletter' });
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Welcome',
+    trigger: { type: 'list', listId: list.body.id },
+    status: 'draft',
+    steps: [
+      {
+        id: 'welcome',
+        type: 'webhook',
+        url: receiver.url('/welcome'),
+        body: '{"email": "{{ person.email }}"}',
+      },
+    ],
+  });
+  await openStep(flow.body.id, 'welcome');
+
+  const panel = page.locator('[data-testid=variables-panel]');
+  await expectText(panel.locator('[data-testid=variables-title]'), 'View profile properties');
+  const paths = await panel
+    .locator('[data-testid=variable]')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('data-path')));
+  expect(paths).toEqual(expect.arrayContaining(['{{ person.email }}', '{{ person.first_name }}']));
+  expect(paths.filter((p) => p!.includes('event'))).toEqual([]);
+  expect(await panel.locator('[data-testid=variable][data-source=event]').count()).toBe(0);
+
+  await page.fill('[data-testid=variables-search]', 'first');
+  await expectCount(panel.locator('[data-testid=variable]'), 1);
+  expect(await panel.locator('[data-testid=variable]').getAttribute('data-path')).toBe(
+    '{{ person.first_name }}',
+  );
+  await page.fill('[data-testid=variables-search]', 'nothing-like-this');
+  await expectCount(panel.locator('[data-testid=variable]'), 0);
+  await expectText(
+    panel.locator('[data-testid=variables-status]'),
+    'No variable matches "nothing-like-this".',
+  );
+});
+
+describe('a metric flow', () => {
+  let metric: string;
+  let flowId: string;
+  const eventIds: Record<number, string> = {};
+
+  beforeAll(async () => {
+    metric = uniqueMetric('Placed Order');
+    for (const [value, time] of [
+      [10, '2026-11-20T10:00:00Z'],
+      [20, '2026-11-21T10:00:00Z'],
+    ] as const) {
+      await postEvent(stack, metric, {
+        profile: { email: 'ada@example.com', first_name: 'Ada', properties: { loyalty_id: 'L-1' } },
+        properties: { value, items: [{ name: 'Tea', price: 10 }] },
+        unique_id: `editor-${value}`,
+        time,
+      });
+    }
+    const created = await stack.request<{ id: string }>('POST', '/api/flows', {
+      name: 'Orders',
+      trigger: { type: 'metric', metric },
+      status: 'draft',
+      steps: [
+        {
+          id: 'notify',
+          type: 'webhook',
+          url: receiver.url('/orders'),
+          headers: { Authorization: OLD_SECRET, 'X-Kept': KEPT_SECRET },
+          body: '{\n  "email": "{{ person.email }}"\n}',
+        },
+      ],
+    });
+    flowId = created.body.id;
+    const pid = (
+      await stack.request<{ profiles: { id: string }[] }>('GET', '/api/profiles?email=ada@example.com')
+    ).body.profiles[0]!.id;
+    const events = await stack.request<{ events: { id: string; properties: { value: number } }[] }>(
+      'GET',
+      `/api/profiles/${pid}/events?metric=${encodeURIComponent(metric)}`,
+    );
+    for (const e of events.body.events) eventIds[e.properties.value] = e.id;
+    await openStep(flowId, 'notify');
+  });
+
+  test('the panel shows profile and event variables under the guide’s title', async () => {
+    const panel = page.locator('[data-testid=variables-panel]');
+    await expectText(panel.locator('[data-testid=variables-title]'), 'View profile and event variables');
+    expect(await panel.locator('[data-testid=variable][data-path="{{ event.value }}"]').count()).toBe(1);
+    expect(await panel.locator('[data-testid=variable][data-path="{{ person.loyalty_id }}"]').count()).toBe(
+      1,
+    );
+    await page.fill('[data-testid=variables-search]', 'event.');
+    const shown = await panel
+      .locator('[data-testid=variable]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-path')));
+    expect(shown.length).toBeGreaterThan(0);
+    expect(shown.every((p) => p!.startsWith('{{ event.'))).toBe(true);
+    await page.fill('[data-testid=variables-search]', '');
+  });
+
+  test('a click inserts the variable at the cursor; the copy button copies it', async () => {
+    await cursorAtEndOfLine(2);
+    await page.keyboard.insertText(',\n  "name": "');
+    await page.click('[data-testid=variable][data-path="{{ person.first_name }}"]');
+    // The click hands the cursor back to the editor, right after what it inserted.
+    await page.keyboard.insertText('",\n  "value": ');
+    await page.click('[data-testid=variable][data-path="{{ event.value }}"]');
+    expect(await editorText()).toBe(
+      '{\n  "email": "{{ person.email }}",\n  "name": "{{ person.first_name }}",\n  "value": {{ event.value }}\n}',
+    );
+    await page
+      .locator('[data-testid=variables-panel] li')
+      .filter({ has: page.locator('[data-path="{{ person.email }}"]') })
+      .locator('[data-testid=variable-copy]')
+      .click();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe('{{ person.email }}');
+  });
+
+  test('keyboard: arrows move through the variables, Enter inserts at the cursor', async () => {
+    const before = await editorText();
+    await page.focus('[data-testid=variables-search]');
+    await page.keyboard.press('ArrowDown');
+    const active = () => page.evaluate(() => document.activeElement?.getAttribute('data-path'));
+    expect(await active()).toBe('{{ person.id }}');
+    await page.keyboard.press('ArrowDown');
+    expect(await active()).toBe('{{ person.email }}');
+    await page.keyboard.press('ArrowUp');
+    expect(await active()).toBe('{{ person.id }}');
+    await page.keyboard.press('Enter');
+    // Inserted after `{{ event.value }}`, where the cursor was; the editor has the focus again.
+    expect(await editorText()).toBe(before.replace('{{ event.value }}', '{{ event.value }}{{ person.id }}'));
+    await page.keyboard.press('Control+z');
+    expect(await editorText()).toBe(before);
+  });
+
+  test('preview renders the unsaved body for a chosen real profile and event, pretty-printed', async () => {
+    await page.fill('[data-testid=sample-email]', 'ADA@example.com');
+    await page.click('[data-testid=sample-find]');
+    await expectText(page.locator('[data-testid=sample-status]'), /Using ada@example.com/);
+    // The newest event is chosen first; pick the older one.
+    await page
+      .locator(`[data-testid=sample-event] option[value="${eventIds[20]}"]`)
+      .waitFor({ state: 'attached' });
+    expect(await page.inputValue('[data-testid=sample-event]')).toBe(eventIds[20]);
+    await page.selectOption('[data-testid=sample-event]', eventIds[10]!);
+    await expectText(
+      page.locator('[data-testid=variable][data-path="{{ event.value }}"] [data-testid=variable-example]'),
+      '10',
+    );
+    await page.click('[data-testid=preview-button]');
+    await expectText(
+      page.locator('[data-testid=preview-output]'),
+      JSON.stringify({ email: 'ada@example.com', name: 'Ada', value: 10 }, null, 2),
+    );
+  });
+
+  test('masked headers: a kept one is sent back unchanged, a replaced one is never shown', async () => {
+    const before = await savedHeaders(flowId);
+    const values = () =>
+      page
+        .locator('[data-testid=header-value]')
+        .evaluateAll((els) =>
+          els.map((e) => ({ type: (e as HTMLInputElement).type, value: (e as HTMLInputElement).value })),
+        );
+    expect(await values()).toEqual([
+      { type: 'text', value: before.Authorization },
+      { type: 'text', value: before['X-Kept'] },
+    ]);
+    expect(before.Authorization).toMatch(/^Bea••••[0-9a-f]{8}$/);
+
+    await page.locator('[data-testid=header-row]').nth(0).locator('[data-testid=header-replace]').click();
+    const replaced = page.locator('[data-testid=header-row]').nth(0).locator('[data-testid=header-value]');
+    expect(await replaced.getAttribute('type')).toBe('password');
+    await replaced.fill(NEW_SECRET);
+    await page.click('[data-testid=save-flow]');
+    await expectText(page.locator('[data-testid=save-status]'), /Saved/);
+
+    const after = await savedHeaders(flowId);
+    expect(after['X-Kept']).toBe(before['X-Kept']);
+    expect(after.Authorization).not.toBe(before.Authorization);
+    await page.locator('[data-testid=webhook-editor]').waitFor();
+    expect(await values()).toEqual([
+      { type: 'text', value: after.Authorization },
+      { type: 'text', value: after['X-Kept'] },
+    ]);
+    const html = await page.content();
+    for (const secret of [OLD_SECRET, KEPT_SECRET, NEW_SECRET]) expect(html).not.toContain(secret);
+    const inputs = await page
+      .locator('input')
+      .evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value));
+    expect(inputs.join('\n')).not.toContain('REPLACED_SECRET');
+  });
+
+  test('test send posts the saved step for the chosen event and shows status, excerpt and time', async () => {
+    receiver.script('/orders', { status: 201, body: '{"accepted": true}' });
+    // The builder remounted the panel on save: the chosen sample comes back.
+    await expectValue(page.locator('[data-testid=sample-event]'), eventIds[10]!);
+    await page.click('[data-testid=test-send-button]');
+    const result = page.locator('[data-testid=test-send-result]');
+    await expectText(result, /HTTP 201 · \d+ ms/);
+    await expectText(result.locator('[data-testid=test-send-excerpt]'), '{"accepted": true}');
+    const [req] = receiver.received('/orders');
+    expect(JSON.parse(req!.body)).toEqual({ email: 'ada@example.com', name: 'Ada', value: 10 });
+    expect(req!.headers.authorization).toBe(NEW_SECRET);
+    expect(req!.headers['x-kept']).toBe(KEPT_SECRET);
+  });
+
+  test('a template error is pinned to its line and column in the editor', async () => {
+    await cursorAtEndOfLine(3);
+    // Line 3 becomes `  "name": "{{ person.first_name|nosuchfilter }}",`.
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.insertText('|nosuchfilter');
+    expect((await editorText()).split('\n')[2]).toBe('  "name": "{{ person.first_name|nosuchfilter }}",');
+    await page.click('[data-testid=preview-button]');
+    const problems = page.locator('[data-testid=body-problems]');
+    await expectText(problems, /^Line 3, column \d+: template error: .*nosuchfilter/);
+    await expectCount(
+      page.locator('[data-testid=webhook-body] .cm-line').nth(2).locator('.cm-lintRange-error'),
+      1,
+    );
+    expect(await page.locator('[data-testid=webhook-body] .cm-lint-marker-error').count()).toBe(1);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page
+      .locator('[data-testid=variables-panel]')
+      .screenshot({ path: path.join(ARTIFACTS, 'variables-panel.png') });
+  });
+});
+
+test('after Save: a template error pinned at its line, a self-signed endpoint described beside the URL', async () => {
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Checks',
+    trigger: { type: 'metric', metric: uniqueMetric('Checked') },
+    status: 'draft',
+    steps: [{ id: 'hook', type: 'webhook', url: receiver.url('/checks'), body: '{\n  "a": 1\n}' }],
+  });
+  await openStep(flow.body.id, 'hook');
+  await cursorAtEndOfLine(2);
+  await page.keyboard.insertText(',\n  "b": "{% nosuchtag %}"');
+  await page.click('[data-testid=save-flow]');
+  await expectText(page.locator('[data-testid=save-status]'), /Not saved/);
+  await expectText(page.locator('[data-testid=body-problems]'), /^Line 3, column \d+: .*nosuchtag/);
+  await expectCount(
+    page.locator('[data-testid=webhook-body] .cm-line').nth(2).locator('.cm-lintRange-error'),
+    1,
+  );
+
+  // Fixed body, a self-signed endpoint, and live: the check's description shows beside the URL.
+  await page.click('[data-testid=webhook-body] .cm-content');
+  await page.keyboard.press('Control+a');
+  await page.keyboard.insertText('{\n  "a": 1\n}');
+  await expectEditorText('{\n  "a": 1\n}');
+  await page.fill('[data-testid=webhook-url]', selfSigned.url('/checks'));
+  expect(await page.locator('[data-testid=url-message]').textContent()).toBe('');
+  await page.selectOption('#flow-status', 'live');
+  await page.click('[data-testid=save-flow]');
+  await expectText(page.locator('[data-testid=url-check]'), /self-signed/);
+  expect(await page.getAttribute('[data-testid=webhook-url]', 'aria-invalid')).toBe('true');
+  const describedBy = (await page.getAttribute('[data-testid=webhook-url]', 'aria-describedby'))!.split(' ');
+  const checkId = await page.getAttribute('[data-testid=url-check]', 'id');
+  expect(describedBy).toContain(checkId);
+  expect((await stack.request<{ status: string }>('GET', `/api/flows/${flow.body.id}`)).body.status).toBe(
+    'draft',
+  );
+
+  // An http:// URL is refused as typed, before any save.
+  await page.fill('[data-testid=webhook-url]', 'http://hooks.example.com/x');
+  await expectText(page.locator('[data-testid=url-message]'), 'The URL must use https (got http).');
+});
+
+test('read-only for an analyst, at phone width: nothing editable, preview still works', async () => {
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Read only',
+    trigger: { type: 'metric', metric: uniqueMetric('ReadOnly') },
+    status: 'draft',
+    steps: [
+      {
+        id: 'hook',
+        type: 'webhook',
+        url: receiver.url('/ro'),
+        headers: { 'X-Token': 'read_only_secret_value_1' },
+        body: '{"a": {{ event.value|default:1 }}}',
+      },
+    ],
+  });
+  const email = 'analyst@example.com';
+  const password = 'a long password for the analyst';
+  const created = await stack.requestAs(stack.owner!.session.token, 'POST', '/api/users', {
+    email,
+    password,
+    role: 'analyst',
+  });
+  expect(created.status).toBe(201);
+  const phone = await browser.newContext({ viewport: { width: 390, height: 900 } });
+  const p = await phone.newPage();
+  try {
+    await signInThroughPage(p, stack.apiUrl, { email, password }, `/flows/${flow.body.id}`);
+    await p.click('[data-testid=step][data-step-id="hook"] .step-open');
+    await p.locator('[data-testid=variable]').first().waitFor();
+    for (const sel of [
+      'webhook-url',
+      'header-name',
+      'header-value',
+      'add-header',
+      'header-remove',
+      'test-send-button',
+    ]) {
+      expect(await p.locator(`[data-testid=${sel}]`).first().isDisabled()).toBe(true);
+    }
+    expect(await p.getAttribute('[data-testid=webhook-body] .cm-content', 'contenteditable')).toBe('false');
+    expect(await p.locator('[data-testid=header-replace]').isVisible()).toBe(false);
+    const body = await editorTextOf(p);
+    await p.click('[data-testid=variable][data-path="{{ person.email }}"]');
+    expect(await editorTextOf(p)).toBe(body);
+    await p.click('[data-testid=preview-button]');
+    await expectText(p.locator('[data-testid=preview-output]'), /"a": \d+/);
+    expect(await p.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  } finally {
+    await phone.close();
+  }
+});
+
+async function editorTextOf(p: Page): Promise<string> {
+  return (await p.locator('[data-testid=webhook-body] .cm-line').allTextContents()).join('\n');
+}
+
+async function expectEditorText(want: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && (await editorText()) !== want) await new Promise((r) => setTimeout(r, 100));
+  expect(await editorText()).toBe(want);
+}
+
+/** Waits (up to 10 s) until the element's text equals or matches. */
+async function expectText(locator: ReturnType<Page['locator']>, want: string | RegExp): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    last =
+      (await locator
+        .first()
+        .textContent()
+        .catch(() => null)) ?? '';
+    if (typeof want === 'string' ? last === want : want.test(last)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(last).toEqual(want);
+}
+
+async function expectCount(locator: ReturnType<Page['locator']>, n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && (await locator.count()) !== n) await new Promise((r) => setTimeout(r, 100));
+  expect(await locator.count()).toBe(n);
+}
+
+async function expectValue(locator: ReturnType<Page['locator']>, want: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && (await locator.inputValue().catch(() => '')) !== want) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  expect(await locator.inputValue()).toBe(want);
+}
