@@ -81,6 +81,16 @@ test('recorded answers of the API validate against /api/openapi.json', async () 
     expect([method, path, res.status]).toEqual([method, path, expect.any(Number)]);
     expect([method, path, res.status < 300]).toEqual([method, path, true]);
   }
+  const profile = await stack.request<{ id: string }>('POST', '/api/profiles', { email: 'ada@example.com' });
+  for (const [method, path, body] of [
+    ['GET', `/api/profiles/${profile.body.id}/events`],
+    ['GET', '/api/events/metrics'],
+    ['POST', `/api/flows/${flow.id}/duplicate`],
+    ['POST', `/api/flows/${flow.id}/preview`, { body: '{"email": "{{ person.email }}"}' }],
+  ] as const) {
+    const res = await stack.request(method, path, body);
+    expect([method, path, res.status < 300]).toEqual([method, path, true]);
+  }
   const list = await stack.request<{ id: string }>('POST', '/api/lists', { name: 'Members' });
   await stack.request('POST', `/api/lists/${list.body.id}/members`, {
     profiles: [{ email: 'grace@example.com' }],
@@ -158,6 +168,8 @@ test('recorded answers of the API validate against /api/openapi.json', async () 
       'PUT /api/catalog/items/{id} 200',
       'GET /api/webhooks/deliveries/{id} 200',
       'GET /api/audit 200',
+      'POST /api/flows/{id}/duplicate 201',
+      'GET /api/profiles/{id}/events 200',
       'POST /api/flows 400',
       'GET /api/flows 401',
       'GET /api/flows 403',
