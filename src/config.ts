@@ -95,6 +95,23 @@ const envSchema = z.object({
     .default('UTC'),
   /** How often the Temporal Schedule of each live date-property flow sweeps for due profiles. @default 60 */
   HOOKFLOW_DATE_SWEEP_SECONDS: int(1, 86_400).default(60),
+  /**
+   * Seconds a stopping worker lets in-flight activities finish (then cancels them), and a stopping
+   * API lets in-flight requests finish. @default 30
+   */
+  HOOKFLOW_SHUTDOWN_GRACE_SECONDS: int(0, 3600).default(30),
+  /** Interface the worker's metrics endpoints listen on. @default "127.0.0.1" */
+  HOOKFLOW_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Port of the worker's Prometheus `/metrics` (hookflow's own metrics). Unset: off; `0`: a free
+   * port, logged at start (several workers on one host each need their own). @default off
+   */
+  HOOKFLOW_WORKER_METRICS_PORT: int(0, 65535).optional(),
+  /**
+   * Port of the Temporal SDK's Prometheus `/metrics` in the worker (pollers, task slots, schedule
+   * to start latency). Unset: off; `0`: a free port, logged at start. @default off
+   */
+  HOOKFLOW_TEMPORAL_METRICS_PORT: int(0, 65535).optional(),
   /** pino log level. @default "info" */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -121,6 +138,10 @@ export interface Config {
   /** Date-property flows: the zone of profiles without one, and seconds between their sweeps. */
   dates: { defaultTimezone: string; sweepSeconds: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  /** Seconds a stopping process gives work in flight. */
+  shutdownGraceSeconds: number;
+  /** Worker metrics endpoints: a port each (`0` a free one), `undefined` when off. */
+  metrics: { host: string; workerPort: number | undefined; temporalPort: number | undefined };
 }
 
 /** Reads and validates the configuration; throws a {@link ConfigError} naming each bad variable. */
@@ -168,6 +189,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runSweepSeconds: e.HOOKFLOW_RUN_SWEEP_SECONDS,
     dates: { defaultTimezone: e.HOOKFLOW_DEFAULT_TIMEZONE, sweepSeconds: e.HOOKFLOW_DATE_SWEEP_SECONDS },
     logLevel: e.LOG_LEVEL,
+    shutdownGraceSeconds: e.HOOKFLOW_SHUTDOWN_GRACE_SECONDS,
+    metrics: {
+      host: e.HOOKFLOW_METRICS_HOST,
+      workerPort: e.HOOKFLOW_WORKER_METRICS_PORT,
+      temporalPort: e.HOOKFLOW_TEMPORAL_METRICS_PORT,
+    },
   };
 }
 

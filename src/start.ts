@@ -25,7 +25,8 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      const res = await fetch(`${url}/health`);
+      // Ready, not just alive: the database and Temporal answer and migrations are applied.
+      const res = await fetch(`${url}/ready`);
       if (res.ok) return;
     } catch {
       // not listening yet

@@ -9,7 +9,7 @@ import type { AttemptRecord, DeliveryStore } from '../db/delivery-store';
 import type { FlowStore } from '../flows/store';
 import type { FlowDefinition, WebhookStep } from '../flows/model';
 import { findStep } from '../flows/model';
-import type { AttemptPolicy } from '../shared/delivery-outcome';
+import type { AttemptPolicy, DeliveryEnd } from '../shared/delivery-outcome';
 import { afterAttempt } from '../shared/delivery-outcome';
 import type { DeliverWebhookInput, DeliverWebhookResult, WebhookFailureDetails } from '../shared/run-types';
 import type { SecretBox } from '../secrets';
@@ -22,7 +22,20 @@ import type { SendResult } from '../webhooks/send';
 import { sendWebhook } from '../webhooks/send';
 import { Lru } from '../lru';
 
+/** What the worker counts about deliveries (Prometheus in production; tests may pass none). */
+export interface DeliveryMetrics {
+  /** One attempt ended: its outcome class, destination host (none when nothing was sent), duration. */
+  attempt(outcome: AttemptOutcome['class'], host: string | undefined, durationMs: number): void;
+  /** A delivery reached its end. */
+  delivery(outcome: DeliveryEnd): void;
+  /** The step was loaded and its URL, headers and body rendered in `durationMs`. */
+  rendered(durationMs: number): void;
+  /** An attempt record was written to the database, or spooled on disk when it refused. */
+  attemptRecorded(to: 'database' | 'spool'): void;
+}
+
 export interface WebhookDeps {
+  metrics?: DeliveryMetrics;
   flows: FlowStore;
   deliveries: DeliveryStore;
   secrets: SecretBox;
@@ -35,6 +48,15 @@ export interface WebhookDeps {
 /** One delivery is one webhook step of one run: the same id on every attempt, a new one per run. */
 export function deliveryIdFor(runId: string, stepId: string): string {
   return `dlv_${crypto.createHash('sha256').update(`${runId}\0${stepId}`).digest('hex').slice(0, 24)}`;
+}
+
+/** The host a request goes to, a metric label (never the path or query, which may carry data). */
+function destinationHost(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The retry policy Temporal applies to this activity, in milliseconds. */
@@ -92,7 +114,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     startedAt: Date,
     result: SendResult,
     excerpt: string | undefined,
-  ): Promise<void> {
+  ): Promise<AttemptRecord['status']> {
     const report = {
       class: result.class,
       attempt,
@@ -125,17 +147,19 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     for (let i = 0; ; i++) {
       try {
         await deps.deliveries.recordAttempt(rec);
-        return;
+        deps.metrics?.attemptRecorded('database');
+        return status;
       } catch (err) {
         if (i >= 2) {
           // Never lost: spooled to disk and replayed into the database by the worker's reconciler.
           deps.spool.append(rec);
+          deps.metrics?.attemptRecorded('spool');
           log.error('webhook attempt spooled: the database refused it', {
             deliveryId,
             attempt,
             error: (err as Error).message,
           });
-          return;
+          return status;
         }
         await new Promise((r) => setTimeout(r, 50 * (i + 1)));
       }
@@ -147,12 +171,16 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     const attempt = ctx.info.attempt;
     const deliveryId = input.resend?.deliveryId ?? deliveryIdFor(input.runId, input.stepId);
     const startedAt = new Date();
+    const renderStarted = performance.now();
     const prepared = await prepare(input);
     let result: SendResult;
     let secretValues: string[] = [];
+    let host: string | undefined;
     if (isOutcome(prepared)) {
       result = { ...prepared, durationMs: 0 };
     } else {
+      deps.metrics?.rendered(performance.now() - renderStarted);
+      host = destinationHost(prepared.url);
       secretValues = Object.values(prepared.headers);
       result = await sendWebhook(
         { url: prepared.url, headers: prepared.headers, body: prepared.body, idempotencyKey: deliveryId },
@@ -166,8 +194,9 @@ export function createDeliverWebhook(deps: WebhookDeps) {
         },
       );
     }
+    deps.metrics?.attempt(result.class, host, result.durationMs);
     // The policy Temporal applies to these attempts: it tells the last one and when the next is due.
-    await record(
+    const status = await record(
       input,
       deliveryId,
       attempt,
@@ -176,6 +205,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       result,
       result.excerpt,
     );
+    if (status !== 'retrying' && status !== 'pending') deps.metrics?.delivery(status);
 
     if (result.class === 'delivered') {
       return {

@@ -33,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     async finalizeDelivery(input: FinalizeDeliveryInput): Promise<void> {
       const id = input.deliveryId ?? deliveryIdFor(input.runId, input.stepId);
       await deps.deliveries.finalize(id, input.status, input.reason);
+      deps.metrics?.delivery(input.status);
     },
   };
 }

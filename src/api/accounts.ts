@@ -7,29 +7,31 @@ import { SESSION_TTL_MS } from '../auth/sessions';
 import { parseBody } from './validation';
 import { principalOf, requires, SESSION_COOKIE, sessionFor, tokenOf } from './auth';
 
-const signInSchema = z.strictObject({
+export const signInSchema = z.strictObject({
   email: z.string().min(1).max(320),
   password: z.string().min(1).max(256),
   code: z.string().max(32).optional(),
 });
-const setupSchema = z.strictObject({
+export const setupSchema = z.strictObject({
   token: z.string().min(1).max(200),
   email: z.email({ error: 'must be an email address' }),
   password: z.string().max(256),
 });
-const passwordSchema = z.strictObject({
+export const passwordSchema = z.strictObject({
   currentPassword: z.string().min(1).max(256),
   newPassword: z.string().max(256),
 });
-const reauthSchema = z.strictObject({ password: z.string().min(1).max(256) });
-const codeSchema = z.strictObject({ code: z.string().min(1).max(32) });
-const newUserSchema = z.strictObject({
+export const reauthSchema = z.strictObject({ password: z.string().min(1).max(256) });
+export const codeSchema = z.strictObject({ code: z.string().min(1).max(32) });
+export const newUserSchema = z.strictObject({
   email: z.email({ error: 'must be an email address' }),
   password: z.string().max(256),
   role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }),
 });
-const roleSchema = z.strictObject({ role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }) });
-const keySchema = z.strictObject({
+export const roleSchema = z.strictObject({
+  role: z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` }),
+});
+export const keySchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
   scopes: z.array(z.enum(SCOPES, { error: `each scope must be one of ${SCOPES.join(', ')}` })).min(1),
 });

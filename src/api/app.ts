@@ -2,7 +2,6 @@ import type { Client } from '@temporalio/client';
 import express from 'express';
 import type { Config } from '../config';
 import type { Db } from '../db';
-import { pingDatabase } from '../db';
 import type { EventService } from '../events/service';
 import type { FlowService } from '../flows/service';
 import type { StepTools } from '../flows/step-tools';
@@ -36,6 +35,10 @@ import type { SegmentService } from '../audience/segments';
 import { segmentsRouter } from './segments';
 import type { CatalogService } from '../audience/catalog';
 import { catalogRouter } from './catalog';
+import type { ApiMetrics } from './metrics';
+import { routeBase } from './metrics';
+import { probesRouter } from './probes';
+import { openApiRouter } from './openapi';
 
 export interface ApiDeps {
   config: Config;
@@ -56,9 +59,36 @@ export interface ApiDeps {
   segments: SegmentService;
   catalog: CatalogService;
   logger: Logger;
+  metrics: ApiMetrics;
 }
 
-const HEALTH_DEADLINE_MS = 2000;
+/**
+ * The JSON API's routers and where they are mounted, in order (the OpenAPI test walks them to
+ * find every route). Pages and assets come after them in {@link createApp}.
+ */
+export function apiRouters(deps: ApiDeps): [mountPath: string, router: express.Router][] {
+  const root = express.Router();
+  root.use(probesRouter(deps));
+  root.get('/metrics', (_req, res, next) => {
+    deps.metrics.registry
+      .metrics()
+      .then((text) => res.type(deps.metrics.registry.contentType).send(text), next);
+  });
+  return [
+    ['/api', accountsRouter(deps.accounts)],
+    ['/', root],
+    ['/api', openApiRouter()],
+    ['/api/flows', flowsRouter(deps)],
+    ['/api/events', eventsRouter(deps.events, deps.eventStore, () => deps.metrics.eventIngested())],
+    ['/api/profiles', profilesRouter(deps.profiles, new ProfileEvents(deps.db))],
+    ['/api/lists', listsRouter(deps.lists)],
+    ['/api/runs', runsRouter(deps.runs)],
+    ['/api/segments', segmentsRouter(deps.segments)],
+    ['/api/catalog', catalogRouter(deps.catalog)],
+    ['/api/webhooks', webhooksRouter(deps)],
+    ['/api/audit', auditRouter(deps.audit)],
+  ];
+}
 
 export function createApp(deps: ApiDeps): express.Express {
   const app = express();
@@ -66,30 +96,11 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.config.api.trustProxy);
   app.use(requestLog(deps.logger));
+  app.use(deps.metrics.middleware());
   app.use(sameOriginWrites);
   app.use(express.json({ limit: '512kb', strict: false }));
   app.use(resolvePrincipal(deps.accounts));
-  app.use('/api', accountsRouter(deps.accounts));
-
-  app.get('/health', async (_req, res) => {
-    const checks = { database: 'ok', temporal: 'ok' };
-    await pingDatabase(deps.db).catch(() => (checks.database = 'unavailable'));
-    await deps.client
-      .withDeadline(Date.now() + HEALTH_DEADLINE_MS, () => deps.client.workflowService.getSystemInfo({}))
-      .catch(() => (checks.temporal = 'unavailable'));
-    const ok = checks.database === 'ok' && checks.temporal === 'ok';
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', ...checks });
-  });
-
-  app.use('/api/flows', flowsRouter(deps));
-  app.use('/api/events', eventsRouter(deps.events, deps.eventStore));
-  app.use('/api/profiles', profilesRouter(deps.profiles, new ProfileEvents(deps.db)));
-  app.use('/api/lists', listsRouter(deps.lists));
-  app.use('/api/runs', runsRouter(deps.runs));
-  app.use('/api/segments', segmentsRouter(deps.segments));
-  app.use('/api/catalog', catalogRouter(deps.catalog));
-  app.use('/api/webhooks', webhooksRouter(deps));
-  app.use('/api/audit', auditRouter(deps.audit));
+  for (const [at, router] of apiRouters(deps)) app.use(at, routeBase, router);
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));
   const render = createViews();
   app.use(accountPages({ accounts: deps.accounts, render }));

@@ -4,7 +4,7 @@ import type { AuditStore } from '../db/audit-store';
 import { requires } from './auth';
 import { parseQuery } from './validation';
 
-const auditQuery = z.strictObject({
+export const auditQuery = z.strictObject({
   flowId: z.string().min(1).max(100).optional(),
   before: z.coerce.number().int().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),

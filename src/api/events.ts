@@ -6,7 +6,7 @@ import type { EventService } from '../events/service';
 import { requires } from './auth';
 import { parseBody, parseQuery } from './validation';
 
-const metricsQuery = z.strictObject({
+export const metricsQuery = z.strictObject({
   limit: z.coerce
     .number({ error: 'must be a number' })
     .int('must be a whole number')
@@ -16,10 +16,15 @@ const metricsQuery = z.strictObject({
 });
 
 /** Event ingestion: each live flow triggered by the event's metric starts a run. */
-export function eventsRouter(events: EventService, eventStore: EventStore): Router {
+export function eventsRouter(
+  events: EventService,
+  eventStore: EventStore,
+  ingested: () => void = () => {},
+): Router {
   const r = Router();
   r.post('/', requires('events:write'), async (req, res) => {
     const { runs } = await events.ingest(parseBody(eventSchema, req.body));
+    ingested();
     res.status(202).json({ runs });
   });
   // The builder suggests these for metric triggers: names already seen, most recent first.

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { startApi } from './server';
@@ -7,15 +8,29 @@ async function main(): Promise<void> {
   const logger = createLogger('api', config.logLevel);
   const api = await startApi(config, logger);
   logger.info({ url: api.url }, 'API listening');
-  const stop = () => {
-    logger.info('API stopping');
+  // First signal: stop accepting, finish the requests in flight, close the database and Temporal
+  // connections. A second one: the operator does not want to wait.
+  let stopping = false;
+  const stop = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: API exiting at once');
+      process.exit(128 + os.constants.signals[signal]);
+    }
+    stopping = true;
+    logger.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'API stopping');
     api.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => {
+        logger.info('API stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'API did not stop cleanly');
+        process.exit(1);
+      },
     );
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main().catch((err: unknown) => {

@@ -6,13 +6,13 @@ import { requires } from './auth';
 import { parseBody, parseQuery } from './validation';
 
 const name = z.string({ error: 'is required' }).trim().min(1, 'must not be empty').max(200);
-const createSegmentSchema = z.strictObject({ name, definition: segmentDefinitionSchema });
-const patchSegmentSchema = z
+export const createSegmentSchema = z.strictObject({ name, definition: segmentDefinitionSchema });
+export const patchSegmentSchema = z
   .strictObject({ name: name.optional(), definition: segmentDefinitionSchema.optional() })
   .refine((p) => p.name !== undefined || p.definition !== undefined, {
     message: 'give a name or a definition',
   });
-const membersQuerySchema = z.strictObject({
+export const membersQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(100),
   after: z.string().min(1).max(200).optional(),
 });

@@ -25,6 +25,7 @@ import type { ListDirectory } from '../audience/segments';
 import { SegmentService } from '../audience/segments';
 import { ListStore } from '../db/list-store';
 import { createApp } from './app';
+import { ApiMetrics } from './metrics';
 import { FlowEntries } from '../audience/entries';
 import { ListService } from '../audience/lists';
 import { CatalogService } from '../audience/catalog';
@@ -37,6 +38,23 @@ import { DateSchedules } from '../temporal/schedules';
 const LIVE_CHECK_TIMEOUT_MS = 5000;
 /** How often segments whose membership depends on the clock ("in the last N days") are recomputed. */
 const SEGMENT_CLOCK_REFRESH_MS = 3_600_000;
+
+/**
+ * Stops listening and waits for requests in flight. Keep-alive connections are closed as soon as
+ * they are idle (after their request answered); whatever is still open after `graceMs` is cut.
+ */
+async function stopAccepting(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  const idle = setInterval(() => server.closeIdleConnections(), 100);
+  const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+  server.closeIdleConnections();
+  try {
+    await closed;
+  } finally {
+    clearInterval(idle);
+    clearTimeout(cut);
+  }
+}
 
 export interface RunningApi {
   server: Server;
@@ -74,7 +92,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   }
   const setupToken = await accounts.firstOwner.createToken();
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
-  const starter = new RunStarter(client, config.temporal.taskQueue);
+  const metrics = new ApiMetrics();
+  const starter = new RunStarter(client, config.temporal.taskQueue, () => metrics.runStarted());
   const entries = new FlowEntries({ db, starter, config, logger });
   const catalog = new CatalogService({ db, starter, logger });
   // Segments start segment-triggered flows through the same entries; list changes re-evaluate
@@ -106,6 +125,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     db,
     client,
     logger,
+    metrics,
     eventStore,
     flows: new FlowService({
       filters: filterRules,
@@ -176,8 +196,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     url: `http://${config.api.host}:${port}`,
     async close() {
       clearInterval(sweeper);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      await stopAccepting(server, config.shutdownGraceSeconds * 1000);
       await segments.close();
       await connection.close();
       await renderer.close();

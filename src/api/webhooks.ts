@@ -17,13 +17,13 @@ const iso = z.iso.datetime({
   error: 'must be an ISO-8601 date-time, e.g. 2026-11-29T10:00:00Z',
 });
 
-const statsQuery = z
+export const statsQuery = z
   .strictObject({ ...scope, from: iso.optional(), to: iso.optional() })
   .refine((q) => !q.from || !q.to || Date.parse(q.from) <= Date.parse(q.to), {
     message: 'must not be after to',
     path: ['from'],
   });
-const listQuery = z.strictObject({
+export const listQuery = z.strictObject({
   ...scope,
   status: status.optional(),
   cursor: z
@@ -32,7 +32,7 @@ const listQuery = z.strictObject({
     .refine((c) => c === undefined || decodeCursor(c) !== undefined, 'is not a cursor this API returned'),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
-const bulkBody = z.strictObject({ ...scope, status: status.optional() }).default({});
+export const bulkBody = z.strictObject({ ...scope, status: status.optional() }).default({});
 
 const DAY = 86_400_000;
 

@@ -20,6 +20,21 @@ export class AttemptSpool {
     fs.appendFileSync(this.file, `${JSON.stringify(rec)}\n`);
   }
 
+  /** How many records wait in the spool (of every process sharing the folder), for the metrics. */
+  pending(): number {
+    const dir = path.dirname(this.file);
+    let count = 0;
+    for (const name of fs.readdirSync(dir)) {
+      try {
+        const text = fs.readFileSync(path.join(dir, name), 'utf8');
+        for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) count++;
+      } catch {
+        // Taken by a drain between the listing and the read: counted by the next scrape.
+      }
+    }
+    return count;
+  }
+
   /** Replays every spooled record (from any process); keeps those that still fail. Returns how many landed. */
   async drain(store: DeliveryStore): Promise<number> {
     const dir = path.dirname(this.file);

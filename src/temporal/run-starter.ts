@@ -11,17 +11,19 @@ import { FLOW_ID, FLOW_VERSION, METRIC } from './search-attributes';
  * fails to compile here instead of failing at run time in the worker.
  */
 export class RunStarter {
+  /** `onFlowRunStarted` is told of each flow run Temporal accepted (the runs-started metric). */
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
+    private readonly onFlowRunStarted: () => void = () => {},
   ) {}
 
   /**
    * Starts the run of one flow for one event, list join or segment entry; its workflow id is the
    * run id. `metric` (metric runs only) is set as a search attribute.
    */
-  flowRun(input: FlowRunInput, metric?: string): Promise<WorkflowHandle<typeof flowRun>> {
-    return this.client.workflow.start(flowRun, {
+  async flowRun(input: FlowRunInput, metric?: string): Promise<WorkflowHandle<typeof flowRun>> {
+    const handle = await this.client.workflow.start(flowRun, {
       workflowId: input.runId,
       taskQueue: this.taskQueue,
       args: [input],
@@ -33,6 +35,8 @@ export class RunStarter {
         ...(metric === undefined ? [] : [{ key: METRIC, value: metric }]),
       ],
     });
+    this.onFlowRunStarted();
+    return handle;
   }
 
   /** Starts a resend of delivery `originalId`: one resend of a delivery runs at a time. */

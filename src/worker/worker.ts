@@ -19,6 +19,8 @@ import { createSecretBox } from '../secrets/from-config';
 import { TemplateRenderer } from '../templates';
 import { createDispatcher } from '../webhooks/send';
 import { RunStarter } from '../temporal/run-starter';
+import { freePort } from '../temporal/ports';
+import { WorkerMetrics } from './metrics';
 
 /** Prebuilt by `npm run build` so a worker starts in a second instead of bundling with webpack. */
 const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
@@ -36,19 +38,36 @@ const TEMPORAL_LEVELS: Record<Config['logLevel'], LogLevel> = {
   silent: 'ERROR',
 };
 
-/** Routes the SDK's own logs (and `log` calls in workflows and activities) through pino. */
-export function installRuntimeLogger(config: Config, logger: Logger): void {
+/**
+ * Routes the SDK's own logs (and `log` calls in workflows and activities) through pino and, when
+ * `HOOKFLOW_TEMPORAL_METRICS_PORT` is set, serves the SDK's worker metrics for Prometheus. Signals
+ * are left to the worker's entry point, which drains in-flight activities (see main.ts).
+ * Returns the address of the SDK's metrics, if on.
+ */
+export async function installRuntimeLogger(config: Config, logger: Logger): Promise<string | undefined> {
+  const port =
+    config.metrics.temporalPort === 0 ? await freePort(config.metrics.host) : config.metrics.temporalPort;
+  const bindAddress =
+    port === undefined
+      ? undefined
+      : `${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${port}`;
   Runtime.install({
     logger: new DefaultLogger(TEMPORAL_LEVELS[config.logLevel], (entry) => {
       const level = entry.level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
       logger[level](entry.meta ?? {}, entry.message);
     }),
+    shutdownSignals: [],
+    ...(bindAddress
+      ? { telemetryOptions: { metrics: { metricPrefix: 'hookflow_temporal_', prometheus: { bindAddress } } } }
+      : {}),
   });
+  return bindAddress && `http://${bindAddress}/metrics`;
 }
 
 export interface RunningWorker {
   worker: Worker;
   db: Db;
+  metrics: WorkerMetrics;
   close(): Promise<void>;
 }
 
@@ -61,17 +80,19 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   });
   const renderer = new TemplateRenderer();
   const spool = new AttemptSpool(config.dataDir);
+  const metrics = new WorkerMetrics(() => spool.pending());
   const deliveries = new DeliveryStore(db);
   // Date sweeps and price-drop fan-outs start runs from the worker, through the same entries as the API.
   const clientConnection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const entries = new FlowEntries({
     db,
-    starter: new RunStarter(client, config.temporal.taskQueue),
+    starter: new RunStarter(client, config.temporal.taskQueue, () => metrics.runStarted()),
     config,
     logger,
   });
   const activities = createActivities({
+    metrics,
     dateSweeper: new DateSweeper({ db, entries, config, logger }),
     flows: new FlowStore(db),
     deliveries,
@@ -95,6 +116,10 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     ...workflowSource,
     // A restarted worker picks up its runs quickly instead of waiting on a dead sticky queue.
     stickyQueueScheduleToStartTimeout: '2s',
+    // On shutdown, in-flight activities get this long to finish before they are cancelled.
+    shutdownGraceTime: config.shutdownGraceSeconds * 1000,
+    // Then a little more for cancelled activities to record their attempt, before giving up.
+    shutdownForceTime: config.shutdownGraceSeconds * 1000 + 10_000,
   });
   // Reconcile attempts the database refused earlier (see AttemptSpool).
   const reconcile = setInterval(() => {
@@ -107,6 +132,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   return {
     worker,
     db,
+    metrics,
     async close() {
       clearInterval(reconcile);
       await connection.close();

@@ -11,9 +11,12 @@ export interface ReceivedRequest {
   body: string;
 }
 
-/** What the receiver does with a request; `hang` never answers, `reset` drops the connection. */
+/**
+ * What the receiver does with a request; `hang` never answers, `reset` drops the connection;
+ * `delayMs` answers that much later (a slow endpoint).
+ */
 export type Reply =
-  | { status: number; headers?: Record<string, string>; body?: string }
+  | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
   | { action: 'hang' | 'reset' | 'close-early' };
 
 /**
@@ -98,8 +101,13 @@ export class Receiver {
         }
         return;
       }
-      res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
-      res.end(reply.body ?? JSON.stringify({ received: true }));
+      const answer = reply;
+      const send = () => {
+        res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+        res.end(answer.body ?? JSON.stringify({ received: true }));
+      };
+      if (answer.delayMs === undefined) send();
+      else setTimeout(send, answer.delayMs);
     });
   }
 

@@ -50,6 +50,20 @@ export interface StackOptions {
    * `none`: no user; the test creates its own.
    */
   auth?: 'owner' | 'none';
+  /**
+   * Records method, path, status and body of every `request`/`requestAs` answer, one JSON line
+   * each, in test-artifacts/responses/<name>.jsonl (read back with {@link Stack.recorded}).
+   */
+  record?: boolean;
+}
+
+/** One API answer as `record: true` keeps it. */
+export interface RecordedResponse {
+  method: string;
+  path: string;
+  status: number;
+  contentType: string | null;
+  body: unknown;
 }
 
 /** The owner a stack signs in as: a session (for pages), its TOTP secret and an all-scope key. */
@@ -74,6 +88,10 @@ export class Stack {
   readonly taskQueue: string;
   /** Set when the stack was started with `auth: 'owner'`. */
   owner?: StackOwner;
+  /** The worker's `/metrics` URLs (hookflow's and the Temporal SDK's), from its start-up log line. */
+  workerMetricsUrl?: string;
+  temporalMetricsUrl?: string;
+  private recordFile?: string;
 
   private constructor(
     readonly name: string,
@@ -112,6 +130,10 @@ export class Stack {
       HOOKFLOW_API_PORT: String(apiPort),
       TEMPORAL_UI_URL: 'http://127.0.0.1:8233',
       LOG_LEVEL: 'debug',
+      // Free ports the worker picks and logs (suites on one machine never collide).
+      HOOKFLOW_METRICS_HOST: '127.0.0.1',
+      HOOKFLOW_WORKER_METRICS_PORT: '0',
+      HOOKFLOW_TEMPORAL_METRICS_PORT: '0',
       ...FAST_RETRY_ENV,
       ...(owner ? { HOOKFLOW_OWNER_EMAIL: owner.email, HOOKFLOW_OWNER_PASSWORD: owner.password } : {}),
       ...opts.env,
@@ -122,6 +144,12 @@ export class Stack {
       env.NODE_EXTRA_CA_CERTS = caFile;
     }
     const stack = new Stack(opts.name, dir, server, `http://127.0.0.1:${apiPort}`, env);
+    if (opts.record) {
+      const recordDir = path.join(ARTIFACTS, 'responses');
+      fs.mkdirSync(recordDir, { recursive: true });
+      stack.recordFile = path.join(recordDir, `${opts.name}.jsonl`);
+      fs.writeFileSync(stack.recordFile, '');
+    }
     try {
       await Promise.all([stack.startWorker(), stack.startApi()]);
       if (owner) stack.owner = await stack.signInOwner(owner);
@@ -174,7 +202,53 @@ export class Stack {
   }
 
   async startWorker(): Promise<void> {
+    const before = this.output.length;
     this.worker = await this.spawnNode('worker', 'worker/main.js', '"msg":"worker started"');
+    const started = this.output
+      .slice(before)
+      .join('')
+      .split('\n')
+      .find((line) => line.includes('"msg":"worker started"'));
+    const fields = started ? (JSON.parse(started) as { metrics?: string; temporalMetrics?: string }) : {};
+    this.workerMetricsUrl = fields.metrics;
+    this.temporalMetricsUrl = fields.temporalMetrics;
+  }
+
+  /**
+   * Sends `signal` to the worker (as an orchestrator stopping it would) and resolves with its exit
+   * code once it has exited; `second` sends another signal after that many ms.
+   */
+  async signalWorker(signal: NodeJS.Signals = 'SIGTERM', second?: number): Promise<number | null> {
+    const w = this.worker;
+    if (!w || w.exitCode !== null || w.signalCode !== null) throw new Error('the worker is not running');
+    const exited = new Promise<number | null>((resolve) => w.once('exit', (code) => resolve(code)));
+    w.kill(signal);
+    if (second !== undefined) setTimeout(() => w.exitCode === null && w.kill(signal), second).unref();
+    return exited;
+  }
+
+  /** Sends `signal` to the API process and resolves with its exit code once it has exited. */
+  async signalApi(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const a = this.api;
+    if (!a || a.exitCode !== null || a.signalCode !== null) throw new Error('the API is not running');
+    const exited = new Promise<number | null>((resolve) => a.once('exit', (code) => resolve(code)));
+    a.kill(signal);
+    return exited;
+  }
+
+  /** Whether the worker process has exited. */
+  get workerExited(): boolean {
+    return !this.worker || this.worker.exitCode !== null || this.worker.signalCode !== null;
+  }
+
+  /** The answers recorded so far (`record: true`). */
+  recorded(): RecordedResponse[] {
+    if (!this.recordFile) return [];
+    return fs
+      .readFileSync(this.recordFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as RecordedResponse);
   }
 
   private async startApi(): Promise<void> {
@@ -262,7 +336,14 @@ export class Stack {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+    const contentType = res.headers.get('content-type');
+    const parsed: unknown =
+      text && contentType?.includes('json') !== false ? JSON.parse(text) : text || undefined;
+    if (this.recordFile) {
+      const rec: RecordedResponse = { method, path: urlPath, status: res.status, contentType, body: parsed };
+      fs.appendFileSync(this.recordFile, `${JSON.stringify(rec)}\n`);
+    }
+    return { status: res.status, body: parsed as T };
   }
 
   async stop(): Promise<void> {

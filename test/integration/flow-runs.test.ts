@@ -31,9 +31,12 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-test('GET /health answers 200 when Temporal and the database answer', async () => {
-  const res = await stack.request('GET', '/health');
-  expect(res).toEqual({ status: 200, body: { status: 'ok', database: 'ok', temporal: 'ok' } });
+test('GET /ready answers 200 when Temporal and the database answer and migrations are applied', async () => {
+  const res = await stack.request('GET', '/ready');
+  expect(res).toEqual({
+    status: 200,
+    body: { status: 'ok', database: 'ok', migrations: 'ok', temporal: 'ok', failed: [] },
+  });
 });
 
 test('the same unique_id posted twice starts one run, and the second answer lists it', async () => {
@@ -283,9 +286,21 @@ describe('bad input gets a clear 4xx naming the field', () => {
 });
 
 // Last in this file: it stops the dev server under the running API.
-test('GET /health answers 503 when Temporal does not answer', async () => {
+test('GET /ready answers 503 naming Temporal when it does not answer; /health still answers 200', async () => {
   await stack.server.stop();
-  const res = await stack.request<{ status: string; temporal: string; database: string }>('GET', '/health');
-  expect(res.status).toBe(503);
-  expect(res.body).toEqual({ status: 'unavailable', database: 'ok', temporal: 'unavailable' });
+  const started = Date.now();
+  const res = await stack.request('GET', '/ready');
+  // Temporal gets one second to answer.
+  expect(Date.now() - started).toBeLessThan(3000);
+  expect(res).toEqual({
+    status: 503,
+    body: {
+      status: 'unavailable',
+      database: 'ok',
+      migrations: 'ok',
+      temporal: 'unavailable',
+      failed: ['temporal'],
+    },
+  });
+  expect(await stack.request('GET', '/health')).toEqual({ status: 200, body: { status: 'ok' } });
 });

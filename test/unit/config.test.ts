@@ -36,3 +36,23 @@ test('trust proxy: off by default; hop counts, names and CIDRs pass; anything el
   );
   expect(() => loadConfig({ HOOKFLOW_TRUST_PROXY: 'everyone' })).toThrow(/HOOKFLOW_TRUST_PROXY/);
 });
+
+test('shutdown grace and metrics ports: 30 s and off by default; 0 asks for a free port; bad ports name the variable', () => {
+  const c = loadConfig({});
+  expect(c.shutdownGraceSeconds).toBe(30);
+  expect(c.metrics).toEqual({ host: '127.0.0.1', workerPort: undefined, temporalPort: undefined });
+  const on = loadConfig({
+    HOOKFLOW_SHUTDOWN_GRACE_SECONDS: '5',
+    HOOKFLOW_METRICS_HOST: '0.0.0.0',
+    HOOKFLOW_WORKER_METRICS_PORT: '0',
+    HOOKFLOW_TEMPORAL_METRICS_PORT: '9465',
+  });
+  expect(on.shutdownGraceSeconds).toBe(5);
+  expect(on.metrics).toEqual({ host: '0.0.0.0', workerPort: 0, temporalPort: 9465 });
+  // An empty variable (compose's `${X:-}`) means unset.
+  expect(loadConfig({ HOOKFLOW_WORKER_METRICS_PORT: '' }).metrics.workerPort).toBeUndefined();
+  expect(() => loadConfig({ HOOKFLOW_WORKER_METRICS_PORT: '70000' })).toThrow(/HOOKFLOW_WORKER_METRICS_PORT/);
+  expect(() => loadConfig({ HOOKFLOW_SHUTDOWN_GRACE_SECONDS: '-1' })).toThrow(
+    /HOOKFLOW_SHUTDOWN_GRACE_SECONDS/,
+  );
+});

@@ -29,8 +29,6 @@ const rec = (attempt: number): AttemptRecord => ({
 test('records the database refused are kept on disk and replayed once it answers again', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hf-spool-'));
   const spool = new AttemptSpool(dir);
-  spool.append(rec(1));
-  spool.append(rec(2));
   const landed: AttemptRecord[] = [];
   let down = true;
   const store = {
@@ -40,9 +38,16 @@ test('records the database refused are kept on disk and replayed once it answers
       return Promise.resolve();
     },
   } as unknown as DeliveryStore;
+  expect(spool.pending()).toBe(0);
+  spool.append(rec(1));
+  spool.append(rec(2));
+  // What the metrics report as waiting: every record on disk, until the database takes it.
+  expect(spool.pending()).toBe(2);
   expect(await spool.drain(store)).toBe(0);
+  expect(spool.pending()).toBe(2);
   down = false;
   expect(await spool.drain(store)).toBe(2);
+  expect(spool.pending()).toBe(0);
   expect(landed.map((r) => r.attempt)).toEqual([1, 2]);
   expect(await spool.drain(store)).toBe(0);
   fs.rmSync(dir, { recursive: true });
