@@ -207,7 +207,15 @@ export class Builder {
         ),
       ),
     );
-    renderTriggerSettings(this.triggerBox, this.draft.trigger, this.readOnly, () => this.drawTree());
+    let triggerType = this.draft.trigger.trigger.type;
+    renderTriggerSettings(this.triggerBox, this.draft.trigger, this.readOnly, () => {
+      this.drawTree();
+      // The webhook panel's variables depend on the trigger type (profile only, or event too).
+      if (this.draft.trigger.trigger.type !== triggerType) {
+        triggerType = this.draft.trigger.trigger.type;
+        this.drawSettings();
+      }
+    });
     this.drawTree();
     this.drawSettings();
     const pending = restored?.pendingAdd;
