@@ -398,6 +398,54 @@ test('read-only for an analyst, at phone width: nothing editable, preview still 
   }
 });
 
+test('without two-step authentication, a first edit asks for it, and dismissing the modal undoes the edit', async () => {
+  const url = receiver.url('/two-step');
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Two-step first',
+    trigger: { type: 'metric', metric: uniqueMetric('TwoStepEdit') },
+    status: 'draft',
+    steps: [{ id: 'hook', type: 'webhook', url, body: '{"a": 1}' }],
+  });
+  const email = 'manager-no-two-step@example.com';
+  const password = 'a long password for the manager';
+  const created = await stack.requestAs(stack.owner!.session.token, 'POST', '/api/users', {
+    email,
+    password,
+    role: 'manager',
+  });
+  expect(created.status).toBe(201);
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const p = await ctx.newPage();
+  try {
+    await signInThroughPage(p, stack.apiUrl, { email, password }, `/flows/${flow.body.id}`);
+    await p.click('[data-testid=step][data-step-id="hook"] .step-open');
+    await p.locator('[data-testid=variable]').first().waitFor();
+    const modal = p.locator('[data-testid=two-step-modal]');
+
+    await p.click('[data-testid=webhook-url]');
+    await p.keyboard.press('End');
+    await p.keyboard.insertText('/changed');
+    await modal.waitFor({ state: 'visible' });
+    await p.keyboard.press('Escape');
+    await modal.waitFor({ state: 'hidden' });
+    await expectValue(p.locator('[data-testid=webhook-url]'), url);
+
+    await p.click('[data-testid=webhook-body] .cm-content');
+    await p.keyboard.insertText('zzz');
+    await modal.waitFor({ state: 'visible' });
+    await p.keyboard.press('Escape');
+    await modal.waitFor({ state: 'hidden' });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (await editorTextOf(p)) !== '{"a": 1}')
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await editorTextOf(p)).toBe('{"a": 1}');
+    // The step in the flow still shows the saved URL: no change reached the builder's draft.
+    expect(await p.innerText('[data-testid=step][data-step-id="hook"]')).not.toContain('changed');
+  } finally {
+    await ctx.close();
+  }
+});
+
 async function editorTextOf(p: Page): Promise<string> {
   return (await p.locator('[data-testid=webhook-body] .cm-line').allTextContents()).join('\n');
 }
