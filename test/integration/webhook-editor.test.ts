@@ -446,6 +446,29 @@ test('without two-step authentication, a first edit asks for it, and dismissing 
   }
 });
 
+test('a webhook not saved yet previews its draft body; a test send asks to save first', async () => {
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'New webhook',
+    trigger: { type: 'metric', metric: uniqueMetric('Unsaved') },
+    status: 'draft',
+    steps: [],
+  });
+  await page.goto(`${stack.apiUrl}/flows/${flow.body.id}`);
+  await page.click('[data-testid="add-step-here"][data-list="root"]');
+  await page.click('[data-testid="add-webhook"]');
+  await page.locator('[data-testid=variable]').first().waitFor();
+  expect(await page.locator('[data-testid=test-send-button]').isDisabled()).toBe(true);
+  await expectText(page.locator('[data-testid=test-send-result]'), 'Save the flow to send a test.');
+  await page.click('[data-testid=webhook-body] .cm-content');
+  await page.keyboard.press('Control+a');
+  await page.keyboard.insertText('{"fixed": [1, 2], "n": {{ event.value|default:5 }}}');
+  await page.click('[data-testid=preview-button]');
+  await expectText(
+    page.locator('[data-testid=preview-output]'),
+    JSON.stringify({ fixed: [1, 2], n: 99.5 }, null, 2),
+  );
+});
+
 async function editorTextOf(p: Page): Promise<string> {
   return (await p.locator('[data-testid=webhook-body] .cm-line').allTextContents()).join('\n');
 }
