@@ -39,6 +39,7 @@ interface TestAnswer {
   responseExcerpt?: string;
 }
 
+/** A price drop's audience as event names, as src/flows/price-drop.ts names them (the server checks the choice). */
 const PRICE_DROP_METRICS: Record<string, string> = {
   viewed: 'Viewed Product',
   started_checkout: 'Started Checkout',
