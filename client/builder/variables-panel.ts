@@ -105,6 +105,17 @@ export class VariablesPanel {
     this.render();
   }
 
+  /** Each variable as the body's completion offers it: the text inside `{{ … }}` and its example. */
+  completions(): { label: string; detail: string }[] {
+    return [...this.variables, ...this.extraVariables()].map((v) => {
+      const s = sampleValue(v, this.sample);
+      return {
+        label: v.path.replace(/^\{\{\s*/, '').replace(/\s*\}\}$/, ''),
+        detail: exampleText(s.found ? s.value : v.example),
+      };
+    });
+  }
+
   setError(message: string): void {
     this.status.textContent = message;
   }

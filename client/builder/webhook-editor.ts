@@ -151,6 +151,7 @@ class WebhookEditor implements WebhookEditorHandle {
       readOnly: ro,
       label: 'Body (JSON template)',
       describedBy: `${p}-body-help ${p}-body-problems`,
+      completions: () => this.variables.completions(),
       onEdit: () => this.edited(true),
     });
 
@@ -247,7 +248,7 @@ class WebhookEditor implements WebhookEditorHandle {
         h(
           'p',
           { id: `${p}-body-help`, class: 'wh-muted' },
-          'JSON with template tags: {{ person.email }}, {% if … %}…{% endif %}. Press Escape, then Tab, to leave the editor.',
+          'JSON with template tags: {{ person.email }}, {% if … %}…{% endif %}. Ctrl+Space after {{ lists the variables. Press Escape, then Tab, to leave the editor.',
         ),
         bodyHost,
         this.bodyProblems,

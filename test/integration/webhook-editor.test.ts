@@ -303,6 +303,18 @@ describe('a metric flow', () => {
       .locator('[data-testid=variables-panel]')
       .screenshot({ path: path.join(ARTIFACTS, 'variables-panel.png') });
   });
+
+  test('Ctrl+Space after {{ offers the variables with their sample values', async () => {
+    await cursorAtEndOfLine(1);
+    await page.keyboard.insertText('\n  "c": "{{ person.fir');
+    await page.keyboard.press('Control+Space');
+    const popup = page.locator('.cm-tooltip-autocomplete');
+    await popup.waitFor();
+    expect(await popup.innerText()).toContain('person.first_name');
+    expect(await popup.innerText()).toContain('Ada');
+    await page.keyboard.press('Enter');
+    expect((await editorText()).split('\n')[1]).toBe('  "c": "{{ person.first_name');
+  });
 });
 
 test('after Save: a template error pinned at its line, a self-signed endpoint described beside the URL', async () => {
