@@ -481,6 +481,35 @@ test('a webhook not saved yet previews its draft body; a test send asks to save 
   );
 });
 
+test('retry settings in the advanced section are checked as typed and saved with the step', async () => {
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Retries',
+    trigger: { type: 'metric', metric: uniqueMetric('Retries') },
+    status: 'draft',
+    steps: [{ id: 'hook', type: 'webhook', url: receiver.url('/retries'), body: '{"a": 1}' }],
+  });
+  await openStep(flow.body.id, 'hook');
+  await page.click('[data-testid=webhook-advanced] summary');
+  const message = page.locator('[data-testid=retry-message]');
+  await page.fill('[data-testid=retry-maxAttempts]', '0');
+  await expectText(message, 'Attempts in all must be between 1 and 1000.');
+  expect(await page.getAttribute('[data-testid=retry-maxAttempts]', 'aria-invalid')).toBe('true');
+  await page.fill('[data-testid=retry-maxAttempts]', '5');
+  await page.fill('[data-testid=retry-initialIntervalMs]', '2000');
+  await page.fill('[data-testid=retry-maxIntervalMs]', '1000');
+  await expectText(message, 'The longest wait must be at least the first wait.');
+  await page.fill('[data-testid=retry-maxIntervalMs]', '60000');
+  await expectText(message, '');
+  await page.click('[data-testid=save-flow]');
+  await expectText(page.locator('[data-testid=save-status]'), /Saved/);
+  const saved = await stack.request<{ steps: { retry?: unknown }[] }>('GET', `/api/flows/${flow.body.id}`);
+  expect(saved.body.steps[0]!.retry).toEqual({
+    maxAttempts: 5,
+    initialIntervalMs: 2000,
+    maxIntervalMs: 60000,
+  });
+});
+
 async function editorTextOf(p: Page): Promise<string> {
   return (await p.locator('[data-testid=webhook-body] .cm-line').allTextContents()).join('\n');
 }
