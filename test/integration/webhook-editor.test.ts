@@ -312,6 +312,8 @@ describe('a metric flow', () => {
     await popup.waitFor();
     expect(await popup.innerText()).toContain('person.first_name');
     expect(await popup.innerText()).toContain('Ada');
+    // CodeMirror ignores Enter for its first 75 ms (interactionDelay), so a fast typist's Enter stays a newline.
+    await page.waitForTimeout(150);
     await page.keyboard.press('Enter');
     expect((await editorText()).split('\n')[1]).toBe('  "c": "{{ person.first_name');
   });
