@@ -1,3 +1,5 @@
+import type { CompletionContext, CompletionResult } from '@codemirror/autocomplete';
+import { autocompletion } from '@codemirror/autocomplete';
 import { json } from '@codemirror/lang-json';
 import { bracketMatching } from '@codemirror/language';
 import type { Diagnostic } from '@codemirror/lint';
@@ -69,6 +71,8 @@ export interface BodyEditorOptions {
   readOnly: boolean;
   label: string;
   describedBy: string;
+  /** The variables to complete inside `{{ … }}` (Ctrl+Space): the text after `{{ ` and its example. */
+  completions(): { label: string; detail: string }[];
   /** Every change of the document, whether typed, pasted or inserted from the variables panel. */
   onEdit(doc: string, before: string): void;
 }
@@ -92,6 +96,8 @@ export class BodyEditor {
       json(),
       templateTags,
       lintGutter(),
+      // Only on request (Ctrl+Space): a popup that opened while typing would take the Enter key.
+      autocompletion({ override: [(c) => BodyEditor.complete(c, opts)], activateOnTyping: false }),
       EditorView.lineWrapping,
       theme,
       EditorView.contentAttributes.of({
@@ -107,6 +113,18 @@ export class BodyEditor {
       }),
     ];
     this.view = new EditorView({ parent, state: EditorState.create({ doc: opts.doc, extensions }) });
+  }
+
+  /** Inside `{{ `, the variables whose text starts like what is typed after it. */
+  private static complete(context: CompletionContext, opts: BodyEditorOptions): CompletionResult | null {
+    const before = context.matchBefore(/\{\{\s*[\w.|:"' -]*$/);
+    if (!before) return null;
+    const typed = /^\{\{\s*/.exec(before.text)![0].length;
+    return {
+      from: before.from + typed,
+      options: opts.completions().map((c) => ({ label: c.label, detail: c.detail, type: 'variable' })),
+      validFor: /^[\w.|:"' -]*$/,
+    };
   }
 
   private static editability(readOnly: boolean): Extension {

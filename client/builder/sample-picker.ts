@@ -1,6 +1,6 @@
 import { ApiError, api } from '../lib/http';
 import { h } from '../lib/dom';
-import { exampleText } from './variables-panel';
+import { exampleText } from './variable-paths';
 import type { TriggerType } from './types';
 
 /** A profile as `GET /api/profiles?email=` answers it. */

@@ -1,5 +1,6 @@
 import { h } from '../lib/dom';
 import type { TriggerType } from './types';
+import { exampleText, keyOfPath, variablesTitle } from './variable-paths';
 
 /** One variable as `GET /api/flows/:id/variables` lists it (src/flows/variables.ts). */
 export interface Variable {
@@ -14,35 +15,6 @@ export interface Variable {
 export interface SampleValues {
   profile?: Record<string, unknown>;
   event?: Record<string, unknown>;
-}
-
-/** The panel's title, as the guide names it: event variables exist only for metric and price-drop flows. */
-export function variablesTitle(trigger: TriggerType): string {
-  return trigger === 'metric' || trigger === 'price_drop'
-    ? 'View profile and event variables'
-    : 'View profile properties';
-}
-
-/** `{{ person.first_name }}` → ['person', 'first_name']; `{{ person|lookup:"Loyalty ID" }}` → ['person', 'Loyalty ID']. */
-export function keyOfPath(path: string): { root: 'person' | 'event'; key: string } | undefined {
-  const plain = /^\{\{\s*(person|event)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(path);
-  if (plain) return { root: plain[1] as 'person' | 'event', key: plain[2]! };
-  const lookup = /^\{\{\s*(person|event)\|lookup:("(?:[^"\\]|\\.)*")\s*\}\}$/.exec(path);
-  if (lookup) {
-    try {
-      return { root: lookup[1] as 'person' | 'event', key: JSON.parse(lookup[2]!) as string };
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
-
-/** How a value reads in one short line. */
-export function exampleText(v: unknown): string {
-  if (v === undefined || v === null || v === '') return '—';
-  const text = typeof v === 'string' ? v : JSON.stringify(v);
-  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
 }
 
 function sampleValue(v: Variable, sample: SampleValues): { found: boolean; value?: unknown } {
@@ -131,6 +103,17 @@ export class VariablesPanel {
   setVariables(variables: Variable[]): void {
     this.variables = variables;
     this.render();
+  }
+
+  /** Each variable as the body's completion offers it: the text inside `{{ … }}` and its example. */
+  completions(): { label: string; detail: string }[] {
+    return [...this.variables, ...this.extraVariables()].map((v) => {
+      const s = sampleValue(v, this.sample);
+      return {
+        label: v.path.replace(/^\{\{\s*/, '').replace(/\s*\}\}$/, ''),
+        detail: exampleText(s.found ? s.value : v.example),
+      };
+    });
   }
 
   setError(message: string): void {

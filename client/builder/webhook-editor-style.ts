@@ -1,6 +1,6 @@
 /** The panel's styles, added once per page (the builder's page owns the layout around it). */
 const CSS = `
-.wh-editor { display: grid; gap: 16px; min-width: 0; }
+.wh-editor { display: grid; gap: 16px; min-width: 0; container-type: inline-size; }
 .wh-editor section, .wh-editor details { min-width: 0; }
 .wh-editor h4 { font-size: 14px; margin: 0 0 6px; }
 .wh-editor .wh-label { display: block; font-size: 13px; font-weight: 600; margin: 8px 0 4px; }
@@ -39,7 +39,12 @@ const CSS = `
 .wh-editor .wh-retry input { width: 100%; }
 .wh-editor ul.wh-problems { margin: 6px 0 0; padding-left: 18px; font-size: 13px; color: var(--bad, #d2463c); }
 .wh-editor ul.wh-problems:empty { display: none; }
-@media (max-width: 600px) {
+/* The panel sits in a narrow sidebar on wide screens too: it follows its own width, not the window's. */
+@container (max-width: 460px) {
+  .wh-editor .wh-header { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+  .wh-editor .wh-header-actions { grid-column: 1 / -1; justify-content: flex-end; }
+}
+@container (max-width: 300px) {
   .wh-editor .wh-header { grid-template-columns: minmax(0, 1fr); }
 }
 `;

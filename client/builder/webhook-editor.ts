@@ -39,6 +39,7 @@ interface TestAnswer {
   responseExcerpt?: string;
 }
 
+/** A price drop's audience as event names, as src/flows/price-drop.ts names them (the server checks the choice). */
 const PRICE_DROP_METRICS: Record<string, string> = {
   viewed: 'Viewed Product',
   started_checkout: 'Started Checkout',
@@ -65,6 +66,7 @@ class WebhookEditor implements WebhookEditorHandle {
   private readonly url: HTMLInputElement;
   private readonly urlMessage: HTMLElement;
   private readonly urlCheck: HTMLElement;
+  private readonly urlSaved: HTMLElement;
   private readonly headers: HeaderRows;
   private readonly body: BodyEditor;
   private readonly bodyProblems: HTMLUListElement;
@@ -101,7 +103,14 @@ class WebhookEditor implements WebhookEditorHandle {
       'data-testid': 'url-message',
       'aria-live': 'polite',
     });
-    this.urlCheck = h('div', { id: `${p}-url-check`, 'data-testid': 'url-check', 'aria-live': 'polite' });
+    this.urlSaved = h('div', { id: `${p}-url-saved`, 'data-testid': 'url-save-check' });
+    // Beside the field: what is wrong as typed, then what the last save's check found.
+    this.urlCheck = h(
+      'div',
+      { id: `${p}-url-check`, 'data-testid': 'url-check', 'aria-live': 'polite' },
+      this.urlMessage,
+      this.urlSaved,
+    );
     this.url = h('input', {
       id: `${p}-url`,
       type: 'url',
@@ -110,9 +119,11 @@ class WebhookEditor implements WebhookEditorHandle {
       spellcheck: 'false',
       placeholder: 'https://hooks.example.com/orders',
       'data-testid': 'webhook-url',
-      'aria-describedby': `${p}-url-msg ${p}-url-check`,
+      'aria-describedby': `${p}-url-check`,
       disabled: ro,
       oninput: () => {
+        // The last save's check was about the URL as it was then.
+        this.urlSaved.replaceChildren();
         this.checkUrl();
         this.edited(true);
       },
@@ -140,6 +151,7 @@ class WebhookEditor implements WebhookEditorHandle {
       readOnly: ro,
       label: 'Body (JSON template)',
       describedBy: `${p}-body-help ${p}-body-problems`,
+      completions: () => this.variables.completions(),
       onEdit: () => this.edited(true),
     });
 
@@ -227,14 +239,7 @@ class WebhookEditor implements WebhookEditorHandle {
             'Read-only: you can look and preview, not change.',
           )
         : null,
-      h(
-        'section',
-        {},
-        h('label', { for: this.url.id, class: 'wh-label' }, 'URL'),
-        this.url,
-        this.urlMessage,
-        this.urlCheck,
-      ),
+      h('section', {}, h('label', { for: this.url.id, class: 'wh-label' }, 'URL'), this.url, this.urlCheck),
       this.headers.element,
       h(
         'section',
@@ -243,7 +248,7 @@ class WebhookEditor implements WebhookEditorHandle {
         h(
           'p',
           { id: `${p}-body-help`, class: 'wh-muted' },
-          'JSON with template tags: {{ person.email }}, {% if … %}…{% endif %}. Press Escape, then Tab, to leave the editor.',
+          'JSON with template tags: {{ person.email }}, {% if … %}…{% endif %}. Ctrl+Space after {{ lists the variables. Press Escape, then Tab, to leave the editor.',
         ),
         bodyHost,
         this.bodyProblems,
@@ -514,7 +519,7 @@ class WebhookEditor implements WebhookEditorHandle {
     if (check?.ok && check.live && items.length === 0) {
       items.push(h('li', { class: 'wh-ok' }, 'The endpoint passed the live check.'));
     }
-    this.urlCheck.replaceChildren(items.length ? h('ul', { class: 'wh-check' }, ...items) : '');
+    this.urlSaved.replaceChildren(items.length ? h('ul', { class: 'wh-check' }, ...items) : '');
     this.url.setAttribute(
       'aria-invalid',
       check?.error || items.some((i) => i.classList.contains('wh-bad')) ? 'true' : 'false',

@@ -7,8 +7,23 @@ import { toPublicFlow } from '../flows/service';
 import type { StepTools } from '../flows/step-tools';
 import { draftPreviewSchema, previewSchema, testSendSchema } from '../flows/step-tools';
 import { listVariables } from '../flows/variables';
-import { actorOf, requires } from './auth';
+import type { Response } from 'express';
+import { permissionError } from '../permissions';
+import { actorOf, currentPrincipal, requires } from './auth';
 import { parseBody } from './validation';
+
+/**
+ * A preview or test of a stored profile or event shows that profile's data: the caller must be
+ * allowed to read profiles too (a key with `flows:read` only must not read profiles this way).
+ */
+function mayReadChosen(
+  res: Response,
+  input: { profileId?: string | undefined; eventId?: string | undefined },
+): void {
+  if (input.profileId === undefined && input.eventId === undefined) return;
+  const refused = permissionError(currentPrincipal(res), 'profiles:read');
+  if (refused) throw refused;
+}
 
 /** A saved flow with the per-webhook-step results of its save-time checks. */
 const saved = ({ flow, checks }: SaveResult) => ({ ...toPublicFlow(flow), checks });
@@ -56,15 +71,19 @@ export function flowsRouter(deps: {
   r.post('/:id/steps/:stepId/preview', requires('flows:read'), async (req, res) => {
     const flow = await deps.flows.get(req.params.id);
     const input = parseBody(previewSchema, req.body ?? {});
+    mayReadChosen(res, input);
     res.json(await deps.stepTools.preview(flow, req.params.stepId, input));
   });
   r.post('/:id/preview', requires('flows:read'), async (req, res) => {
     const flow = await deps.flows.get(req.params.id);
-    res.json(await deps.stepTools.previewDraft(flow, parseBody(draftPreviewSchema, req.body)));
+    const input = parseBody(draftPreviewSchema, req.body);
+    mayReadChosen(res, input);
+    res.json(await deps.stepTools.previewDraft(flow, input));
   });
   r.post('/:id/steps/:stepId/test', requires('webhooks:test'), async (req, res) => {
     const flow = await deps.flows.get(req.params.id);
     const input = parseBody(testSendSchema, req.body ?? {});
+    mayReadChosen(res, input);
     res.json(await deps.stepTools.testSend(flow, req.params.stepId, input));
   });
 

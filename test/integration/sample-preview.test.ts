@@ -140,7 +140,7 @@ describe('GET /api/profiles/:id/events', () => {
     expect(limit.body.error.details[0]!.path).toBe('limit');
   });
 
-  test('needs profiles:read: a key without it is refused', async () => {
+  test('needs profiles:read: a key without it is refused, also when a preview names a profile or event', async () => {
     const key = await stack.requestAs<{ key: string }>(stack.owner!.session.token, 'POST', '/api/keys', {
       name: 'flows only',
       scopes: ['flows:read'],
@@ -148,6 +148,29 @@ describe('GET /api/profiles/:id/events', () => {
     const res = await stack.requestAs<ErrorResponse>(key.body.key, 'GET', `/api/profiles/${ada}/events`);
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('scope_missing');
+    // Nor may it read a profile through a preview or a test send that names one.
+    const plain = await stack.requestAs(key.body.key, 'POST', `/api/flows/${flowId}/steps/hook/preview`, {});
+    expect(plain.status).toBe(200);
+    for (const body of [{ profileId: ada }, { eventId: adaEvents[0] }]) {
+      const named = await stack.requestAs<ErrorResponse>(
+        key.body.key,
+        'POST',
+        `/api/flows/${flowId}/steps/hook/preview`,
+        body,
+      );
+      expect(named.status).toBe(403);
+      expect(named.body.error.code).toBe('scope_missing');
+      const draft = await stack.requestAs<ErrorResponse>(
+        key.body.key,
+        'POST',
+        `/api/flows/${flowId}/preview`,
+        {
+          ...body,
+          body: '{}',
+        },
+      );
+      expect(draft.status).toBe(403);
+    }
   });
 });
 

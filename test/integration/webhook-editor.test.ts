@@ -303,6 +303,20 @@ describe('a metric flow', () => {
       .locator('[data-testid=variables-panel]')
       .screenshot({ path: path.join(ARTIFACTS, 'variables-panel.png') });
   });
+
+  test('Ctrl+Space after {{ offers the variables with their sample values', async () => {
+    await cursorAtEndOfLine(1);
+    await page.keyboard.insertText('\n  "c": "{{ person.fir');
+    await page.keyboard.press('Control+Space');
+    const popup = page.locator('.cm-tooltip-autocomplete');
+    await popup.waitFor();
+    expect(await popup.innerText()).toContain('person.first_name');
+    expect(await popup.innerText()).toContain('Ada');
+    // CodeMirror ignores Enter for its first 75 ms (interactionDelay), so a fast typist's Enter stays a newline.
+    await page.waitForTimeout(150);
+    await page.keyboard.press('Enter');
+    expect((await editorText()).split('\n')[1]).toBe('  "c": "{{ person.first_name');
+  });
 });
 
 test('after Save: a template error pinned at its line, a self-signed endpoint described beside the URL', async () => {
@@ -396,6 +410,106 @@ test('read-only for an analyst, at phone width: nothing editable, preview still 
   } finally {
     await phone.close();
   }
+});
+
+test('without two-step authentication, a first edit asks for it, and dismissing the modal undoes the edit', async () => {
+  const url = receiver.url('/two-step');
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Two-step first',
+    trigger: { type: 'metric', metric: uniqueMetric('TwoStepEdit') },
+    status: 'draft',
+    steps: [{ id: 'hook', type: 'webhook', url, body: '{"a": 1}' }],
+  });
+  const email = 'manager-no-two-step@example.com';
+  const password = 'a long password for the manager';
+  const created = await stack.requestAs(stack.owner!.session.token, 'POST', '/api/users', {
+    email,
+    password,
+    role: 'manager',
+  });
+  expect(created.status).toBe(201);
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const p = await ctx.newPage();
+  try {
+    await signInThroughPage(p, stack.apiUrl, { email, password }, `/flows/${flow.body.id}`);
+    await p.click('[data-testid=step][data-step-id="hook"] .step-open');
+    await p.locator('[data-testid=variable]').first().waitFor();
+    const modal = p.locator('[data-testid=two-step-modal]');
+
+    await p.click('[data-testid=webhook-url]');
+    await p.keyboard.press('End');
+    await p.keyboard.insertText('/changed');
+    await modal.waitFor({ state: 'visible' });
+    await p.keyboard.press('Escape');
+    await modal.waitFor({ state: 'hidden' });
+    await expectValue(p.locator('[data-testid=webhook-url]'), url);
+
+    await p.click('[data-testid=webhook-body] .cm-content');
+    await p.keyboard.insertText('zzz');
+    await modal.waitFor({ state: 'visible' });
+    await p.keyboard.press('Escape');
+    await modal.waitFor({ state: 'hidden' });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (await editorTextOf(p)) !== '{"a": 1}')
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await editorTextOf(p)).toBe('{"a": 1}');
+    // The step in the flow still shows the saved URL: no change reached the builder's draft.
+    expect(await p.innerText('[data-testid=step][data-step-id="hook"]')).not.toContain('changed');
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('a webhook not saved yet previews its draft body; a test send asks to save first', async () => {
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'New webhook',
+    trigger: { type: 'metric', metric: uniqueMetric('Unsaved') },
+    status: 'draft',
+    steps: [],
+  });
+  await page.goto(`${stack.apiUrl}/flows/${flow.body.id}`);
+  await page.click('[data-testid="add-step-here"][data-list="root"]');
+  await page.click('[data-testid="add-webhook"]');
+  await page.locator('[data-testid=variable]').first().waitFor();
+  expect(await page.locator('[data-testid=test-send-button]').isDisabled()).toBe(true);
+  await expectText(page.locator('[data-testid=test-send-result]'), 'Save the flow to send a test.');
+  await page.click('[data-testid=webhook-body] .cm-content');
+  await page.keyboard.press('Control+a');
+  await page.keyboard.insertText('{"fixed": [1, 2], "n": {{ event.value|default:5 }}}');
+  await page.click('[data-testid=preview-button]');
+  await expectText(
+    page.locator('[data-testid=preview-output]'),
+    JSON.stringify({ fixed: [1, 2], n: 99.5 }, null, 2),
+  );
+});
+
+test('retry settings in the advanced section are checked as typed and saved with the step', async () => {
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Retries',
+    trigger: { type: 'metric', metric: uniqueMetric('Retries') },
+    status: 'draft',
+    steps: [{ id: 'hook', type: 'webhook', url: receiver.url('/retries'), body: '{"a": 1}' }],
+  });
+  await openStep(flow.body.id, 'hook');
+  await page.click('[data-testid=webhook-advanced] summary');
+  const message = page.locator('[data-testid=retry-message]');
+  await page.fill('[data-testid=retry-maxAttempts]', '0');
+  await expectText(message, 'Attempts in all must be between 1 and 1000.');
+  expect(await page.getAttribute('[data-testid=retry-maxAttempts]', 'aria-invalid')).toBe('true');
+  await page.fill('[data-testid=retry-maxAttempts]', '5');
+  await page.fill('[data-testid=retry-initialIntervalMs]', '2000');
+  await page.fill('[data-testid=retry-maxIntervalMs]', '1000');
+  await expectText(message, 'The longest wait must be at least the first wait.');
+  await page.fill('[data-testid=retry-maxIntervalMs]', '60000');
+  await expectText(message, '');
+  await page.click('[data-testid=save-flow]');
+  await expectText(page.locator('[data-testid=save-status]'), /Saved/);
+  const saved = await stack.request<{ steps: { retry?: unknown }[] }>('GET', `/api/flows/${flow.body.id}`);
+  expect(saved.body.steps[0]!.retry).toEqual({
+    maxAttempts: 5,
+    initialIntervalMs: 2000,
+    maxIntervalMs: 60000,
+  });
 });
 
 async function editorTextOf(p: Page): Promise<string> {
