@@ -1,4 +1,5 @@
 import { loadConfig } from '../config';
+import { describeLocation } from '../db';
 import { createLogger } from '../logger';
 import { startApi } from './server';
 
@@ -6,7 +7,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('api', config.logLevel);
   const api = await startApi(config, logger);
-  logger.info({ url: api.url }, 'API listening');
+  logger.info({ url: api.url, database: describeLocation(config.database) }, 'API listening');
   const stop = () => {
     logger.info('API stopping');
     api.close().then(

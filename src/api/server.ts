@@ -45,7 +45,7 @@ export interface RunningApi {
 
 /** Builds the API's collaborators from config and listens. */
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
-  const db = await openDatabase(config.dbPath);
+  const db = await openDatabase(config.database);
   const secrets = createSecretBox(config, logger);
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });

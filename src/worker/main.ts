@@ -1,4 +1,5 @@
 import { loadConfig } from '../config';
+import { describeLocation } from '../db';
 import { createLogger } from '../logger';
 import { createWorker, installRuntimeLogger } from './worker';
 
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       temporal: config.temporal.address,
       namespace: config.temporal.namespace,
+      database: describeLocation(config.database),
     },
     'worker started',
   );

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrationProvider } from '../../src/db/migrations';
@@ -80,5 +82,20 @@ test('upgrading to the analytics schema counts deliveries recorded before it', a
     { grain: 'd', count: 1 },
     { grain: 'h', count: 1 },
   ]);
+  await db.destroy();
+});
+
+test('on SQLite the migrations create exactly the schema they always did (recorded before PostgreSQL came)', async () => {
+  const sqlite = new SqliteDatabase(':memory:');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  expect((await new Migrator({ db, provider: migrationProvider }).migrateToLatest()).error).toBeUndefined();
+  const schema = sqlite
+    .prepare(
+      "select type, name, tbl_name, sql from sqlite_master where name not like 'kysely_%' order by type, name",
+    )
+    .all();
+  expect(schema).toEqual(
+    JSON.parse(fs.readFileSync(path.join(__dirname, '../fixtures/sqlite-schema.json'), 'utf8')),
+  );
   await db.destroy();
 });
