@@ -1,12 +1,12 @@
-import type { Expression, Kysely, RawBuilder } from 'kysely';
+import type { Expression, QueryExecutorProvider, RawBuilder } from 'kysely';
 import { PostgresAdapter, sql } from 'kysely';
 
 /** The two databases hookflow runs on: SQLite embedded (the default), PostgreSQL to scale out. */
 export type DialectName = 'sqlite' | 'postgres';
 
 /** Which database a Kysely instance (or a transaction of one) talks to. */
-export function dialectOf(db: Kysely<unknown> | Kysely<never>): DialectName {
-  return (db as Kysely<unknown>).getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+export function dialectOf(db: QueryExecutorProvider): DialectName {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
 
 /**
@@ -25,7 +25,7 @@ export function isUniqueViolation(err: unknown): boolean {
  * whatever characters it holds.
  */
 export function jsonValue(
-  db: Kysely<unknown> | Kysely<never>,
+  db: QueryExecutorProvider,
   column: string,
   keys: readonly string[],
 ): RawBuilder<unknown> {
@@ -41,11 +41,23 @@ export function jsonValue(
  * does not: ILIKE there). The pattern carries its own ESCAPE clause when it needs one.
  */
 export function likeAnyCase(
-  db: Kysely<unknown> | Kysely<never>,
+  db: QueryExecutorProvider,
   expr: Expression<unknown>,
   pattern: Expression<unknown>,
 ): RawBuilder<boolean> {
   return dialectOf(db) === 'postgres'
     ? sql<boolean>`${expr} ilike ${pattern}`
     : sql<boolean>`${expr} like ${pattern}`;
+}
+
+/**
+ * Inside a transaction: waits until no other transaction holds `key`, then holds it until this one
+ * ends. SQLite needs nothing (hookflow's transactions begin IMMEDIATE: one writer at a time); on
+ * PostgreSQL (read committed) it serialises a read-then-write that SQLite serialised, such as
+ * "is there another owner?" before removing one, or merging into a profile read in the same
+ * transaction.
+ */
+export async function lockForTransaction(trx: QueryExecutorProvider, key: string): Promise<void> {
+  if (dialectOf(trx) !== 'postgres') return;
+  await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx);
 }

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { lockForTransaction } from './dialect';
 import type { Database, ProfilesTable } from './schema';
 
 /** A profile row with its JSON data read. */
@@ -39,6 +40,15 @@ export interface ProfileRecord {
 
 export class ProfileStore {
   constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * In a transaction that reads a profile to write it merged: holds the profile until the
+   * transaction ends, so two concurrent writers merge one after the other (PostgreSQL; SQLite's
+   * transactions are serial already). Taken also for a profile that does not exist yet.
+   */
+  async lockForMerge(id: string): Promise<void> {
+    await lockForTransaction(this.db, `profile:${id}`);
+  }
 
   async get(id: string): Promise<ProfileRow | undefined> {
     const row = await this.db.selectFrom('profiles').selectAll().where('id', '=', id).executeTakeFirst();
