@@ -43,6 +43,18 @@ describe.each(TEST_DATABASES)('on %s', (dbKind) => {
     ).rejects.toBeInstanceOf(RateLimitedError);
   });
 
+  test('two requests creating one email at once: one user, the other a conflict (the unique key decides)', async () => {
+    const both = await Promise.allSettled(
+      [1, 2].map(() =>
+        accounts.users.create({ email: 'twin@example.com', password: PASSWORD, role: 'analyst' }),
+      ),
+    );
+    expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = both.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toBeInstanceOf(ConflictError);
+    expect((await accounts.users.list()).filter((u) => u.email === 'twin@example.com')).toHaveLength(1);
+  });
+
   test('the last owner can be neither demoted nor removed; two owners removing each other leave one', async () => {
     const a = await accounts.users.create({ email: 'a@example.com', password: PASSWORD, role: 'owner' });
     await expect(accounts.users.setRole(a.id, 'admin')).rejects.toMatchObject({ code: 'last_owner' });
