@@ -42,11 +42,12 @@ export class ProfileStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   /**
-   * In a transaction that reads a profile to write it merged: holds the profile until the
-   * transaction ends, so two concurrent writers merge one after the other (PostgreSQL; SQLite's
-   * transactions are serial already). Taken also for a profile that does not exist yet.
+   * In a transaction that reads what it then writes for a profile (a merge of its data, its
+   * segment memberships): holds the profile until the transaction ends, so two such writers take
+   * turns (PostgreSQL; SQLite's transactions are serial already). Works for a profile not yet
+   * created too.
    */
-  async lockForMerge(id: string): Promise<void> {
+  async hold(id: string): Promise<void> {
     await lockForTransaction(this.db, `profile:${id}`);
   }
 

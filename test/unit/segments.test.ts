@@ -138,6 +138,40 @@ describe.each(TEST_DATABASES)('on %s', (dbKind) => {
     ]);
   });
 
+  test('two changes of one profile re-evaluated at once (two API processes) enter it once, queue one entry', async () => {
+    const seg = await service.create({ name: 'VIPs', definition: vip });
+    await service.idle();
+    // Queueing the entry takes a while, inside the transaction: the other change reads meanwhile.
+    const slow = new (class extends RecordingQueue {
+      override enqueue(
+        trx: Transaction<Database>,
+        trigger: EntryTrigger,
+        profileId: string,
+        changeId: string,
+      ) {
+        return new Promise((r) => setTimeout(r, 50)).then(() =>
+          super.enqueue(trx, trigger, profileId, changeId),
+        );
+      }
+    })();
+    const processes = [1, 2, 3, 4].map(
+      () =>
+        new SegmentService({
+          db,
+          lists: noLists,
+          logger: pino({ level: 'silent' }),
+          entries: slow,
+          now: () => new Date(clock),
+        }),
+    );
+    await profile('prf_1', { vip: true });
+    await Promise.all(processes.map((p) => p.reevaluate('prf_1', { kind: 'profile' })));
+    await Promise.all(processes.map((p) => p.close()));
+    expect((await service.get(seg.id)).memberCount).toBe(1);
+    expect(await history(seg.id)).toHaveLength(1);
+    expect(slow.enqueued).toHaveLength(1);
+  });
+
   test('an event only re-evaluates segments that read its metric (or the profile, when it changed)', async () => {
     const b = await service.create({ name: 'buyers', definition: buyers });
     const v = await service.create({ name: 'VIPs', definition: vip });
