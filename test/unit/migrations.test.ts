@@ -3,6 +3,7 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { openDatabase } from '../../src/db';
 import { migrationProvider } from '../../src/db/migrations';
 import type { Database } from '../../src/db/schema';
 import { createTestPostgresDatabase, TEST_DATABASES } from '../support/databases';
@@ -141,4 +142,16 @@ test('PostgreSQL gets the same tables and columns as SQLite', async () => {
   const onSqlite = await columns(await bare('sqlite'), 'sqlite');
   expect(onSqlite.length).toBeGreaterThan(100);
   expect(await columns(await bare('postgres'), 'postgres')).toEqual(onSqlite);
+});
+
+test('on PostgreSQL, processes starting together on a new database migrate it once', async () => {
+  const url = await createTestPostgresDatabase('migrate_together');
+  const dbs = await Promise.all([1, 2, 3, 4].map(() => openDatabase({ kind: 'postgres', url, poolSize: 2 })));
+  const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(
+    dbs[0]!,
+  );
+  expect(applied.rows.map((r) => r.name)).toEqual(
+    Object.keys(await migrationProvider.getMigrations()).sort(),
+  );
+  await Promise.all(dbs.map((db) => db.destroy()));
 });
