@@ -6,8 +6,9 @@
 TEMPORAL_CLI_VERSION := v1.5.1
 TOOLS := $(CURDIR)/.tools
 TEMPORAL := $(TOOLS)/temporal
-# What the doctor checks for: the ports of `make start`, Chromium for `make test`, else what builds.
-DOCTOR_FOR := $(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build))
+# What the doctor checks for: the ports of `make start`, Chromium and PostgreSQL for `make test`,
+# PostgreSQL for `make start-cluster`, else what builds.
+DOCTOR_FOR := $(if $(filter start-cluster,$(MAKECMDGOALS)),cluster,$(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build)))
 
 .PHONY: start test doctor system deps tools build lint bench bench-analytics bench-lists bench-audience bench-dates bench-price-drop clean
 
@@ -26,6 +27,7 @@ bench: deps build
 	npm run build:bench
 	node dist-bench/bench/bench.js $(ARGS)
 
+# Analytics queries over 1,000,000 seeded deliveries; ARGS="--db postgres" times them on PostgreSQL.
 bench-analytics: deps build
 	npm run build:bench
 	node dist-bench/bench/analytics.js $(ARGS)

@@ -17,5 +17,8 @@ module.exports = {
   // Integration suites start a Temporal dev server, a worker and the API: give them room on 2 cores.
   testTimeout: 120000,
   watchman: false,
+  // One throwaway PostgreSQL cluster per run: suites run on both databases (test/support/databases.ts).
+  globalSetup: '<rootDir>/test/support/postgres-setup.ts',
+  globalTeardown: '<rootDir>/test/support/postgres-teardown.ts',
   moduleNameMapper: { '^protobufjs/ext/protojson$': protojson },
 };

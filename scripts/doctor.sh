@@ -6,6 +6,7 @@
 #                                      what `make test` needs (make test runs this first)
 #   scripts/doctor.sh --install start  the same for `make start`, plus its ports
 #   scripts/doctor.sh --install build  what building needs (make bench, make build)
+#   scripts/doctor.sh --install cluster  what `make start-cluster` needs (PostgreSQL among it)
 #
 # Exit status 0 when everything the chosen command needs is there (or was installed), 1 otherwise.
 # System packages are installed only when missing, with one `apt-get update` per run, so a machine
@@ -19,9 +20,9 @@ PURPOSE=all
 for arg in "$@"; do
   case "$arg" in
     --install) INSTALL=1 ;;
-    start | test | build | all) PURPOSE=$arg ;;
+    start | test | build | cluster | all) PURPOSE=$arg ;;
     *)
-      echo "usage: scripts/doctor.sh [--install] [start|test|build|all]" >&2
+      echo "usage: scripts/doctor.sh [--install] [start|test|build|cluster|all]" >&2
       exit 2
       ;;
   esac
@@ -34,6 +35,7 @@ CHROMIUM=/usr/bin/chromium
 # The Debian packages behind each binary we may install.
 APT_BUILD="build-essential python3"
 APT_CHROMIUM="chromium"
+APT_POSTGRES="postgresql"
 
 failures=0
 apt_updated=0
@@ -113,7 +115,24 @@ describe() {
     make) make --version | head -n 1 ;;
     python3) python3 --version 2>&1 ;;
     Chromium) "$CHROMIUM" --version 2>/dev/null | head -n 1 ;;
+    PostgreSQL) printf '%s at %s' "$("$(postgres_bin)/postgres" --version 2>/dev/null)" "$(postgres_bin)" ;;
   esac
+}
+
+# The folder of initdb/pg_ctl/postgres, found as src/cluster/postgres.ts findPostgresBin() finds it:
+# HOOKFLOW_PG_BIN, else the newest /usr/lib/postgresql/<version>/bin (Debian puts none on PATH).
+postgres_bin() {
+  if [ -n "${HOOKFLOW_PG_BIN:-}" ]; then
+    [ -x "$HOOKFLOW_PG_BIN/initdb" ] && printf '%s' "$HOOKFLOW_PG_BIN"
+    return
+  fi
+  local v
+  for v in $(ls /usr/lib/postgresql 2>/dev/null | sort -rn); do
+    if [ -x "/usr/lib/postgresql/$v/bin/initdb" ]; then
+      printf '%s' "/usr/lib/postgresql/$v/bin"
+      return
+    fi
+  done
 }
 
 port_free() {
@@ -175,6 +194,12 @@ check_or_install python3 "command -v python3 >/dev/null 2>&1" "$APT_BUILD"
 # Debian's Chromium for the page tests (playwright-core drives it; nothing downloads a browser).
 if [ "$PURPOSE" = test ] || [ "$PURPOSE" = all ]; then
   check_or_install Chromium "[ -x $CHROMIUM ]" "$APT_CHROMIUM"
+fi
+
+# PostgreSQL: the test suite runs on it too (a throwaway cluster per run); `make start-cluster` keeps one.
+# Debian's package starts a cluster of its own as a service; ours run as plain processes beside it.
+if [ "$PURPOSE" = test ] || [ "$PURPOSE" = cluster ] || [ "$PURPOSE" = all ]; then
+  check_or_install PostgreSQL '[ -n "$(postgres_bin)" ]' "$APT_POSTGRES"
 fi
 
 # Ports `make start` listens on; the tests pick free ports themselves.

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import type { DatabaseLocation } from './db';
 import { ConfigError } from './errors';
 import { isKnownTimeZone } from './shared/time-zones';
 import type { RetrySettings } from './shared/retry';
@@ -15,6 +16,19 @@ function parseOutbound(allow: string | undefined, ports: string | undefined): Ou
   }
 }
 
+function isPostgresUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (
+      (u.protocol === 'postgres:' || u.protocol === 'postgresql:') &&
+      u.hostname !== '' &&
+      u.pathname.length > 1
+    );
+  } catch {
+    return false;
+  }
+}
+
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
 /**
@@ -26,6 +40,16 @@ const envSchema = z.object({
   HOOKFLOW_DATA_DIR: z.string().min(1).default('.data'),
   /** SQLite database file. @default "<data dir>/hookflow.sqlite" */
   HOOKFLOW_DB_PATH: z.string().min(1).optional(),
+  /**
+   * A PostgreSQL database instead of the SQLite file: `postgres://user:password@host:5432/hookflow`
+   * (the database must exist; hookflow creates its tables). @default unset (SQLite)
+   */
+  HOOKFLOW_DATABASE_URL: z
+    .string()
+    .refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL with a host and a database name')
+    .optional(),
+  /** PostgreSQL connections each API or worker process keeps at most. @default 10 */
+  HOOKFLOW_DATABASE_POOL_SIZE: int(1, 1000).default(10),
   /** Temporal frontend address (host:port). @default "localhost:7233" */
   TEMPORAL_ADDRESS: z
     .string()
@@ -121,7 +145,10 @@ export type RetryDefaults = RetrySettings;
 
 export interface Config {
   dataDir: string;
+  /** The SQLite file; used when {@link Config.database} is SQLite. */
   dbPath: string;
+  /** The database the API and the worker open: PostgreSQL when HOOKFLOW_DATABASE_URL is set. */
+  database: DatabaseLocation;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   api: { host: string; port: number; trustProxy: boolean | number | string };
   webhook: {
@@ -155,9 +182,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const dataDir = path.resolve(e.HOOKFLOW_DATA_DIR);
+  const dbPath = path.resolve(e.HOOKFLOW_DB_PATH ?? path.join(dataDir, 'hookflow.sqlite'));
   return {
     dataDir,
-    dbPath: path.resolve(e.HOOKFLOW_DB_PATH ?? path.join(dataDir, 'hookflow.sqlite')),
+    dbPath,
+    database: e.HOOKFLOW_DATABASE_URL
+      ? { kind: 'postgres', url: e.HOOKFLOW_DATABASE_URL, poolSize: e.HOOKFLOW_DATABASE_POOL_SIZE }
+      : { kind: 'sqlite', file: dbPath },
     temporal: {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,

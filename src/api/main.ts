@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { loadConfig } from '../config';
+import { describeLocation } from '../db';
 import { createLogger } from '../logger';
 import { startApi } from './server';
 
@@ -7,7 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger('api', config.logLevel);
   const api = await startApi(config, logger);
-  logger.info({ url: api.url }, 'API listening');
+  logger.info({ url: api.url, database: describeLocation(config.database) }, 'API listening');
   // First signal: stop accepting, finish the requests in flight, close the database and Temporal
   // connections. A second one: the operator does not want to wait.
   let stopping = false;

@@ -5,6 +5,7 @@ import { openDatabase } from '../db';
 import { DeliveryStore } from '../db/delivery-store';
 import { EventStore } from '../db/event-store';
 import { FlowStore } from '../flows/store';
+import { ConflictError } from '../errors';
 import { EventService } from '../events/service';
 import { FlowService } from '../flows/service';
 import { filterRules } from './filter-rules';
@@ -64,7 +65,7 @@ export interface RunningApi {
 
 /** Builds the API's collaborators from config and listens. */
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
-  const db = await openDatabase(config.dbPath);
+  const db = await openDatabase(config.database);
   const secrets = createSecretBox(config, logger);
   const connection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({ connection, namespace: config.temporal.namespace });
@@ -87,8 +88,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   // First start: the initial owner comes from configuration (never from the repository).
   // Otherwise a one-time setup link is printed once the API listens (see below).
   if (config.owner && (await accounts.users.count()) === 0) {
-    await accounts.users.create({ ...config.owner, role: 'owner' });
-    logger.info({ email: config.owner.email }, 'initial owner created from HOOKFLOW_OWNER_EMAIL');
+    try {
+      await accounts.users.create({ ...config.owner, role: 'owner' });
+      logger.info({ email: config.owner.email }, 'initial owner created from HOOKFLOW_OWNER_EMAIL');
+    } catch (err) {
+      // Several API processes starting together on one PostgreSQL database: another created it.
+      if (!(err instanceof ConflictError)) throw err;
+    }
   }
   const setupToken = await accounts.firstOwner.createToken();
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);

@@ -4,6 +4,7 @@ import type { Transaction } from 'kysely';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Database, Db } from '../db';
+import { dialectOf } from '../db';
 import { EntryStore } from '../db/entry-store';
 import type { RunRow } from '../db/entry-store';
 import { EventStore } from '../db/event-store';
@@ -165,15 +166,28 @@ export class FlowEntries implements EntryQueue {
 
   /** Starts every run recorded but not started (after a crash between commit and start); returns how many. */
   async sweep(now = Date.now()): Promise<number> {
-    const store = new EntryStore(this.deps.db);
     const before = new Date(now - SWEEP_GRACE_MS).toISOString();
+    const { db } = this.deps;
     let total = 0;
     for (;;) {
-      const rows = await store.unstarted(before, SWEEP_BATCH);
-      if (rows.length === 0) return total;
-      await this.startRows(rows);
-      total += rows.length;
-      if (rows.length < SWEEP_BATCH) return total;
+      // PostgreSQL: several API processes sweep at once; each claims its batch (skipping rows
+      // another holds) and marks it in the same transaction. SQLite has one writer at a time, and
+      // holding its write lock while Temporal answers would stall every other write: no claim.
+      const n =
+        dialectOf(db) === 'postgres'
+          ? await db.transaction().execute(async (trx) => {
+              const store = new EntryStore(trx);
+              const rows = await store.unstarted(before, SWEEP_BATCH, { claim: true });
+              await this.startRows(rows, store);
+              return rows.length;
+            })
+          : await (async () => {
+              const rows = await new EntryStore(db).unstarted(before, SWEEP_BATCH);
+              await this.startRows(rows);
+              return rows.length;
+            })();
+      total += n;
+      if (n < SWEEP_BATCH) return total;
     }
   }
 
@@ -182,7 +196,8 @@ export class FlowEntries implements EntryQueue {
    * database's write lock a thousand times for an import, waiting on the worker's writes each time.
    * A crash in between only leaves started runs unmarked; the sweep finds them already started.
    */
-  private async startRows(rows: readonly RunRow[]): Promise<void> {
+  private async startRows(rows: readonly RunRow[], marks = new EntryStore(this.deps.db)): Promise<void> {
+    if (rows.length === 0) return;
     let next = 0;
     const started: string[] = [];
     const worker = async () => {
@@ -194,7 +209,7 @@ export class FlowEntries implements EntryQueue {
     try {
       await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, rows.length) }, worker));
     } finally {
-      await new EntryStore(this.deps.db).markStarted(started, new Date().toISOString());
+      await marks.markStarted(started, new Date().toISOString());
     }
   }
 

@@ -94,6 +94,8 @@ export class ProfileService {
     const results = await this.db.transaction().execute(async (trx) => {
       const store = new ProfileStore(trx);
       const out: { profile: PublicProfile; created: boolean }[] = [];
+      // In one order whatever the order given: two imports sharing profiles never wait on each other.
+      for (const id of [...new Set(inputs.map(profileIdFor))].sort()) await store.hold(id);
       for (const input of inputs) {
         const id = profileIdFor(input);
         const before = await store.get(id);

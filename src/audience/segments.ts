@@ -2,6 +2,8 @@ import { refuseIfTriggering } from './in-use';
 import crypto from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Db, Database } from '../db';
+import { dialectOf } from '../db';
+import { ProfileStore } from '../db/profile-store';
 import type { SegmentsTable } from '../db/schema';
 import { NotFoundError, ValidationError } from '../errors';
 import type { Logger } from '../logger';
@@ -257,6 +259,7 @@ export class SegmentService {
       // only when something moves (deciding again inside it, as another change may have won).
       if ((await this.changes(this.db, profileId, segments, needs, cause)).length === 0) continue;
       const started = await this.db.transaction().execute(async (trx) => {
+        await new ProfileStore(trx).hold(profileId);
         const now = this.now();
         const pending: PendingEntry[] = [];
         for (const change of await this.changes(trx, profileId, segments, needs, cause)) {
@@ -369,7 +372,10 @@ export class SegmentService {
     for (;;) {
       if (this.closed) return;
       const done = await this.db.transaction().execute(async (trx) => {
-        const seg = await trx.selectFrom('segments').selectAll().where('id', '=', id).executeTakeFirst();
+        const read = trx.selectFrom('segments').selectAll().where('id', '=', id);
+        // Two API processes resuming one recompute: on PostgreSQL the segment row makes their
+        // batches take turns, each continuing from the cursor the other stored.
+        const seg = await (dialectOf(trx) === 'postgres' ? read.forUpdate() : read).executeTakeFirst();
         if (!seg || seg.recompute_status !== 'running') return true;
         const now = this.now();
         let q = trx.selectFrom('profiles').select('id').orderBy('id').limit(RECOMPUTE_BATCH);
@@ -432,10 +438,13 @@ export class SegmentService {
     organic: boolean,
   ): Promise<PendingEntry[]> {
     const at = now.toISOString();
-    await trx
+    // The member key decides when a recompute and a change of the profile both enter it at once.
+    const inserted = await trx
       .insertInto('segment_members')
       .values({ segment_id: segmentId, profile_id: profileId, entered_at: at })
-      .execute();
+      .onConflict((oc) => oc.columns(['segment_id', 'profile_id']).doNothing())
+      .executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return [];
     const history = await trx
       .insertInto('segment_membership_history')
       .values({
@@ -459,11 +468,12 @@ export class SegmentService {
     profileId: string,
     now: Date,
   ): Promise<void> {
-    await trx
+    const deleted = await trx
       .deleteFrom('segment_members')
       .where('segment_id', '=', segmentId)
       .where('profile_id', '=', profileId)
-      .execute();
+      .executeTakeFirst();
+    if (Number(deleted.numDeletedRows) === 0) return;
     await trx
       .updateTable('segment_membership_history')
       .set({ exited_at: now.toISOString() })

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { isUniqueViolation } from '../db';
 import type { UserColumns, UserStore } from '../db/user-store';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import type { Lockout } from './lockout';
@@ -54,7 +55,13 @@ export class UserService {
       updated_at: now,
       disabled_at: null,
     };
-    await this.users.insert(row);
+    try {
+      await this.users.insert(row);
+    } catch (err) {
+      // Two requests for one email at once both pass the check above; the unique key refuses one.
+      if (isUniqueViolation(err)) throw new ConflictError('email_taken', `a user with email ${email} exists`);
+      throw err;
+    }
     return toUser(row);
   }
 

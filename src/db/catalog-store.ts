@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
+import { likeAnyCase } from './dialect';
 import type {
   CatalogItemsTable,
   Database,
@@ -170,7 +171,7 @@ export class CatalogStore {
       .distinct()
       .where('metric', 'in', [...metrics])
       .where('time', '>=', since)
-      .where('properties', 'like', likeContaining(itemId))
+      .where(likeAnyCase(this.db, sql.ref('properties'), likeContaining(itemId)))
       .orderBy('profile_id')
       .limit(limit);
     if (after !== null) q = q.where('profile_id', '>', after);
@@ -185,7 +186,7 @@ export class CatalogStore {
       .select(sql<number>`count(distinct profile_id)`.as('n'))
       .where('metric', 'in', [...metrics])
       .where('time', '>=', since)
-      .where('properties', 'like', likeContaining(itemId))
+      .where(likeAnyCase(this.db, sql.ref('properties'), likeContaining(itemId)))
       .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
@@ -202,7 +203,7 @@ export class CatalogStore {
       .select(['profile_id', 'metric', 'time', 'properties'])
       .where('profile_id', 'in', [...profileIds])
       .where('metric', 'in', [...metrics])
-      .where('properties', 'like', likeContaining(itemId))
+      .where(likeAnyCase(this.db, sql.ref('properties'), likeContaining(itemId)))
       .execute();
   }
 }

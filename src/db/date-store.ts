@@ -1,16 +1,11 @@
 import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
+import { jsonValue } from './dialect';
 import type { Database } from './schema';
 
 /** A profile holding a date property: its id and as much of its data as the date rules read. */
 export interface DatedProfile {
   id: string;
   data: Record<string, unknown>;
-}
-
-/** The JSON path of a profile property, quoted so any property name is one key. */
-export function propertyPath(property: string): string {
-  return `$.properties."${property.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
 /** Date-property flows: sweep watermarks, the occurrence of each date run, profiles with the property. */
@@ -63,14 +58,10 @@ export class DateStore {
    * zone only (the sweep reads every profile each minute; whole profiles only for those due).
    */
   async profilesWith(property: string, cursor: string | undefined, limit: number): Promise<DatedProfile[]> {
-    const value = sql<unknown>`json_extract(data, ${propertyPath(property)})`;
+    const value = jsonValue(this.db, 'data', ['properties', property]);
     let q = this.db
       .selectFrom('profiles')
-      .select([
-        'id',
-        value.as('value'),
-        sql<unknown>`json_extract(data, '$.location.timezone')`.as('timezone'),
-      ])
+      .select(['id', value.as('value'), jsonValue(this.db, 'data', ['location', 'timezone']).as('timezone')])
       .where(value, 'is not', null);
     if (cursor !== undefined) q = q.where('id', '>', cursor);
     const rows = await q.orderBy('id').limit(limit).execute();

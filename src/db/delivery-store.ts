@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import { sql } from 'kysely';
 import { dayOf, hourOf, latencyBucket } from './buckets';
+import { lockForTransaction } from './dialect';
 import type { Db } from './index';
 import type { AttemptClass, Database, DeliveriesTable, DeliveryStatus, Grain } from './schema';
 
@@ -33,6 +34,15 @@ export type DeliveryRow = DeliveriesTable;
 type Trx = Transaction<Database>;
 
 /** Deliveries (one webhook step of one run, or one resend) and their attempts. */
+/**
+ * Each change of a delivery reads its state, then writes it and moves its roll-up counts: workers
+ * recording attempts, resends and finalizing take turns per delivery (on PostgreSQL; SQLite's
+ * transactions take turns already).
+ */
+function holdDelivery(trx: Transaction<Database>, id: string): Promise<void> {
+  return lockForTransaction(trx, `delivery:${id}`);
+}
+
 export class DeliveryStore {
   constructor(private readonly db: Db) {}
 
@@ -44,6 +54,7 @@ export class DeliveryStore {
   async recordAttempt(a: AttemptRecord): Promise<void> {
     const now = new Date().toISOString();
     await this.db.transaction().execute(async (trx) => {
+      await holdDelivery(trx, a.deliveryId);
       const inserted = await trx
         .insertInto('delivery_attempts')
         .values({
@@ -191,6 +202,7 @@ export class DeliveryStore {
     const now = new Date().toISOString();
     return this.db.transaction().execute(async (trx) => {
       // Read the link inside the transaction: two resends of one delivery are decided one after the other.
+      await holdDelivery(trx, original.id);
       const current = await trx
         .selectFrom('deliveries')
         .select('resent_to')
@@ -246,6 +258,8 @@ export class DeliveryStore {
   /** Undoes {@link createResend} when its workflow could not be started. */
   async abandonResend(original: DeliveryRow, resendId: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      await holdDelivery(trx, original.id);
+      await holdDelivery(trx, resendId);
       const row = await trx
         .selectFrom('deliveries')
         .select(['status', 'attempts', 'created_at'])
@@ -273,6 +287,7 @@ export class DeliveryStore {
     reason: string,
   ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      await holdDelivery(trx, id);
       const row = await trx
         .selectFrom('deliveries')
         .select(['status', 'attempts', 'created_at', 'flow_id', 'step_id'])

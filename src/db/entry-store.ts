@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { dialectOf } from './dialect';
 import type { Database, RunsTable } from './schema';
 
 export type RunRow = RunsTable;
@@ -53,16 +54,20 @@ export class EntryStore {
     return out;
   }
 
-  /** Recorded runs Temporal has not accepted yet, recorded before `before`, oldest first. */
-  async unstarted(before: string, limit: number): Promise<RunRow[]> {
-    return this.db
+  /**
+   * Recorded runs Temporal has not accepted yet, recorded before `before`, oldest first. With
+   * `claim` (inside a transaction, PostgreSQL): only rows no other transaction claimed, held until
+   * this one ends, so sweeps of several processes share the outbox instead of racing for it.
+   */
+  async unstarted(before: string, limit: number, opts: { claim?: boolean } = {}): Promise<RunRow[]> {
+    const q = this.db
       .selectFrom('runs')
       .selectAll()
       .where('started_at', 'is', null)
       .where('created_at', '<', before)
       .orderBy('created_at')
-      .limit(limit)
-      .execute();
+      .limit(limit);
+    return (opts.claim && dialectOf(this.db) === 'postgres' ? q.forUpdate().skipLocked() : q).execute();
   }
 
   async markStarted(runIds: readonly string[], at: string): Promise<void> {

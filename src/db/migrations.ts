@@ -1,5 +1,5 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
-import { sql } from 'kysely';
+import type { ColumnDataType, CreateTableBuilder, Kysely, Migration, MigrationProvider } from 'kysely';
+import { PostgresAdapter, sql } from 'kysely';
 
 /**
  * Migrations live in code (not files on disk) so the compiled worker and API carry them. Keep the
@@ -12,6 +12,25 @@ import { sql } from 'kysely';
 function latencyBucket0002(ms: number): number {
   return Math.max(0, Math.floor(Math.log(Math.max(ms, 0) + 1) / Math.log(1.1)));
 }
+
+/**
+ * Migrations say what SQLite got, word for word (its schema must never change under a database
+ * already in use); where PostgreSQL needs other words, these choose them. Frozen like the rest.
+ */
+const onPostgres = (db: Kysely<unknown>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/** An auto-numbered `id` primary key: `integer … autoincrement` on SQLite, `serial` on PostgreSQL. */
+function autoId(db: Kysely<unknown>) {
+  return <T extends string, C extends string>(
+    t: CreateTableBuilder<T, C>,
+  ): CreateTableBuilder<T, C | 'id'> =>
+    onPostgres(db)
+      ? t.addColumn('id', 'serial', (c) => c.primaryKey())
+      : t.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+}
+
+/** Prices: SQLite's `real` is 8 bytes; PostgreSQL's is 4 (6 digits), so `double precision` there. */
+const realType = (db: Kysely<unknown>): ColumnDataType => (onPostgres(db) ? 'double precision' : 'real');
 
 const migrations: Record<string, Migration> = {
   '0001_initial': {
@@ -125,7 +144,7 @@ const migrations: Record<string, Migration> = {
 
       await db.schema
         .createTable('delivery_attempts')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call(autoId(db))
         .addColumn('delivery_id', 'text', (c) => c.notNull())
         .addColumn('attempt', 'integer', (c) => c.notNull())
         .addColumn('manual', 'integer', (c) => c.notNull())
@@ -283,7 +302,7 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('recovery_codes')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call(autoId(db))
         .addColumn('user_id', 'text', (c) => c.notNull())
         .addColumn('code_hash', 'text', (c) => c.notNull())
         .addColumn('used_at', 'text')
@@ -312,7 +331,7 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('api_keys_user_idx').on('api_keys').column('user_id').execute();
       await db.schema
         .createTable('audit_log')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call(autoId(db))
         .addColumn('at', 'text', (c) => c.notNull())
         .addColumn('user_id', 'text', (c) => c.notNull())
         .addColumn('api_key_id', 'text')
@@ -477,7 +496,7 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('segment_membership_history')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call(autoId(db))
         .addColumn('segment_id', 'text', (c) => c.notNull())
         .addColumn('profile_id', 'text', (c) => c.notNull())
         .addColumn('entered_at', 'text', (c) => c.notNull())
@@ -524,7 +543,7 @@ const migrations: Record<string, Migration> = {
         .addColumn('title', 'text', (c) => c.notNull())
         .addColumn('url', 'text')
         .addColumn('image_url', 'text')
-        .addColumn('price', 'real', (c) => c.notNull())
+        .addColumn('price', realType(db), (c) => c.notNull())
         .addColumn('currency', 'text', (c) => c.notNull())
         .addColumn('in_stock', 'integer', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
@@ -532,9 +551,9 @@ const migrations: Record<string, Migration> = {
         .execute();
       await db.schema
         .createTable('catalog_price_history')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .$call(autoId(db))
         .addColumn('item_id', 'text', (c) => c.notNull())
-        .addColumn('price', 'real', (c) => c.notNull())
+        .addColumn('price', realType(db), (c) => c.notNull())
         .addColumn('currency', 'text', (c) => c.notNull())
         .addColumn('changed_at', 'text', (c) => c.notNull())
         .execute();
@@ -547,8 +566,8 @@ const migrations: Record<string, Migration> = {
         .createTable('price_drops')
         .addColumn('id', 'text', (c) => c.primaryKey())
         .addColumn('item_id', 'text', (c) => c.notNull())
-        .addColumn('previous_price', 'real', (c) => c.notNull())
-        .addColumn('price', 'real', (c) => c.notNull())
+        .addColumn('previous_price', realType(db), (c) => c.notNull())
+        .addColumn('price', realType(db), (c) => c.notNull())
         .addColumn('currency', 'text', (c) => c.notNull())
         .addColumn('created_at', 'text', (c) => c.notNull())
         .execute();

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { lockForTransaction } from './dialect';
 import type { Database, ProfilesTable } from './schema';
 
 /** A profile row with its JSON data read. */
@@ -39,6 +40,16 @@ export interface ProfileRecord {
 
 export class ProfileStore {
   constructor(private readonly db: Kysely<Database>) {}
+
+  /**
+   * In a transaction that reads what it then writes for a profile (a merge of its data, its
+   * segment memberships): holds the profile until the transaction ends, so two such writers take
+   * turns (PostgreSQL; SQLite's transactions are serial already). Works for a profile not yet
+   * created too.
+   */
+  async hold(id: string): Promise<void> {
+    await lockForTransaction(this.db, `profile:${id}`);
+  }
 
   async get(id: string): Promise<ProfileRow | undefined> {
     const row = await this.db.selectFrom('profiles').selectAll().where('id', '=', id).executeTakeFirst();

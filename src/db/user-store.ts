@@ -1,6 +1,7 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { Db } from './index';
 import type { UsersTable } from './schema';
+import { lockForTransaction } from './dialect';
 
 export type UserRow = Selectable<UsersTable>;
 
@@ -27,7 +28,11 @@ export class UserStore {
    * a check and the write it guards cannot be split by another request.
    */
   transaction<T>(work: (users: UserStore) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => work(new UserStore(trx)));
+    return this.db.transaction().execute(async (trx) => {
+      // PostgreSQL runs transactions side by side: account checks and changes take turns there too.
+      await lockForTransaction(trx, 'users');
+      return work(new UserStore(trx));
+    });
   }
 
   async count(): Promise<number> {

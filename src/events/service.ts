@@ -53,6 +53,7 @@ export class EventService {
       const events = new EventStore(trx);
       // The profile keeps what the event does not carry (fields and properties set through the profile API).
       const profiles = new ProfileStore(trx);
+      await profiles.hold(profileId);
       const before = await profiles.get(profileId);
       const data = mergeProfile(before?.data, input.profile);
       const profileChanged = JSON.stringify(before?.data) !== JSON.stringify(data);

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { loadConfig } from '../config';
+import { describeLocation } from '../db';
 import { createLogger } from '../logger';
 import { serveMetrics } from './metrics';
 import { createWorker, installRuntimeLogger } from './worker';
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       namespace: config.temporal.namespace,
       metrics: metrics?.url,
       temporalMetrics,
+      database: describeLocation(config.database),
     },
     'worker started',
   );

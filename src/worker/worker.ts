@@ -72,7 +72,7 @@ export interface RunningWorker {
 }
 
 export async function createWorker(config: Config, logger: Logger): Promise<RunningWorker> {
-  const db = await openDatabase(config.dbPath);
+  const db = await openDatabase(config.database);
   const secrets = createSecretBox(config, logger);
   const dispatcher = createDispatcher({
     connectTimeoutMs: Math.min(config.webhook.timeoutMs, 10_000),

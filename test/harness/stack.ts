@@ -6,6 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { currentTotp } from '../../src/auth/totp';
+import type { Db } from '../../src/db';
+import { openDatabase } from '../../src/db';
+import { createTestPostgresDatabase } from '../support/databases';
 import { DevServer, temporalCliPath } from '../../src/temporal/dev-server';
 import { freePort } from '../../src/temporal/ports';
 
@@ -116,6 +119,9 @@ export class Stack {
       dbFile: path.join(dir, 'temporal.sqlite'),
       executable: temporalCliPath(process.env, ROOT),
     });
+    // HOOKFLOW_TEST_DB=postgres (the second pass of `npm test`): a database of its own in the run's cluster.
+    const databaseUrl =
+      process.env.HOOKFLOW_TEST_DB === 'postgres' ? await createTestPostgresDatabase(opts.name) : undefined;
     const owner =
       (opts.auth ?? 'owner') === 'owner'
         ? { email: 'owner@hookflow.test', password: crypto.randomBytes(12).toString('base64url') }
@@ -135,6 +141,7 @@ export class Stack {
       HOOKFLOW_WORKER_METRICS_PORT: '0',
       HOOKFLOW_TEMPORAL_METRICS_PORT: '0',
       ...FAST_RETRY_ENV,
+      ...(databaseUrl ? { HOOKFLOW_DATABASE_URL: databaseUrl } : {}),
       ...(owner ? { HOOKFLOW_OWNER_EMAIL: owner.email, HOOKFLOW_OWNER_PASSWORD: owner.password } : {}),
       ...opts.env,
     };
@@ -158,6 +165,14 @@ export class Stack {
       throw err;
     }
     return stack;
+  }
+
+  /** The stack's database (SQLite file or PostgreSQL), opened from the test process. */
+  openDatabase(): Promise<Db> {
+    const url = this.env.HOOKFLOW_DATABASE_URL;
+    return openDatabase(
+      url ? { kind: 'postgres', url, poolSize: 2 } : path.join(this.dir, 'hookflow.sqlite'),
+    );
   }
 
   get workerPid(): number | undefined {

@@ -1,6 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { openDatabase } from '../../src/db';
 import { temporalCliPath } from '../../src/temporal/dev-server';
 import { freePort } from '../../src/temporal/ports';
 import type { TestPki } from '../harness/certs';
@@ -321,7 +319,7 @@ describe('variables, preview and test send', () => {
     const gone = await stack.request<Record<string, unknown>>('POST', `/api/flows/${flowId}/steps/hook/test`);
     expect(gone.body).toMatchObject({ sent: true, class: 'non_retryable', httpStatus: 410 });
 
-    const db = await openDatabase(path.join(stack.dir, 'hookflow.sqlite'));
+    const db = await stack.openDatabase();
     const rows = await db.selectFrom('deliveries').selectAll().where('flow_id', '=', flowId).execute();
     await db.destroy();
     expect(rows).toEqual([]);

@@ -1,4 +1,3 @@
-import { openDatabase } from '../../src/db';
 import type { FlowDefinition } from '../../src/flows/model';
 import { freePort } from '../../src/temporal/ports';
 import type { KeyPair } from '../harness/certs';
@@ -6,7 +5,6 @@ import { createTestPki } from '../harness/certs';
 import { createLiveFlow, getRun, startOneRun, step, uniqueMetric, waitForRun } from '../support/flows';
 import { Receiver } from '../harness/receiver';
 import { poll, Stack } from '../harness/stack';
-import path from 'node:path';
 
 /** Webhook delivery on the real stack: what arrives, and how every kind of ending is classified. */
 
@@ -152,7 +150,7 @@ test('every row of the classification table lands in the right queue with a clea
 
   // Endpoints change after saving: the activity enforces every rule again at send time.
   for (const [name, cert] of Object.entries(badCerts)) tlsReceivers[name]!.useCertificate(cert);
-  const db = await openDatabase(path.join(stack.dir, 'hookflow.sqlite'));
+  const db = await stack.openDatabase();
   const row = await db
     .selectFrom('flow_versions')
     .select('definition')

@@ -1,5 +1,3 @@
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import { createTestPki } from '../harness/certs';
 import { Receiver } from '../harness/receiver';
 import { poll, Stack } from '../harness/stack';
@@ -176,12 +174,12 @@ test('a profile deleted during a delay: the webhook is skipped "profile deleted"
   const before = await waiting(runId);
   expect(before.status).toBe('running');
   // No DELETE /api/profiles in this branch yet: remove the row as that endpoint will.
-  const db = new Database(path.join(stack.dir, 'hookflow.sqlite'), { timeout: 5000 });
+  const db = await stack.openDatabase();
   try {
-    const gone = db.prepare("delete from profiles where email = 'gone@example.com'").run();
-    expect(gone.changes).toBe(1);
+    const gone = await db.deleteFrom('profiles').where('email', '=', 'gone@example.com').executeTakeFirst();
+    expect(Number(gone.numDeletedRows)).toBe(1);
   } finally {
-    db.close();
+    await db.destroy();
   }
   const run = await waitForRun(stack, runId);
   expect(step(run, 'notify')).toMatchObject({ status: 'skipped', reason: 'profile deleted' });

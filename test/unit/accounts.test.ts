@@ -5,66 +5,83 @@ import path from 'node:path';
 import type { Accounts } from '../../src/auth/accounts';
 import { createAccounts } from '../../src/auth/accounts';
 import type { Db } from '../../src/db';
-import { openDatabase } from '../../src/db';
+import { openTestDatabase, TEST_DATABASES } from '../support/databases';
 import { ConflictError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../../src/errors';
 import { SecretBox } from '../../src/secrets';
 
 const PASSWORD = 'correct horse battery staple';
-let dir: string;
-let db: Db;
-let accounts: Accounts;
+describe.each(TEST_DATABASES)('on %s', (dbKind) => {
+  let dir: string;
+  let db: Db;
+  let accounts: Accounts;
 
-beforeEach(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookflow-accounts-'));
-  db = await openDatabase(path.join(dir, 'test.db'));
-  accounts = createAccounts(db, new SecretBox([{ id: 'k1', key: crypto.randomBytes(32) }]));
-});
-afterEach(async () => {
-  await db.destroy();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookflow-accounts-'));
+    db = await openTestDatabase(dbKind, 'accounts', path.join(dir, 'test.db'));
+    accounts = createAccounts(db, new SecretBox([{ id: 'k1', key: crypto.randomBytes(32) }]));
+  });
+  afterEach(async () => {
+    await db.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
-test('guesses sent at once run one at a time: five count, the rest meet the lockout', async () => {
-  await accounts.users.create({ email: 'ada@example.com', password: PASSWORD, role: 'owner' });
-  const guesses = await Promise.allSettled(
-    Array.from({ length: 8 }, (_, i) =>
-      accounts.sessions.signIn({ email: 'ada@example.com', password: `wrong password ${i}` }, '10.0.0.1'),
-    ),
-  );
-  const reasons = guesses.map((g) => (g.status === 'rejected' ? (g.reason as Error) : undefined));
-  expect(reasons.filter((r) => r instanceof UnauthenticatedError)).toHaveLength(5);
-  const locked = reasons.filter((r) => r instanceof RateLimitedError);
-  expect(locked).toHaveLength(3);
-  expect(locked[0]).toMatchObject({ code: 'locked_out', retryAfterSeconds: 900 });
-  // The right password is refused too while the account is locked.
-  await expect(
-    accounts.sessions.signIn({ email: 'ada@example.com', password: PASSWORD }, '10.0.0.2'),
-  ).rejects.toBeInstanceOf(RateLimitedError);
-});
+  test('guesses sent at once run one at a time: five count, the rest meet the lockout', async () => {
+    await accounts.users.create({ email: 'ada@example.com', password: PASSWORD, role: 'owner' });
+    const guesses = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        accounts.sessions.signIn({ email: 'ada@example.com', password: `wrong password ${i}` }, '10.0.0.1'),
+      ),
+    );
+    const reasons = guesses.map((g) => (g.status === 'rejected' ? (g.reason as Error) : undefined));
+    expect(reasons.filter((r) => r instanceof UnauthenticatedError)).toHaveLength(5);
+    const locked = reasons.filter((r) => r instanceof RateLimitedError);
+    expect(locked).toHaveLength(3);
+    expect(locked[0]).toMatchObject({ code: 'locked_out', retryAfterSeconds: 900 });
+    // The right password is refused too while the account is locked.
+    await expect(
+      accounts.sessions.signIn({ email: 'ada@example.com', password: PASSWORD }, '10.0.0.2'),
+    ).rejects.toBeInstanceOf(RateLimitedError);
+  });
 
-test('the last owner can be neither demoted nor removed; two owners removing each other leave one', async () => {
-  const a = await accounts.users.create({ email: 'a@example.com', password: PASSWORD, role: 'owner' });
-  await expect(accounts.users.setRole(a.id, 'admin')).rejects.toMatchObject({ code: 'last_owner' });
-  const b = await accounts.users.create({ email: 'b@example.com', password: PASSWORD, role: 'owner' });
-  const both = await Promise.allSettled([
-    accounts.users.disable(a.id, b.id),
-    accounts.users.disable(b.id, a.id),
-  ]);
-  expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
-  const refused = both.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-  expect(refused.reason).toBeInstanceOf(ConflictError);
-  expect((await accounts.users.list()).filter((u) => !u.disabledAt)).toHaveLength(1);
-});
+  test('two requests creating one email at once: one user, the other a conflict (the unique key decides)', async () => {
+    const both = await Promise.allSettled(
+      [1, 2].map(() =>
+        accounts.users.create({ email: 'twin@example.com', password: PASSWORD, role: 'analyst' }),
+      ),
+    );
+    expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = both.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toBeInstanceOf(ConflictError);
+    expect((await accounts.users.list()).filter((u) => u.email === 'twin@example.com')).toHaveLength(1);
+  });
 
-test('a removed user loses sessions and keys at once; revoking a key again is not found', async () => {
-  const owner = await accounts.users.create({ email: 'o@example.com', password: PASSWORD, role: 'owner' });
-  const user = await accounts.users.create({ email: 'u@example.com', password: PASSWORD, role: 'manager' });
-  const session = await accounts.sessions.signIn({ email: 'u@example.com', password: PASSWORD }, '10.0.0.3');
-  const key = await accounts.apiKeys.create(user, 'ci', ['events:write']);
-  expect((await accounts.authenticate(session.token))?.kind).toBe('session');
-  expect((await accounts.authenticate(key.key))?.kind).toBe('api_key');
-  await accounts.users.disable(user.id, owner.id);
-  expect(await accounts.authenticate(session.token)).toBeUndefined();
-  expect(await accounts.authenticate(key.key)).toBeUndefined();
-  await expect(accounts.apiKeys.revoke(user, key.id)).rejects.toBeInstanceOf(NotFoundError);
+  test('the last owner can be neither demoted nor removed; two owners removing each other leave one', async () => {
+    const a = await accounts.users.create({ email: 'a@example.com', password: PASSWORD, role: 'owner' });
+    await expect(accounts.users.setRole(a.id, 'admin')).rejects.toMatchObject({ code: 'last_owner' });
+    const b = await accounts.users.create({ email: 'b@example.com', password: PASSWORD, role: 'owner' });
+    const both = await Promise.allSettled([
+      accounts.users.disable(a.id, b.id),
+      accounts.users.disable(b.id, a.id),
+    ]);
+    expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = both.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toBeInstanceOf(ConflictError);
+    expect((await accounts.users.list()).filter((u) => !u.disabledAt)).toHaveLength(1);
+  });
+
+  test('a removed user loses sessions and keys at once; revoking a key again is not found', async () => {
+    const owner = await accounts.users.create({ email: 'o@example.com', password: PASSWORD, role: 'owner' });
+    const user = await accounts.users.create({ email: 'u@example.com', password: PASSWORD, role: 'manager' });
+    const session = await accounts.sessions.signIn(
+      { email: 'u@example.com', password: PASSWORD },
+      '10.0.0.3',
+    );
+    const key = await accounts.apiKeys.create(user, 'ci', ['events:write']);
+    expect((await accounts.authenticate(session.token))?.kind).toBe('session');
+    expect((await accounts.authenticate(key.key))?.kind).toBe('api_key');
+    await accounts.users.disable(user.id, owner.id);
+    expect(await accounts.authenticate(session.token)).toBeUndefined();
+    expect(await accounts.authenticate(key.key)).toBeUndefined();
+    await expect(accounts.apiKeys.revoke(user, key.id)).rejects.toBeInstanceOf(NotFoundError);
+  });
 });

@@ -10,7 +10,7 @@ import { mergeProfile } from '../../src/audience/profiles';
 import { loadConfig } from '../../src/config';
 import type { Database, Db } from '../../src/db';
 import { migrationProvider } from '../../src/db/migrations';
-import { openDatabase } from '../../src/db';
+import { openTestDatabase, TEST_DATABASES } from '../support/databases';
 import { ValidationError } from '../../src/errors';
 import {
   eventVariableProblems,
@@ -123,7 +123,7 @@ test('member cursors round-trip; a forged one is a 422 on "after"', () => {
   expect(() => decodeCursor('nope')).toThrow(ValidationError);
 });
 
-describe('FlowEntries on a real SQLite file', () => {
+describe.each(TEST_DATABASES)('FlowEntries on %s', (dbKind) => {
   let dir: string;
   let db: Db;
   let started: FlowRunInput[];
@@ -146,7 +146,7 @@ describe('FlowEntries on a real SQLite file', () => {
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookflow-audience-'));
-    db = await openDatabase(path.join(dir, 'test.db'));
+    db = await openTestDatabase(dbKind, 'entries', path.join(dir, 'test.db'));
     started = [];
     starter = {
       flowRun: (input: FlowRunInput) => {

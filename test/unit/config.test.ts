@@ -1,5 +1,6 @@
 import { loadConfig } from '../../src/config';
 import { ConfigError } from '../../src/errors';
+import { describeLocation } from '../../src/db';
 
 test('defaults follow Temporal conventions and the retry policy spans about a day', () => {
   const c = loadConfig({});
@@ -54,5 +55,31 @@ test('shutdown grace and metrics ports: 30 s and off by default; 0 asks for a fr
   expect(() => loadConfig({ HOOKFLOW_WORKER_METRICS_PORT: '70000' })).toThrow(/HOOKFLOW_WORKER_METRICS_PORT/);
   expect(() => loadConfig({ HOOKFLOW_SHUTDOWN_GRACE_SECONDS: '-1' })).toThrow(
     /HOOKFLOW_SHUTDOWN_GRACE_SECONDS/,
+  );
+});
+
+test('the database: SQLite in the data folder by default, PostgreSQL with HOOKFLOW_DATABASE_URL, its password never shown', () => {
+  expect(loadConfig({ HOOKFLOW_DATA_DIR: '/srv/hf' }).database).toEqual({
+    kind: 'sqlite',
+    file: '/srv/hf/hookflow.sqlite',
+  });
+  const url = 'postgres://hookflow:s3cret-pw@db.internal:5432/hookflow';
+  const c = loadConfig({ HOOKFLOW_DATABASE_URL: url, HOOKFLOW_DATABASE_POOL_SIZE: '4' });
+  expect(c.database).toEqual({ kind: 'postgres', url, poolSize: 4 });
+  expect(loadConfig({ HOOKFLOW_DATABASE_URL: url }).database).toMatchObject({ poolSize: 10 });
+  expect(describeLocation(c.database)).toBe('postgres:postgres://hookflow:***@db.internal:5432/hookflow');
+  for (const bad of ['mysql://u:s3cret-pw@h/db', 'postgres://u:s3cret-pw@h', 'not a url s3cret-pw']) {
+    let message = '';
+    try {
+      loadConfig({ HOOKFLOW_DATABASE_URL: bad });
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      message = (err as ConfigError).message;
+    }
+    expect(message).toMatch(/HOOKFLOW_DATABASE_URL/);
+    expect(message).not.toContain('s3cret-pw');
+  }
+  expect(() => loadConfig({ HOOKFLOW_DATABASE_URL: url, HOOKFLOW_DATABASE_POOL_SIZE: '0' })).toThrow(
+    /HOOKFLOW_DATABASE_POOL_SIZE/,
   );
 });

@@ -7,7 +7,7 @@ import {
   passesFlowFilters,
   passesTriggerFilters,
 } from '../../src/audience/eligibility';
-import { openDatabase } from '../../src/db';
+import { openTestDatabase, TEST_DATABASES } from '../support/databases';
 import { DeliveryStore } from '../../src/db/delivery-store';
 import type { FilterDefinition } from '../../src/flows/model';
 
@@ -98,215 +98,234 @@ describe('trigger filters', () => {
   });
 });
 
-describe('facts from the database', () => {
-  async function seeded() {
-    const db = await openDatabase(':memory:');
-    const at = (m: number) => new Date(NOW.getTime() - m * 60_000).toISOString();
-    await db
-      .insertInto('profiles')
-      .values({
-        id: 'prf_1',
-        email: 'ada@example.com',
-        phone_number: null,
-        external_id: null,
-        data: JSON.stringify({ email: 'ada@example.com', properties: { vip: true } }),
-        created_at: at(100),
-        updated_at: at(100),
-      })
-      .execute();
-    const event = (
-      id: string,
-      metric: string,
-      minutesAgo: number,
-      properties: Record<string, unknown> = {},
-    ) => ({
-      id,
-      metric,
-      profile_id: 'prf_1',
-      profile: '{}',
-      properties: JSON.stringify(properties),
-      unique_id: null,
-      time: at(minutesAgo),
-      received_at: at(minutesAgo),
-    });
-    await db
-      .insertInto('events')
-      .values([
-        event('evt_1', 'Placed Order', 90, { value: 10 }),
-        event('evt_2', 'Placed Order', 30, { value: 200 }),
-        event('evt_3', 'Opened Email', 5),
-      ])
-      .execute();
-    await db
-      .insertInto('runs')
-      .values([
-        {
-          id: 'run_old',
-          flow_id: 'flw_1',
-          flow_version: 1,
-          event_id: 'evt_1',
-          started_at: at(90),
-          created_at: at(90),
-        },
-        {
-          id: 'run_now',
-          flow_id: 'flw_1',
-          flow_version: 1,
-          event_id: 'evt_2',
-          started_at: at(30),
-          created_at: at(30),
-        },
-      ])
-      .execute();
-    // Every run is entered through FlowEntries, which records when (flow history reads this).
-    await db
-      .insertInto('flow_entries')
-      .values([
-        { flow_id: 'flw_1', profile_id: 'prf_1', run_id: 'run_old', entered_at: at(90), entry_key: 'evt_1' },
-        { flow_id: 'flw_1', profile_id: 'prf_1', run_id: 'run_now', entered_at: at(30), entry_key: 'evt_2' },
-      ])
-      .execute();
-    return db;
-  }
-
-  test('profile flattened as templates see it; metric counts; earlier runs of the flow; metrics since entry', async () => {
-    const db = await seeded();
-    const source = dbFactsSource(db);
-    const f = await source.load(
-      'prf_1',
-      {
-        lists: new Set(),
-        metrics: [
-          { key: 'all', metric: 'Placed Order', where: [] },
+describe.each(TEST_DATABASES)('on %s', (dbKind) => {
+  describe('facts from the database', () => {
+    async function seeded() {
+      const db = await openTestDatabase(dbKind, 'eligibility');
+      const at = (m: number) => new Date(NOW.getTime() - m * 60_000).toISOString();
+      await db
+        .insertInto('profiles')
+        .values({
+          id: 'prf_1',
+          email: 'ada@example.com',
+          phone_number: null,
+          external_id: null,
+          data: JSON.stringify({ email: 'ada@example.com', properties: { vip: true } }),
+          created_at: at(100),
+          updated_at: at(100),
+        })
+        .execute();
+      const event = (
+        id: string,
+        metric: string,
+        minutesAgo: number,
+        properties: Record<string, unknown> = {},
+      ) => ({
+        id,
+        metric,
+        profile_id: 'prf_1',
+        profile: '{}',
+        properties: JSON.stringify(properties),
+        unique_id: null,
+        time: at(minutesAgo),
+        received_at: at(minutesAgo),
+      });
+      await db
+        .insertInto('events')
+        .values([
+          event('evt_1', 'Placed Order', 90, { value: 10 }),
+          event('evt_2', 'Placed Order', 30, { value: 200 }),
+          event('evt_3', 'Opened Email', 5),
+        ])
+        .execute();
+      await db
+        .insertInto('runs')
+        .values([
           {
-            key: 'big',
-            metric: 'Placed Order',
-            where: [{ property: 'value', operator: 'greater_than', value: 100 }],
+            id: 'run_old',
+            flow_id: 'flw_1',
+            flow_version: 1,
+            event_id: 'evt_1',
+            started_at: at(90),
+            created_at: at(90),
           },
-          { key: 'hour', metric: 'Placed Order', lastDays: 1, where: [] },
-        ],
-        flowHistory: true,
-        metricsSinceEntry: new Set(['Opened Email', 'Placed Order']),
-      },
-      { now: NOW, flowId: 'flw_1', runStartedAt: new Date(NOW.getTime() - 30 * 60_000).toISOString() },
-    );
-    expect(f?.profile).toMatchObject({ vip: true, email: 'ada@example.com', id: 'prf_1' });
-    expect(Object.fromEntries(f!.metricCounts)).toEqual({ all: 2, big: 1, hour: 2 });
-    expect(f?.lastEnteredFlowAt).toBe(new Date(NOW.getTime() - 90 * 60_000).toISOString());
-    // The triggering order is not "since entry"; the email opened afterwards is.
-    expect(Object.fromEntries(f!.metricsSinceEntry!)).toEqual({ 'Opened Email': 1, 'Placed Order': 0 });
-    expect(
-      await source.load(
-        'prf_gone',
-        { lists: new Set(), metrics: [], flowHistory: false, metricsSinceEntry: new Set() },
-        { now: NOW },
-      ),
-    ).toBeUndefined();
-    await db.destroy();
-  });
+          {
+            id: 'run_now',
+            flow_id: 'flw_1',
+            flow_version: 1,
+            event_id: 'evt_2',
+            started_at: at(30),
+            created_at: at(30),
+          },
+        ])
+        .execute();
+      // Every run is entered through FlowEntries, which records when (flow history reads this).
+      await db
+        .insertInto('flow_entries')
+        .values([
+          {
+            flow_id: 'flw_1',
+            profile_id: 'prf_1',
+            run_id: 'run_old',
+            entered_at: at(90),
+            entry_key: 'evt_1',
+          },
+          {
+            flow_id: 'flw_1',
+            profile_id: 'prf_1',
+            run_id: 'run_now',
+            entered_at: at(30),
+            entry_key: 'evt_2',
+          },
+        ])
+        .execute();
+      return db;
+    }
 
-  test('passesFlowFilters: "not in this flow recently" and "metric zero since entry" at entry', async () => {
-    const db = await seeded();
-    const source = dbFactsSource(db);
-    const notRecently = (days: number): FilterDefinition => ({
-      groups: [{ conditions: [{ type: 'not_in_flow_recently', days }] }],
+    test('profile flattened as templates see it; metric counts; earlier runs of the flow; metrics since entry', async () => {
+      const db = await seeded();
+      const source = dbFactsSource(db);
+      const f = await source.load(
+        'prf_1',
+        {
+          lists: new Set(),
+          metrics: [
+            { key: 'all', metric: 'Placed Order', where: [] },
+            {
+              key: 'big',
+              metric: 'Placed Order',
+              where: [{ property: 'value', operator: 'greater_than', value: 100 }],
+            },
+            { key: 'hour', metric: 'Placed Order', lastDays: 1, where: [] },
+          ],
+          flowHistory: true,
+          metricsSinceEntry: new Set(['Opened Email', 'Placed Order']),
+        },
+        { now: NOW, flowId: 'flw_1', runStartedAt: new Date(NOW.getTime() - 30 * 60_000).toISOString() },
+      );
+      expect(f?.profile).toMatchObject({ vip: true, email: 'ada@example.com', id: 'prf_1' });
+      expect(Object.fromEntries(f!.metricCounts)).toEqual({ all: 2, big: 1, hour: 2 });
+      expect(f?.lastEnteredFlowAt).toBe(new Date(NOW.getTime() - 90 * 60_000).toISOString());
+      // The triggering order is not "since entry"; the email opened afterwards is.
+      expect(Object.fromEntries(f!.metricsSinceEntry!)).toEqual({ 'Opened Email': 1, 'Placed Order': 0 });
+      expect(
+        await source.load(
+          'prf_gone',
+          { lists: new Set(), metrics: [], flowHistory: false, metricsSinceEntry: new Set() },
+          { now: NOW },
+        ),
+      ).toBeUndefined();
+      await db.destroy();
     });
-    expect(await passesFlowFilters(source, notRecently(1), 'prf_1', { now: NOW, flowId: 'flw_1' })).toBe(
-      false,
-    );
-    expect(await passesFlowFilters(source, notRecently(1), 'prf_1', { now: NOW, flowId: 'flw_other' })).toBe(
-      true,
-    );
-    const zeroSince: FilterDefinition = {
-      groups: [{ conditions: [{ type: 'metric_zero_since_entry', metric: 'Opened Email' }] }],
-    };
-    expect(await passesFlowFilters(source, zeroSince, 'prf_1', { now: NOW, flowId: 'flw_1' })).toBe(true);
-    expect(await passesFlowFilters(source, undefined, 'prf_gone', { now: NOW })).toBe(true);
-    expect(await passesFlowFilters(source, notRecently(1), 'prf_gone', { now: NOW })).toBe(false);
-    await db.destroy();
+
+    test('passesFlowFilters: "not in this flow recently" and "metric zero since entry" at entry', async () => {
+      const db = await seeded();
+      const source = dbFactsSource(db);
+      const notRecently = (days: number): FilterDefinition => ({
+        groups: [{ conditions: [{ type: 'not_in_flow_recently', days }] }],
+      });
+      expect(await passesFlowFilters(source, notRecently(1), 'prf_1', { now: NOW, flowId: 'flw_1' })).toBe(
+        false,
+      );
+      expect(
+        await passesFlowFilters(source, notRecently(1), 'prf_1', { now: NOW, flowId: 'flw_other' }),
+      ).toBe(true);
+      const zeroSince: FilterDefinition = {
+        groups: [{ conditions: [{ type: 'metric_zero_since_entry', metric: 'Opened Email' }] }],
+      };
+      expect(await passesFlowFilters(source, zeroSince, 'prf_1', { now: NOW, flowId: 'flw_1' })).toBe(true);
+      expect(await passesFlowFilters(source, undefined, 'prf_gone', { now: NOW })).toBe(true);
+      expect(await passesFlowFilters(source, notRecently(1), 'prf_gone', { now: NOW })).toBe(false);
+      await db.destroy();
+    });
+
+    test('the judge reads the run start from runs: an email opened since entry fails "zero since entry"', async () => {
+      const db = await seeded();
+      const judge = createEligibilityJudge({ db, now: () => NOW });
+      const def = {
+        trigger: { type: 'metric' as const, metric: 'Placed Order' },
+        flowFilters: {
+          groups: [{ conditions: [{ type: 'metric_zero_since_entry', metric: 'Opened Email' }] }],
+        },
+      };
+      expect(await judge.judge({ runId: 'run_now', flowId: 'flw_1', profileId: 'prf_1' }, def)).toEqual({
+        eligible: false,
+        reason: 'fails flow filters',
+      });
+      expect(await judge.judge({ runId: 'run_now', flowId: 'flw_1', profileId: 'prf_gone' }, def)).toEqual({
+        eligible: false,
+        reason: 'profile deleted',
+      });
+      await db.destroy();
+    });
   });
 
-  test('the judge reads the run start from runs: an email opened since entry fails "zero since entry"', async () => {
-    const db = await seeded();
-    const judge = createEligibilityJudge({ db, now: () => NOW });
-    const def = {
-      trigger: { type: 'metric' as const, metric: 'Placed Order' },
-      flowFilters: {
-        groups: [{ conditions: [{ type: 'metric_zero_since_entry', metric: 'Opened Email' }] }],
-      },
+  describe('the judge with list and segment triggers (membership from a fake)', () => {
+    const present: FactsSource = {
+      load: (_id, _needs, ctx) => Promise.resolve(facts({ vip: true }, { now: ctx.now })),
     };
-    expect(await judge.judge({ runId: 'run_now', flowId: 'flw_1', profileId: 'prf_1' }, def)).toEqual({
-      eligible: false,
+    const members = (inList: boolean, inSegment: boolean): MembershipSource => ({
+      inList: () => Promise.resolve(inList),
+      inSegment: () => Promise.resolve(inSegment),
+    });
+    const run = { runId: 'run_1', flowId: 'flw_1', profileId: 'prf_1' };
+    // Loosely typed: list and segment triggers arrive with the lists work.
+    const listFlow = { trigger: { type: 'list', listId: 'lst_1' } } as never;
+    const segmentFlow = { trigger: { type: 'segment', segmentId: 'seg_1' } } as never;
+
+    test('still a member: eligible; left: skipped with the reason', async () => {
+      const db = await openTestDatabase(dbKind, 'eligibility');
+      const judge = (inList: boolean, inSegment: boolean) =>
+        createEligibilityJudge({
+          db,
+          facts: present,
+          membership: members(inList, inSegment),
+          now: () => NOW,
+        });
+      expect(await judge(true, false).judge(run, listFlow)).toEqual({ eligible: true });
+      expect(await judge(false, true).judge(run, listFlow)).toEqual({
+        eligible: false,
+        reason: 'no longer in list',
+      });
+      expect(await judge(false, true).judge(run, segmentFlow)).toEqual({ eligible: true });
+      expect(await judge(true, false).judge(run, segmentFlow)).toEqual({
+        eligible: false,
+        reason: 'no longer in segment',
+      });
+      await db.destroy();
+    });
+  });
+
+  test('a step skipped before sending is one skipped delivery with no attempts, counted once in the roll-ups', async () => {
+    const db = await openTestDatabase(dbKind, 'eligibility');
+    const store = new DeliveryStore(db);
+    const skip = {
+      deliveryId: 'dlv_1',
+      runId: 'run_1',
+      flowId: 'flw_1',
+      flowVersion: 1,
+      stepId: 'w',
+      profileId: 'prf_1',
+      reason: 'fails flow filters',
+      context: null,
+    };
+    await store.recordSkippedUnsent(skip);
+    await store.recordSkippedUnsent(skip); // a retried activity writes nothing twice
+    expect(await store.get('dlv_1')).toMatchObject({
+      status: 'skipped',
+      attempts: 0,
       reason: 'fails flow filters',
     });
-    expect(await judge.judge({ runId: 'run_now', flowId: 'flw_1', profileId: 'prf_gone' }, def)).toEqual({
-      eligible: false,
-      reason: 'profile deleted',
-    });
+    const rollups = await db
+      .selectFrom('delivery_rollups')
+      .select(['grain', 'status', 'attempts', 'count'])
+      .orderBy('grain')
+      .execute();
+    expect(rollups).toEqual([
+      { grain: 'd', status: 'skipped', attempts: 0, count: 1 },
+      { grain: 'h', status: 'skipped', attempts: 0, count: 1 },
+    ]);
+    expect(await db.selectFrom('delivery_attempts').selectAll().execute()).toEqual([]);
     await db.destroy();
   });
-});
-
-describe('the judge with list and segment triggers (membership from a fake)', () => {
-  const present: FactsSource = {
-    load: (_id, _needs, ctx) => Promise.resolve(facts({ vip: true }, { now: ctx.now })),
-  };
-  const members = (inList: boolean, inSegment: boolean): MembershipSource => ({
-    inList: () => Promise.resolve(inList),
-    inSegment: () => Promise.resolve(inSegment),
-  });
-  const run = { runId: 'run_1', flowId: 'flw_1', profileId: 'prf_1' };
-  // Loosely typed: list and segment triggers arrive with the lists work.
-  const listFlow = { trigger: { type: 'list', listId: 'lst_1' } } as never;
-  const segmentFlow = { trigger: { type: 'segment', segmentId: 'seg_1' } } as never;
-
-  test('still a member: eligible; left: skipped with the reason', async () => {
-    const db = await openDatabase(':memory:');
-    const judge = (inList: boolean, inSegment: boolean) =>
-      createEligibilityJudge({ db, facts: present, membership: members(inList, inSegment), now: () => NOW });
-    expect(await judge(true, false).judge(run, listFlow)).toEqual({ eligible: true });
-    expect(await judge(false, true).judge(run, listFlow)).toEqual({
-      eligible: false,
-      reason: 'no longer in list',
-    });
-    expect(await judge(false, true).judge(run, segmentFlow)).toEqual({ eligible: true });
-    expect(await judge(true, false).judge(run, segmentFlow)).toEqual({
-      eligible: false,
-      reason: 'no longer in segment',
-    });
-    await db.destroy();
-  });
-});
-
-test('a step skipped before sending is one skipped delivery with no attempts, counted once in the roll-ups', async () => {
-  const db = await openDatabase(':memory:');
-  const store = new DeliveryStore(db);
-  const skip = {
-    deliveryId: 'dlv_1',
-    runId: 'run_1',
-    flowId: 'flw_1',
-    flowVersion: 1,
-    stepId: 'w',
-    profileId: 'prf_1',
-    reason: 'fails flow filters',
-    context: null,
-  };
-  await store.recordSkippedUnsent(skip);
-  await store.recordSkippedUnsent(skip); // a retried activity writes nothing twice
-  expect(await store.get('dlv_1')).toMatchObject({
-    status: 'skipped',
-    attempts: 0,
-    reason: 'fails flow filters',
-  });
-  const rollups = await db
-    .selectFrom('delivery_rollups')
-    .select(['grain', 'status', 'attempts', 'count'])
-    .orderBy('grain')
-    .execute();
-  expect(rollups).toEqual([
-    { grain: 'd', status: 'skipped', attempts: 0, count: 1 },
-    { grain: 'h', status: 'skipped', attempts: 0, count: 1 },
-  ]);
-  expect(await db.selectFrom('delivery_attempts').selectAll().execute()).toEqual([]);
-  await db.destroy();
 });

@@ -1,4 +1,4 @@
-import { openDatabase } from '../../src/db';
+import { openTestDatabase, TEST_DATABASES } from '../support/databases';
 import type { AttemptRecord } from '../../src/db/delivery-store';
 import { DeliveryStore } from '../../src/db/delivery-store';
 
@@ -25,32 +25,34 @@ const retrying: AttemptRecord = {
   resendOf: null,
 };
 
-test('finalizing a delivery whose last attempt never reported ends it, and moves it between the roll-ups', async () => {
-  const db = await openDatabase(':memory:');
-  const store = new DeliveryStore(db);
-  await store.recordAttempt(retrying);
-  await store.finalize('dlv_1', 'failed', 'activity StartToClose timeout');
+describe.each(TEST_DATABASES)('on %s', (dbKind) => {
+  test('finalizing a delivery whose last attempt never reported ends it, and moves it between the roll-ups', async () => {
+    const db = await openTestDatabase(dbKind, 'finalize');
+    const store = new DeliveryStore(db);
+    await store.recordAttempt(retrying);
+    await store.finalize('dlv_1', 'failed', 'activity StartToClose timeout');
 
-  expect(await store.get('dlv_1')).toMatchObject({
-    status: 'failed',
-    attempts: 2,
-    reason: 'activity StartToClose timeout',
-    next_attempt_at: null,
-    last_http_status: 503,
+    expect(await store.get('dlv_1')).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      reason: 'activity StartToClose timeout',
+      next_attempt_at: null,
+      last_http_status: 503,
+    });
+    const rollups = await db
+      .selectFrom('delivery_rollups')
+      .select(['grain', 'status', 'attempts', 'count'])
+      .where('count', '!=', 0)
+      .orderBy('grain')
+      .execute();
+    expect(rollups).toEqual([
+      { grain: 'd', status: 'failed', attempts: 2, count: 1 },
+      { grain: 'h', status: 'failed', attempts: 2, count: 1 },
+    ]);
+
+    // A delivery that already ended is left as it is.
+    await store.finalize('dlv_1', 'skipped', 'late');
+    expect((await store.get('dlv_1'))?.status).toBe('failed');
+    await db.destroy();
   });
-  const rollups = await db
-    .selectFrom('delivery_rollups')
-    .select(['grain', 'status', 'attempts', 'count'])
-    .where('count', '!=', 0)
-    .orderBy('grain')
-    .execute();
-  expect(rollups).toEqual([
-    { grain: 'd', status: 'failed', attempts: 2, count: 1 },
-    { grain: 'h', status: 'failed', attempts: 2, count: 1 },
-  ]);
-
-  // A delivery that already ended is left as it is.
-  await store.finalize('dlv_1', 'skipped', 'late');
-  expect((await store.get('dlv_1'))?.status).toBe('failed');
-  await db.destroy();
 });
