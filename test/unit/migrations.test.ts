@@ -106,10 +106,14 @@ test.each(TEST_DATABASES)(
   },
 );
 
+/** The last migration the recorded SQLite schema covers; later ones add to it and are checked on their own. */
+const RECORDED_UP_TO = '0010_catalog';
+
 test('on SQLite the migrations create exactly the schema they always did (recorded before PostgreSQL came)', async () => {
   const sqlite = new SqliteDatabase(':memory:');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  expect((await new Migrator({ db, provider: migrationProvider }).migrateToLatest()).error).toBeUndefined();
+  const migrated = await new Migrator({ db, provider: migrationProvider }).migrateTo(RECORDED_UP_TO);
+  expect(migrated.error).toBeUndefined();
   const schema = sqlite
     .prepare(
       "select type, name, tbl_name, sql from sqlite_master where name not like 'kysely_%' order by type, name",
