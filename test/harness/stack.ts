@@ -17,7 +17,7 @@ function repositoryRoot(): string {
   }
 }
 
-const ROOT = repositoryRoot();
+export const ROOT = repositoryRoot();
 const DIST = path.join(ROOT, 'dist');
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
@@ -50,6 +50,10 @@ export interface StackOptions {
    * `none`: no user; the test creates its own.
    */
   auth?: 'owner' | 'none';
+  /** A running Temporal server to use instead of starting a dev server (test/harness/cluster.ts). */
+  temporal?: { address: string; namespace: string };
+  /** Worker processes. @default 1 */
+  workers?: number;
 }
 
 /** The owner a stack signs in as: a session (for pages), its TOTP secret and an all-scope key. */
@@ -68,7 +72,7 @@ export interface StackOwner {
  * compiled worker and API as child processes (so they can be killed), their logs captured.
  */
 export class Stack {
-  private worker?: ChildProcess;
+  private readonly workers: (ChildProcess | undefined)[] = [];
   private api?: ChildProcess;
   private readonly output: string[] = [];
   readonly taskQueue: string;
@@ -78,11 +82,27 @@ export class Stack {
   private constructor(
     readonly name: string,
     readonly dir: string,
-    readonly server: DevServer,
+    private readonly devServer: DevServer | undefined,
     readonly apiUrl: string,
     private readonly env: NodeJS.ProcessEnv,
   ) {
     this.taskQueue = env.HOOKFLOW_TASK_QUEUE!;
+  }
+
+  /** The dev server this stack started; a stack on an external server has none. */
+  get server(): DevServer {
+    if (!this.devServer)
+      throw new Error(`stack ${this.name} runs on ${this.temporalAddress}, not a dev server`);
+    return this.devServer;
+  }
+
+  /** The Temporal frontend the worker and API use. */
+  get temporalAddress(): string {
+    return this.env.TEMPORAL_ADDRESS!;
+  }
+
+  get namespace(): string {
+    return this.env.TEMPORAL_NAMESPACE!;
   }
 
   static async start(opts: StackOptions): Promise<Stack> {
@@ -93,11 +113,13 @@ export class Stack {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hookflow-${opts.name}-`));
     const [temporalPort, apiPort] = [await freePort(), await freePort()];
     // The CLI of this repository, also when the harness runs from the benchmark's build (dist-bench/).
-    const server = await DevServer.start({
-      port: temporalPort,
-      dbFile: path.join(dir, 'temporal.sqlite'),
-      executable: temporalCliPath(process.env, ROOT),
-    });
+    const server = opts.temporal
+      ? undefined
+      : await DevServer.start({
+          port: temporalPort,
+          dbFile: path.join(dir, 'temporal.sqlite'),
+          executable: temporalCliPath(process.env, ROOT),
+        });
     const owner =
       (opts.auth ?? 'owner') === 'owner'
         ? { email: 'owner@hookflow.test', password: crypto.randomBytes(12).toString('base64url') }
@@ -105,8 +127,8 @@ export class Stack {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       HOOKFLOW_DATA_DIR: dir,
-      TEMPORAL_ADDRESS: server.address,
-      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_ADDRESS: opts.temporal?.address ?? server!.address,
+      TEMPORAL_NAMESPACE: opts.temporal?.namespace ?? 'default',
       HOOKFLOW_TASK_QUEUE: `hookflow-${opts.name}-${process.pid}`,
       HOOKFLOW_API_HOST: '127.0.0.1',
       HOOKFLOW_API_PORT: String(apiPort),
@@ -123,7 +145,8 @@ export class Stack {
     }
     const stack = new Stack(opts.name, dir, server, `http://127.0.0.1:${apiPort}`, env);
     try {
-      await Promise.all([stack.startWorker(), stack.startApi()]);
+      const workers = Array.from({ length: opts.workers ?? 1 }, (_, i) => stack.startWorker(i));
+      await Promise.all([...workers, stack.startApi()]);
       if (owner) stack.owner = await stack.signInOwner(owner);
     } catch (err) {
       await stack.stop();
@@ -133,7 +156,12 @@ export class Stack {
   }
 
   get workerPid(): number | undefined {
-    return this.worker?.pid;
+    return this.workers[0]?.pid;
+  }
+
+  /** The pid of each worker process, by index (undefined once killed). */
+  get workerPids(): (number | undefined)[] {
+    return this.workers.map((w) => (w && w.exitCode === null && w.signalCode === null ? w.pid : undefined));
   }
 
   /** Everything the worker and the API wrote, for assertions on logs. */
@@ -173,17 +201,19 @@ export class Stack {
     });
   }
 
-  async startWorker(): Promise<void> {
-    this.worker = await this.spawnNode('worker', 'worker/main.js', '"msg":"worker started"');
+  /** Starts worker process `index` (the first by default), e.g. again after {@link killWorker}. */
+  async startWorker(index = 0): Promise<void> {
+    const role = index === 0 ? 'worker' : `worker-${index + 1}`;
+    this.workers[index] = await this.spawnNode(role, 'worker/main.js', '"msg":"worker started"');
   }
 
   private async startApi(): Promise<void> {
     this.api = await this.spawnNode('api', 'api/main.js', '"msg":"API listening"');
   }
 
-  /** Kills the worker process outright, as a crash would. */
-  async killWorker(): Promise<void> {
-    const w = this.worker;
+  /** Kills worker process `index` (the first by default) outright, as a crash would. */
+  async killWorker(index = 0): Promise<void> {
+    const w = this.workers[index];
     if (!w || w.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       w.once('exit', () => resolve());
@@ -266,7 +296,7 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    for (const child of [this.worker, this.api]) {
+    for (const child of [...this.workers, this.api]) {
       if (child && child.exitCode === null && child.signalCode === null) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -278,7 +308,7 @@ export class Stack {
         });
       }
     }
-    await this.server.stop();
+    await this.devServer?.stop();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
