@@ -1,11 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../temporal/search-attributes';
-import { freePort } from '../temporal/ports';
 import type { PostgresCluster } from './postgres';
 
 /**
@@ -42,13 +43,26 @@ export function defaultTemporalPorts(frontend = 7233): TemporalPorts {
   };
 }
 
-/** Free ports for every service, for a throwaway server beside others (tests, benchmarks). */
+/** Whether a TCP port can be bound on loopback now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Free ports for every service, for a throwaway server beside others (tests, benchmarks). Below
+ * 32768: the cluster_membership table keeps ports as smallint, and the kernel's own picks (the
+ * ephemeral range) are above it.
+ */
 export async function freeTemporalPorts(): Promise<TemporalPorts> {
   const keys = Object.keys(defaultTemporalPorts()) as (keyof TemporalPorts)[];
   const ports: number[] = [];
   while (ports.length < keys.length) {
-    const p = await freePort();
-    if (!ports.includes(p)) ports.push(p);
+    const p = 20_000 + crypto.randomInt(12_000);
+    if (!ports.includes(p) && (await canBind(p))) ports.push(p);
   }
   return Object.fromEntries(keys.map((k, i) => [k, ports[i]!])) as unknown as TemporalPorts;
 }
