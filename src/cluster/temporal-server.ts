@@ -28,18 +28,21 @@ export interface TemporalPorts {
   workerMembership: number;
 }
 
-/** The template's ports, the frontend on `frontend` (the others keep theirs). */
+/**
+ * The template's ports (7233-7243, 6933-6939) moved with the frontend's: another frontend port
+ * moves the whole set, so two servers on one machine never share one.
+ */
 export function defaultTemporalPorts(frontend = 7233): TemporalPorts {
   return {
     frontend,
-    frontendHttp: 7243,
-    frontendMembership: 6933,
-    history: 7234,
-    historyMembership: 6934,
-    matching: 7235,
-    matchingMembership: 6935,
-    worker: 7239,
-    workerMembership: 6939,
+    frontendHttp: frontend + 10,
+    frontendMembership: frontend - 300,
+    history: frontend + 1,
+    historyMembership: frontend - 299,
+    matching: frontend + 2,
+    matchingMembership: frontend - 298,
+    worker: frontend + 6,
+    workerMembership: frontend - 294,
   };
 }
 

@@ -19,6 +19,20 @@ test("hookflow's search attributes map to Temporal's indexed value types", () =>
   expect(searchAttributeTypes()).toEqual({ HookflowFlowId: 2, HookflowFlowVersion: 3, HookflowMetric: 2 });
 });
 
+test("with the frontend on 7233 the ports are the template's own", () => {
+  expect(defaultTemporalPorts()).toEqual({
+    frontend: 7233,
+    frontendHttp: 7243,
+    frontendMembership: 6933,
+    history: 7234,
+    historyMembership: 6934,
+    matching: 7235,
+    matchingMembership: 6935,
+    worker: 7239,
+    workerMembership: 6939,
+  });
+});
+
 test('the server environment: PostgreSQL 12 plugin, shards, every port, the dynamic config file', () => {
   const env = temporalServerEnv({
     executable: 'server',
@@ -33,7 +47,8 @@ test('the server environment: PostgreSQL 12 plugin, shards, every port, the dyna
     DB_PORT: '5433',
     NUM_HISTORY_SHARDS: '8',
     FRONTEND_GRPC_PORT: '7300',
-    HISTORY_GRPC_PORT: '7234',
+    HISTORY_GRPC_PORT: '7301',
+    FRONTEND_MEMBERSHIP_PORT: '7000',
     DYNAMIC_CONFIG_FILE_PATH: '/tmp/dc.yaml',
   });
 });
