@@ -38,7 +38,8 @@ test: deps build cluster-tools
 
 # The benchmarks and the test harness they use build apart (tsconfig.bench.json → dist-bench/), so
 # they never enter dist/ or the image; `make bench` still needs dist/ for the worker and API it starts.
-bench: deps build cluster-tools
+# `ARGS="--cluster --workers 1,2,3"` adds the Temporal cluster on PostgreSQL (its binaries built first).
+bench: deps build $(if $(findstring --cluster,$(ARGS)),cluster-tools)
 	npm run build:bench
 	node dist-bench/bench/bench.js $(ARGS)
 
