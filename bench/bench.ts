@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -53,6 +54,8 @@ interface HookflowFigures {
   /** 4 events in flight, each waiting for its delivery. */
   light: number[];
   runIds: string[];
+  /** The machine's 1-minute load average at the end: figures taken under other load differ. */
+  load: number;
 }
 
 /** Posts `events` events to a new live flow with one webhook step and times their deliveries. */
@@ -171,6 +174,7 @@ async function measureHookflow(
     latencies,
     light,
     runIds,
+    load: os.loadavg()[0]!,
   };
 }
 
@@ -302,10 +306,12 @@ async function benchCluster(
   const p95 = (v: number[]) => percentile(v, 95);
   console.log('');
   console.log('cluster (Temporal server on PostgreSQL, 8 history shards) beside the dev server');
-  console.log('  engine          deliveries/s  ratio  light p50 / p95 ms   ratio p50  (delivered)');
+  console.log(
+    '  engine          deliveries/s  ratio  light p50 / p95 ms   ratio p50  (delivered, load average)',
+  );
   const line = (label: string, f: HookflowFigures) =>
     console.log(
-      `  ${label.padEnd(15)} ${fmt(f.deliveriesPerSecond).padStart(12)}  ${fmt(f.deliveriesPerSecond / dev.deliveriesPerSecond, 2).padStart(5)}  ${`${fmt(p50(f.light), 0)} / ${fmt(p95(f.light), 0)}`.padStart(17)}   ${fmt(p50(f.light) / p50(dev.light), 2).padStart(9)}  (${f.delivered}/${opts.events})`,
+      `  ${label.padEnd(15)} ${fmt(f.deliveriesPerSecond).padStart(12)}  ${fmt(f.deliveriesPerSecond / dev.deliveriesPerSecond, 2).padStart(5)}  ${`${fmt(p50(f.light), 0)} / ${fmt(p95(f.light), 0)}`.padStart(17)}   ${fmt(p50(f.light) / p50(dev.light), 2).padStart(9)}  (${f.delivered}/${opts.events}, ${fmt(f.load, 1)})`,
     );
   line('dev server, 1', dev);
   for (const r of rows) line(`cluster, ${r.workers}`, r.figures);
