@@ -271,8 +271,9 @@ async function benchCluster(
   opts: { events: number; concurrency: number; lightEvents: number; clusterWorkers: number[] },
 ): Promise<void> {
   console.log('');
-  console.log('starting the cluster (PostgreSQL, Temporal server with 8 history shards)...');
-  const cluster = await TestCluster.start({ name: 'bench' });
+  console.log('starting the cluster (PostgreSQL with fsync on, Temporal server with 8 history shards)...');
+  // Durable like the dev server's SQLite file, so the ratio compares engines, not fsync settings.
+  const cluster = await TestCluster.start({ name: 'bench', durable: true });
   const rows: { workers: number; figures: HookflowFigures }[] = [];
   let floor: Floor;
   try {

@@ -23,6 +23,8 @@ export interface TestClusterOptions {
   historyShards?: number;
   /** @default "hookflow-test" */
   namespace?: string;
+  /** PostgreSQL with fsync on, as in production (benchmarks); tests trade it for speed. @default false */
+  durable?: boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ export class TestCluster {
     requireServerTools(tools);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hookflow-cluster-${opts.name}-`));
-    const pg = await startPostgres();
+    const pg = await startPostgres({ fast: !opts.durable });
     let server: ChildProcess | undefined;
     try {
       await setupTemporalSchemas(tools.sqlTool, pg);
