@@ -6,16 +6,32 @@
 TEMPORAL_CLI_VERSION := v1.5.1
 TOOLS := $(CURDIR)/.tools
 TEMPORAL := $(TOOLS)/temporal
+# `make start-cluster` and the cluster tests: the Temporal server, its schema tool and the Web UI
+# server, built once from their Go modules (the last releases that build with Go 1.26.8; kept equal
+# to src/cluster/tools.ts, which test/unit/cluster-tools.test.ts checks).
+TEMPORAL_SERVER_VERSION := v1.32.1
+TEMPORAL_UI_SERVER_VERSION := v2.55.0
+TEMPORAL_SERVER_DIR := $(TOOLS)/temporal-server-$(TEMPORAL_SERVER_VERSION)
+TEMPORAL_SERVER := $(TEMPORAL_SERVER_DIR)/server
+TEMPORAL_SQL_TOOL := $(TEMPORAL_SERVER_DIR)/sql
+TEMPORAL_UI_SERVER_DIR := $(TOOLS)/temporal-ui-server-$(TEMPORAL_UI_SERVER_VERSION)
+TEMPORAL_UI_SERVER := $(TEMPORAL_UI_SERVER_DIR)/server
 # What the doctor checks for: the ports of `make start`, Chromium and PostgreSQL for `make test`,
 # PostgreSQL for `make start-cluster`, else what builds.
 DOCTOR_FOR := $(if $(filter start-cluster,$(MAKECMDGOALS)),cluster,$(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build)))
 
-.PHONY: start test doctor system deps tools build lint bench bench-analytics bench-lists bench-audience bench-dates bench-price-drop clean
+.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-analytics bench-lists bench-audience bench-dates bench-price-drop clean
 
 start: deps build
 	node dist/start.js
 
-test: deps build
+# PostgreSQL, a Temporal server on it (8 history shards), its Web UI, 2 API and 2 worker processes
+# (HOOKFLOW_WORKERS, HOOKFLOW_API_PROCESSES) under a supervisor; Ctrl-C stops them all.
+start-cluster: deps build cluster-tools
+	node dist/scripts/start-cluster.js
+
+# The cluster suite (test/integration/cluster.test.ts) needs the server: built here, never skipped.
+test: deps build cluster-tools
 	npm run typecheck
 	npm run lint
 	npm run format:check
@@ -23,7 +39,8 @@ test: deps build
 
 # The benchmarks and the test harness they use build apart (tsconfig.bench.json → dist-bench/), so
 # they never enter dist/ or the image; `make bench` still needs dist/ for the worker and API it starts.
-bench: deps build
+# `ARGS="--cluster --workers 1,2,3"` adds the Temporal cluster on PostgreSQL (its binaries built first).
+bench: deps build $(if $(findstring --cluster,$(ARGS)),cluster-tools)
 	npm run build:bench
 	node dist-bench/bench/bench.js $(ARGS)
 
@@ -71,6 +88,20 @@ tools: $(TEMPORAL)
 $(TEMPORAL): | system
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) GOFLAGS=-mod=mod go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+cluster-tools: $(TEMPORAL_SERVER) $(TEMPORAL_SQL_TOOL) $(TEMPORAL_UI_SERVER)
+
+$(TEMPORAL_SERVER): | system
+	@mkdir -p $(TEMPORAL_SERVER_DIR)
+	GOBIN=$(TEMPORAL_SERVER_DIR) GOFLAGS=-mod=mod go install go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION)
+
+$(TEMPORAL_SQL_TOOL): | system
+	@mkdir -p $(TEMPORAL_SERVER_DIR)
+	GOBIN=$(TEMPORAL_SERVER_DIR) GOFLAGS=-mod=mod go install go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION)
+
+$(TEMPORAL_UI_SERVER): | system
+	@mkdir -p $(TEMPORAL_UI_SERVER_DIR)
+	GOBIN=$(TEMPORAL_UI_SERVER_DIR) GOFLAGS=-mod=mod go install github.com/temporalio/ui-server/v2/cmd/server@$(TEMPORAL_UI_SERVER_VERSION)
 
 build: deps
 	npm run build

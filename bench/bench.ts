@@ -1,17 +1,21 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createTestPki } from '../test/harness/certs';
+import { TestCluster } from '../test/harness/cluster';
 import { Receiver } from '../test/harness/receiver';
 import { Stack } from '../test/harness/stack';
 import { peakRssMiB, percentile, pool } from './stats';
 import { benchTemplates } from './templates';
 
 /**
- * `npm run bench [-- --events N --concurrency C]`: the whole stack on loopback, a live flow with
- * one webhook step to a local HTTPS receiver, N events; then the floor (one no-op activity per
- * workflow) on the same dev server. Prints figures; asserts nothing.
+ * `npm run bench [-- --events N --concurrency C --light L]`: the whole stack on loopback, a live
+ * flow with one webhook step to a local HTTPS receiver, N events, then L events at light load; then
+ * the floor (one no-op activity per workflow) on the same dev server. With `--cluster [--workers
+ * 1,2,3]` the same on a Temporal cluster on PostgreSQL with 1, 2, 3 worker processes, and the
+ * ratios cluster / dev server. Prints figures; asserts nothing.
  */
 
 function arg(name: string, fallback: number): number {
@@ -19,6 +23,16 @@ function arg(name: string, fallback: number): number {
   const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
   return v;
+}
+
+/** `--name 1,2,3`: positive integers. */
+function listArg(name: string, fallback: number[]): number[] {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const values = (process.argv[i + 1] ?? '').split(',').map(Number);
+  if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v <= 0))
+    throw new Error(`--${name} must be positive integers separated by commas, e.g. 1,2,3`);
+  return values;
 }
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
@@ -30,10 +44,147 @@ function progress(label: string, done: number, total: number): void {
   }
 }
 
+/** What one run of hookflow on one engine measured. */
+interface HookflowFigures {
+  eventsPerSecond: number;
+  deliveriesPerSecond: number;
+  delivered: number;
+  /** Open loop, queueing included. */
+  latencies: number[];
+  /** 4 events in flight, each waiting for its delivery. */
+  light: number[];
+  runIds: string[];
+  /** The machine's 1-minute load average at the end: figures taken under other load differ. */
+  load: number;
+}
+
+/** Posts `events` events to a new live flow with one webhook step and times their deliveries. */
+async function measureHookflow(
+  stack: Stack,
+  receiver: Receiver,
+  opts: { events: number; concurrency: number; lightEvents: number; tag: string },
+): Promise<HookflowFigures> {
+  const { events, concurrency, lightEvents, tag } = opts;
+  const metric = `Bench Order ${tag}`;
+  const hookPath = `/bench-${tag}`;
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: `bench ${tag}`,
+    trigger: { type: 'metric', metric },
+    status: 'live',
+    steps: [
+      {
+        id: 'hook',
+        type: 'webhook',
+        url: receiver.url(hookPath),
+        headers: { 'X-Api-Key': 'bench-secret-value' },
+        body:
+          '{"seq": {{ event.seq|default:0 }}, "email": "{{ person.email }}", "total": {{ event.value }}, ' +
+          '"items": [{% for i in event.items %}{"name": "{{ i.name }}", "price": {{ i.price }}}{% if not loop.last %},{% endif %}{% endfor %}]}',
+      },
+    ],
+  });
+  if (flow.status !== 201) throw new Error(`could not create the flow: ${JSON.stringify(flow.body)}`);
+
+  const postedAt = new Array<number>(events);
+  const runIds: string[] = [];
+  let accepted = 0;
+  const t0 = performance.now();
+  const wall0 = Date.now();
+  await pool(events, concurrency, async (i) => {
+    postedAt[i] = Date.now();
+    const res = await stack.request<{ runs: { runId: string }[] }>('POST', '/api/events', {
+      metric,
+      profile: { email: `user${i}@example.com`, first_name: 'Bench', properties: { tier: 'gold' } },
+      properties: {
+        seq: i,
+        value: 42.5,
+        items: [
+          { name: 'Tea', price: 10 },
+          { name: 'Cup', price: 32.5 },
+        ],
+      },
+      unique_id: `bench-${tag}-${i}`,
+    });
+    if (res.status !== 202) throw new Error(`event ${i} refused: ${res.status}`);
+    runIds.push(res.body.runs[0]!.runId);
+    progress('events posted', ++accepted, events);
+  });
+  const postSeconds = (performance.now() - t0) / 1000;
+
+  // Until every delivery arrived, or ended without arriving (skipped or failed: under a heavy
+  // load a render can pass its time limit), as the delivery records say.
+  const deadline = Date.now() + 30 * 60_000;
+  let notDelivered = 0;
+  let checkedAt = 0;
+  while (receiver.received(hookPath).length + notDelivered < events && Date.now() < deadline) {
+    progress('deliveries arrived', receiver.received(hookPath).length, events);
+    await new Promise((r) => setTimeout(r, 250));
+    if (Date.now() - checkedAt > 2000) {
+      checkedAt = Date.now();
+      const stats = await stack.request<{ counts: Record<string, number> }>(
+        'GET',
+        `/api/webhooks/stats?flowId=${flow.body.id}`,
+      );
+      notDelivered = (stats.body.counts.failed ?? 0) + (stats.body.counts.skipped ?? 0);
+    }
+  }
+  const arrivals = receiver.received(hookPath);
+  progress('deliveries arrived', arrivals.length, events);
+  if (notDelivered > 0)
+    console.log(`  ${notDelivered} deliveries ended without arriving (see the worker log)`);
+  const latencies = arrivals.map((r) => r.at - postedAt[(JSON.parse(r.body) as { seq: number }).seq]!);
+  const lastArrival = Math.max(...arrivals.map((r) => r.at));
+  const e2eSeconds = (lastArrival - wall0) / 1000;
+
+  // Open-loop posting above capacity measures queueing; this measures one delivery's own path.
+  console.log(`latency at light load: 4 events in flight, each waiting for its delivery...`);
+  const light: number[] = [];
+  // Index arrivals as they come (incrementally: the receiver shares this process's event loop).
+  const lightArrivals = new Map<number, number>();
+  let scanned = 0;
+  const arrivedAt = (seq: number) => {
+    for (; scanned < receiver.requests.length; scanned++) {
+      const r = receiver.requests[scanned]!;
+      if (r.path === hookPath && r.method === 'POST')
+        lightArrivals.set((JSON.parse(r.body) as { seq: number }).seq, r.at);
+    }
+    return lightArrivals.get(seq);
+  };
+  await pool(lightEvents, 4, async (i) => {
+    const seq = events + i;
+    const t0 = Date.now();
+    await stack.request('POST', '/api/events', {
+      metric,
+      profile: { email: `light${i}@example.com` },
+      properties: { seq, value: 1, items: [] },
+    });
+    let at = arrivedAt(seq);
+    // A delivery that ends without arriving (see above) is left out rather than waited for.
+    while (at === undefined && Date.now() - t0 < 60_000) {
+      await new Promise((r) => setTimeout(r, 10));
+      at = arrivedAt(seq);
+    }
+    if (at !== undefined) light.push(at - t0);
+    progress('light-load deliveries', i + 1, lightEvents);
+  });
+  return {
+    eventsPerSecond: events / postSeconds,
+    deliveriesPerSecond: arrivals.length / e2eSeconds,
+    delivered: arrivals.length,
+    latencies,
+    light,
+    runIds,
+    load: os.loadavg()[0]!,
+  };
+}
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const events = arg('events', 2000);
   const concurrency = arg('concurrency', 16);
+  const lightEvents = arg('light', 200);
+  const clusterWorkers = listArg('workers', [1, 2, 3]);
+  const onCluster = process.argv.includes('--cluster');
   console.log('template rendering (order payload, 5 line items, loop and filters)...');
   const tpl = await benchTemplates();
   console.log(`  renders per second, in process   ${fmt(tpl.inProcess, 0)}  (${tpl.bytes} bytes each)`);
@@ -45,93 +196,11 @@ async function main(): Promise<void> {
   console.log(`hookflow benchmark: ${events} events, ${concurrency} concurrent posts`);
   console.log('starting the stack (Temporal dev server, worker, API)...');
   const stack = await Stack.start({ name: 'bench', caCert: pki.caCert, env: { LOG_LEVEL: 'info' } });
+  let dev: HookflowFigures;
+  let devFloor: Floor;
   try {
-    const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
-      name: 'bench',
-      trigger: { type: 'metric', metric: 'Bench Order' },
-      status: 'live',
-      steps: [
-        {
-          id: 'hook',
-          type: 'webhook',
-          url: receiver.url('/bench'),
-          headers: { 'X-Api-Key': 'bench-secret-value' },
-          body:
-            '{"seq": {{ event.seq|default:0 }}, "email": "{{ person.email }}", "total": {{ event.value }}, ' +
-            '"items": [{% for i in event.items %}{"name": "{{ i.name }}", "price": {{ i.price }}}{% if not loop.last %},{% endif %}{% endfor %}]}',
-        },
-      ],
-    });
-    if (flow.status !== 201) throw new Error(`could not create the flow: ${JSON.stringify(flow.body)}`);
-
-    const postedAt = new Array<number>(events);
-    const runIds: string[] = [];
-    let accepted = 0;
-    const t0 = performance.now();
-    const wall0 = Date.now();
-    await pool(events, concurrency, async (i) => {
-      postedAt[i] = Date.now();
-      const res = await stack.request<{ runs: { runId: string }[] }>('POST', '/api/events', {
-        metric: 'Bench Order',
-        profile: { email: `user${i}@example.com`, first_name: 'Bench', properties: { tier: 'gold' } },
-        properties: {
-          seq: i,
-          value: 42.5,
-          items: [
-            { name: 'Tea', price: 10 },
-            { name: 'Cup', price: 32.5 },
-          ],
-        },
-        unique_id: `bench-${i}`,
-      });
-      if (res.status !== 202) throw new Error(`event ${i} refused: ${res.status}`);
-      runIds.push(res.body.runs[0]!.runId);
-      progress('events posted', ++accepted, events);
-    });
-    const postSeconds = (performance.now() - t0) / 1000;
-
-    const deadline = Date.now() + 30 * 60_000;
-    while (receiver.received('/bench').length < events && Date.now() < deadline) {
-      progress('deliveries arrived', receiver.received('/bench').length, events);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    const arrivals = receiver.received('/bench');
-    progress('deliveries arrived', arrivals.length, events);
-    const latencies = arrivals.map((r) => r.at - postedAt[(JSON.parse(r.body) as { seq: number }).seq]!);
-    const lastArrival = Math.max(...arrivals.map((r) => r.at));
-    const e2eSeconds = (lastArrival - wall0) / 1000;
-
-    // Open-loop posting above capacity measures queueing; this measures one delivery's own path.
-    console.log('latency at light load: 4 events in flight, each waiting for its delivery...');
-    const light: number[] = [];
-    // Index arrivals as they come (incrementally: the receiver shares this process's event loop).
-    const lightArrivals = new Map<number, number>();
-    let scanned = 0;
-    const arrivedAt = (seq: number) => {
-      for (; scanned < receiver.requests.length; scanned++) {
-        const r = receiver.requests[scanned]!;
-        if (r.path === '/bench' && r.method === 'POST')
-          lightArrivals.set((JSON.parse(r.body) as { seq: number }).seq, r.at);
-      }
-      return lightArrivals.get(seq);
-    };
-    await pool(200, 4, async (i) => {
-      const seq = events + i;
-      const t0 = Date.now();
-      await stack.request('POST', '/api/events', {
-        metric: 'Bench Order',
-        profile: { email: `light${i}@example.com` },
-        properties: { seq, value: 1, items: [] },
-      });
-      let at = arrivedAt(seq);
-      while (at === undefined) {
-        await new Promise((r) => setTimeout(r, 10));
-        at = arrivedAt(seq);
-      }
-      light.push(at - t0);
-      progress('light-load deliveries', light.length, 200);
-    });
-
+    dev = await measureHookflow(stack, receiver, { events, concurrency, lightEvents, tag: 'dev' });
+    const { latencies, light, runIds } = dev;
     const workerRss = peakRssMiB(stack.workerPid, (f) => fs.readFileSync(f, 'utf8'));
     const serverRss = peakRssMiB(stack.server.process.pid, (f) => fs.readFileSync(f, 'utf8'));
 
@@ -143,15 +212,16 @@ async function main(): Promise<void> {
     const historyEvents = histories.reduce((n, h) => n + (h.events?.length ?? 0), 0) / histories.length;
 
     console.log('measuring the floor (one no-op activity per workflow, same dev server)...');
-    const floor = await measureFloor(stack.server.address, client, events, concurrency);
+    const floor = await measureFloor(stack.server.address, 'default', client, events, concurrency);
+    devFloor = floor;
     await connection.close();
 
-    const deliveriesPerSecond = arrivals.length / e2eSeconds;
+    const deliveriesPerSecond = dev.deliveriesPerSecond;
     console.log('');
     console.log('hookflow (event → webhook arrival)');
-    console.log(`  events accepted per second      ${fmt(events / postSeconds)}`);
+    console.log(`  events accepted per second      ${fmt(dev.eventsPerSecond)}`);
     console.log(
-      `  deliveries per second (e2e)     ${fmt(deliveriesPerSecond)}  (${arrivals.length}/${events} delivered)`,
+      `  deliveries per second (e2e)     ${fmt(deliveriesPerSecond)}  (${dev.delivered}/${events} delivered)`,
     );
     console.log(
       `  latency p50 / p95 / p99         ${fmt(percentile(latencies, 50), 0)} / ${fmt(percentile(latencies, 95), 0)} / ${fmt(percentile(latencies, 99), 0)} ms  (open loop, queueing included)`,
@@ -174,15 +244,105 @@ async function main(): Promise<void> {
     );
   } finally {
     await stack.stop();
+  }
+  try {
+    if (onCluster)
+      await benchCluster(receiver, pki.caCert, dev, devFloor, {
+        events,
+        concurrency,
+        lightEvents,
+        clusterWorkers,
+      });
+  } finally {
     await receiver.close();
   }
 }
 
-async function measureFloor(address: string, client: Client, n: number, concurrency: number) {
+/**
+ * `--cluster [--workers 1,2,3]`: the same measurement on a Temporal server on PostgreSQL (8 history
+ * shards, test/harness/cluster.ts) with 1, 2, 3… worker processes, and the floor on it, each beside
+ * the dev server's figures of the same run.
+ */
+async function benchCluster(
+  receiver: Receiver,
+  caCert: string,
+  dev: HookflowFigures,
+  devFloor: Floor,
+  opts: { events: number; concurrency: number; lightEvents: number; clusterWorkers: number[] },
+): Promise<void> {
+  console.log('');
+  console.log('starting the cluster (PostgreSQL with fsync on, Temporal server with 8 history shards)...');
+  // Durable like the dev server's SQLite file, so the ratio compares engines, not fsync settings.
+  const cluster = await TestCluster.start({ name: 'bench', durable: true });
+  const rows: { workers: number; figures: HookflowFigures }[] = [];
+  let floor: Floor;
+  try {
+    for (const workers of opts.clusterWorkers) {
+      console.log(`hookflow on the cluster with ${workers} worker process(es)...`);
+      const stack = await Stack.start({
+        name: `bench-cluster-${workers}`,
+        caCert,
+        env: { LOG_LEVEL: 'info', HOOKFLOW_DATABASE_URL: cluster.databaseUrl('hookflow') },
+        temporal: { address: cluster.address, namespace: cluster.namespace },
+        workers,
+      });
+      try {
+        rows.push({
+          workers,
+          figures: await measureHookflow(stack, receiver, { ...opts, tag: `cluster-${workers}` }),
+        });
+      } finally {
+        await stack.stop();
+      }
+    }
+    console.log('measuring the floor on the cluster...');
+    const connection = await Connection.connect({ address: cluster.address });
+    const client = new Client({ connection, namespace: cluster.namespace });
+    floor = await measureFloor(cluster.address, cluster.namespace, client, opts.events, opts.concurrency);
+    await connection.close();
+  } finally {
+    await cluster.stop();
+  }
+  const p50 = (v: number[]) => percentile(v, 50);
+  const p95 = (v: number[]) => percentile(v, 95);
+  console.log('');
+  console.log('cluster (Temporal server on PostgreSQL, 8 history shards) beside the dev server');
+  console.log(
+    '  engine          deliveries/s  ratio  light p50 / p95 ms   ratio p50  (delivered, load average)',
+  );
+  const line = (label: string, f: HookflowFigures) =>
+    console.log(
+      `  ${label.padEnd(15)} ${fmt(f.deliveriesPerSecond).padStart(12)}  ${fmt(f.deliveriesPerSecond / dev.deliveriesPerSecond, 2).padStart(5)}  ${`${fmt(p50(f.light), 0)} / ${fmt(p95(f.light), 0)}`.padStart(17)}   ${fmt(p50(f.light) / p50(dev.light), 2).padStart(9)}  (${f.delivered}/${opts.events}, ${fmt(f.load, 1)})`,
+    );
+  line('dev server, 1', dev);
+  for (const r of rows) line(`cluster, ${r.workers}`, r.figures);
+  console.log('  floor           workflows/s   ratio  p50 / p95 ms');
+  const floorLine = (label: string, f: Floor) =>
+    console.log(
+      `  ${label.padEnd(15)} ${fmt(f.perSecond).padStart(12)}  ${fmt(f.perSecond / devFloor.perSecond, 2).padStart(5)}  ${`${fmt(p50(f.latencies), 0)} / ${fmt(p95(f.latencies), 0)}`.padStart(13)}`,
+    );
+  floorLine('dev server', devFloor);
+  floorLine('cluster', floor);
+}
+
+interface Floor {
+  perSecond: number;
+  latencies: number[];
+  historyEvents: number;
+}
+
+async function measureFloor(
+  address: string,
+  namespace: string,
+  client: Client,
+  n: number,
+  concurrency: number,
+): Promise<Floor> {
   const taskQueue = `bench-floor-${process.pid}`;
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection,
+    namespace,
     taskQueue,
     workflowsPath: path.join(__dirname, 'floor-workflows.js'),
     activities: { noop: () => Promise.resolve() },

@@ -20,7 +20,7 @@ function repositoryRoot(): string {
   }
 }
 
-const ROOT = repositoryRoot();
+export const ROOT = repositoryRoot();
 const DIST = path.join(ROOT, 'dist');
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 
@@ -53,6 +53,10 @@ export interface StackOptions {
    * `none`: no user; the test creates its own.
    */
   auth?: 'owner' | 'none';
+  /** A running Temporal server to use instead of starting a dev server (test/harness/cluster.ts). */
+  temporal?: { address: string; namespace: string };
+  /** Worker processes. @default 1 */
+  workers?: number;
   /**
    * Records method, path, status and body of every `request`/`requestAs` answer, one JSON line
    * each, in test-artifacts/responses/<name>.jsonl (read back with {@link Stack.recorded}).
@@ -85,7 +89,7 @@ export interface StackOwner {
  * compiled worker and API as child processes (so they can be killed), their logs captured.
  */
 export class Stack {
-  private worker?: ChildProcess;
+  private readonly workers: (ChildProcess | undefined)[] = [];
   private api?: ChildProcess;
   private readonly output: string[] = [];
   readonly taskQueue: string;
@@ -99,11 +103,27 @@ export class Stack {
   private constructor(
     readonly name: string,
     readonly dir: string,
-    readonly server: DevServer,
+    private readonly devServer: DevServer | undefined,
     readonly apiUrl: string,
     private readonly env: NodeJS.ProcessEnv,
   ) {
     this.taskQueue = env.HOOKFLOW_TASK_QUEUE!;
+  }
+
+  /** The dev server this stack started; a stack on an external server has none. */
+  get server(): DevServer {
+    if (!this.devServer)
+      throw new Error(`stack ${this.name} runs on ${this.temporalAddress}, not a dev server`);
+    return this.devServer;
+  }
+
+  /** The Temporal frontend the worker and API use. */
+  get temporalAddress(): string {
+    return this.env.TEMPORAL_ADDRESS!;
+  }
+
+  get namespace(): string {
+    return this.env.TEMPORAL_NAMESPACE!;
   }
 
   static async start(opts: StackOptions): Promise<Stack> {
@@ -114,11 +134,13 @@ export class Stack {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hookflow-${opts.name}-`));
     const [temporalPort, apiPort] = [await freePort(), await freePort()];
     // The CLI of this repository, also when the harness runs from the benchmark's build (dist-bench/).
-    const server = await DevServer.start({
-      port: temporalPort,
-      dbFile: path.join(dir, 'temporal.sqlite'),
-      executable: temporalCliPath(process.env, ROOT),
-    });
+    const server = opts.temporal
+      ? undefined
+      : await DevServer.start({
+          port: temporalPort,
+          dbFile: path.join(dir, 'temporal.sqlite'),
+          executable: temporalCliPath(process.env, ROOT),
+        });
     // HOOKFLOW_TEST_DB=postgres (the second pass of `npm test`): a database of its own in the run's cluster.
     const databaseUrl =
       process.env.HOOKFLOW_TEST_DB === 'postgres' ? await createTestPostgresDatabase(opts.name) : undefined;
@@ -129,8 +151,8 @@ export class Stack {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       HOOKFLOW_DATA_DIR: dir,
-      TEMPORAL_ADDRESS: server.address,
-      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_ADDRESS: opts.temporal?.address ?? server!.address,
+      TEMPORAL_NAMESPACE: opts.temporal?.namespace ?? 'default',
       HOOKFLOW_TASK_QUEUE: `hookflow-${opts.name}-${process.pid}`,
       HOOKFLOW_API_HOST: '127.0.0.1',
       HOOKFLOW_API_PORT: String(apiPort),
@@ -158,7 +180,8 @@ export class Stack {
       fs.writeFileSync(stack.recordFile, '');
     }
     try {
-      await Promise.all([stack.startWorker(), stack.startApi()]);
+      const workers = Array.from({ length: opts.workers ?? 1 }, (_, i) => stack.startWorker(i));
+      await Promise.all([...workers, stack.startApi()]);
       if (owner) stack.owner = await stack.signInOwner(owner);
     } catch (err) {
       await stack.stop();
@@ -176,7 +199,12 @@ export class Stack {
   }
 
   get workerPid(): number | undefined {
-    return this.worker?.pid;
+    return this.workers[0]?.pid;
+  }
+
+  /** The pid of each worker process, by index (undefined once killed). */
+  get workerPids(): (number | undefined)[] {
+    return this.workers.map((w) => (w && w.exitCode === null && w.signalCode === null ? w.pid : undefined));
   }
 
   /** Everything the worker and the API wrote, for assertions on logs. */
@@ -216,9 +244,12 @@ export class Stack {
     });
   }
 
-  async startWorker(): Promise<void> {
+  /** Starts worker process `index` (the first by default), e.g. again after {@link killWorker}. */
+  async startWorker(index = 0): Promise<void> {
+    const role = index === 0 ? 'worker' : `worker-${index + 1}`;
     const before = this.output.length;
-    this.worker = await this.spawnNode('worker', 'worker/main.js', '"msg":"worker started"');
+    this.workers[index] = await this.spawnNode(role, 'worker/main.js', '"msg":"worker started"');
+    if (index !== 0) return;
     const started = this.output
       .slice(before)
       .join('')
@@ -234,7 +265,7 @@ export class Stack {
    * code once it has exited; `second` sends another signal after that many ms.
    */
   async signalWorker(signal: NodeJS.Signals = 'SIGTERM', second?: number): Promise<number | null> {
-    const w = this.worker;
+    const w = this.workers[0];
     if (!w || w.exitCode !== null || w.signalCode !== null) throw new Error('the worker is not running');
     const exited = new Promise<number | null>((resolve) => w.once('exit', (code) => resolve(code)));
     w.kill(signal);
@@ -253,7 +284,8 @@ export class Stack {
 
   /** Whether the worker process has exited. */
   get workerExited(): boolean {
-    return !this.worker || this.worker.exitCode !== null || this.worker.signalCode !== null;
+    const w = this.workers[0];
+    return !w || w.exitCode !== null || w.signalCode !== null;
   }
 
   /** The answers recorded so far (`record: true`). */
@@ -270,9 +302,9 @@ export class Stack {
     this.api = await this.spawnNode('api', 'api/main.js', '"msg":"API listening"');
   }
 
-  /** Kills the worker process outright, as a crash would. */
-  async killWorker(): Promise<void> {
-    const w = this.worker;
+  /** Kills worker process `index` (the first by default) outright, as a crash would. */
+  async killWorker(index = 0): Promise<void> {
+    const w = this.workers[index];
     if (!w || w.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       w.once('exit', () => resolve());
@@ -362,7 +394,7 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    for (const child of [this.worker, this.api]) {
+    for (const child of [...this.workers, this.api]) {
       if (child && child.exitCode === null && child.signalCode === null) {
         await new Promise<void>((resolve) => {
           const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -374,7 +406,7 @@ export class Stack {
         });
       }
     }
-    await this.server.stop();
+    await this.devServer?.stop();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,105 @@
+// Test and benchmark support: a real Temporal cluster on loopback. Not part of the build of the API or worker.
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PostgresCluster } from '../../src/cluster/postgres';
+import { startPostgres } from '../../src/cluster/postgres';
+import {
+  freeTemporalPorts,
+  prepareNamespace,
+  setupTemporalSchemas,
+  spawnTemporalServer,
+  waitForFrontend,
+  writeDynamicConfig,
+} from '../../src/cluster/temporal-server';
+import { clusterToolPaths, requireServerTools } from '../../src/cluster/tools';
+import { ARTIFACTS, ROOT } from './stack';
+
+export interface TestClusterOptions {
+  /** A name for the log file under test-artifacts/. */
+  name: string;
+  /** @default 8 */
+  historyShards?: number;
+  /** @default "hookflow-test" */
+  namespace?: string;
+  /** PostgreSQL with fsync on, as in production (benchmarks); tests trade it for speed. @default false */
+  durable?: boolean;
+}
+
+/**
+ * What `make start-cluster` runs, thrown away after: a PostgreSQL cluster in a temporary folder,
+ * the Temporal schemas, the Temporal server (every service in one process) on free ports, the
+ * namespace with hookflow's search attributes. Hand `address`/`namespace` to `Stack.start`.
+ */
+export class TestCluster {
+  private constructor(
+    readonly pg: PostgresCluster,
+    readonly server: ChildProcess,
+    readonly address: string,
+    readonly namespace: string,
+    private readonly dir: string,
+  ) {}
+
+  static async start(opts: TestClusterOptions): Promise<TestCluster> {
+    // Fails loudly when the binaries are missing: `make test` builds them (make cluster-tools).
+    const tools = clusterToolPaths(ROOT);
+    requireServerTools(tools);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hookflow-cluster-${opts.name}-`));
+    const pg = await startPostgres({ fast: !opts.durable });
+    let server: ChildProcess | undefined;
+    try {
+      await setupTemporalSchemas(tools.sqlTool, pg);
+      await pg.createDatabase('hookflow');
+      const ports = await freeTemporalPorts();
+      const dynamicConfigFile = path.join(dir, 'dynamic-config.yaml');
+      writeDynamicConfig(dynamicConfigFile);
+      const child = spawnTemporalServer({
+        executable: tools.server,
+        postgres: { host: '127.0.0.1', port: pg.port, user: 'postgres' },
+        ports,
+        historyShards: opts.historyShards ?? 8,
+        dynamicConfigFile,
+      });
+      server = child;
+      const logFile = path.join(ARTIFACTS, `${opts.name}-temporal.log`);
+      fs.writeFileSync(logFile, '');
+      for (const s of [child.stdout, child.stderr])
+        s?.on('data', (b: Buffer) => fs.appendFileSync(logFile, b));
+      let exited: string | undefined;
+      child.once('exit', (code, signal) => (exited = `exited with ${code ?? signal}; see ${logFile}`));
+      const address = `127.0.0.1:${ports.frontend}`;
+      await waitForFrontend(address, 120_000, () => exited);
+      const namespace = opts.namespace ?? 'hookflow-test';
+      await prepareNamespace(address, namespace);
+      return new TestCluster(pg, child, address, namespace, dir);
+    } catch (err) {
+      server?.kill('SIGKILL');
+      await pg.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** A database on the cluster's PostgreSQL (`hookflow` exists). */
+  databaseUrl(database: string): string {
+    return this.pg.url(database);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.server;
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      });
+    }
+    await this.pg.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
