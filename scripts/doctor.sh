@@ -186,6 +186,25 @@ else
   fi
 fi
 
+# Go again for the Temporal server, its schema tool and the Web UI server (`make test` runs the cluster
+# suite, `make start-cluster` runs them): their modules need a newer Go than the CLI's.
+SERVER_VERSION=$(sed -n 's/^TEMPORAL_SERVER_VERSION := //p' Makefile)
+SERVER_GO_MIN=1.26.8
+if [ "$PURPOSE" = test ] || [ "$PURPOSE" = cluster ] || [ "$PURPOSE" = all ]; then
+  if [ -x ".tools/temporal-server-$SERVER_VERSION/server" ]; then
+    report found "Temporal server" "$SERVER_VERSION at .tools/temporal-server-$SERVER_VERSION/server"
+  elif command -v go >/dev/null 2>&1 && version_at_least "$(go env GOVERSION | sed 's/^go//')" "$SERVER_GO_MIN"; then
+    if [ "$INSTALL" -eq 1 ]; then
+      report pending "Temporal server" "not built yet: make builds it next into .tools/ (make cluster-tools)"
+    else
+      report missing "Temporal server" "not built" "make cluster-tools"
+    fi
+  else
+    report missing "Go >= $SERVER_GO_MIN" "$(command -v go >/dev/null 2>&1 && go version || echo 'not found')" \
+      "install Go $SERVER_GO_MIN or later (needed once, to build the Temporal server $SERVER_VERSION)"
+  fi
+fi
+
 # better-sqlite3 and argon2's native modules compile on `npm ci` when no prebuilt binary fits.
 check_or_install "C/C++ toolchain" "command -v gcc >/dev/null 2>&1 && command -v g++ >/dev/null 2>&1" "$APT_BUILD"
 check_or_install make "command -v make >/dev/null 2>&1" "$APT_BUILD"
