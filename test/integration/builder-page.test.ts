@@ -90,8 +90,18 @@ async function getFlow(id: string): Promise<PublicFlow> {
  * until the drop marker sits in the target list, as a person's eye would follow it.
  */
 async function drag(page: Page, from: Locator, to: Locator): Promise<void> {
-  await to.scrollIntoViewIfNeeded();
-  await from.scrollIntoViewIfNeeded();
+  // The builder redraws the flow after a drop (and after the settings beside it re-render): an
+  // element found a moment ago may be replaced by its redrawn twin, so look it up again.
+  for (let i = 0; ; i++) {
+    try {
+      await to.scrollIntoViewIfNeeded({ timeout: 2000 });
+      await from.scrollIntoViewIfNeeded({ timeout: 2000 });
+      break;
+    } catch (err) {
+      if (i >= 4) throw err;
+      await page.waitForTimeout(200);
+    }
+  }
   const a = (await from.boundingBox())!;
   await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2);
   await page.mouse.down();
