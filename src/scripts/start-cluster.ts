@@ -107,8 +107,7 @@ async function main(): Promise<void> {
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       TEMPORAL_UI_URL: uiUrl,
-      // hookflow's own database on the same PostgreSQL (read by hookflow once it supports PostgreSQL;
-      // until then the processes share the SQLite file in the data folder).
+      // hookflow's own database on the same PostgreSQL, unless the user points it elsewhere.
       HOOKFLOW_DATABASE_URL: process.env.HOOKFLOW_DATABASE_URL ?? pg.url('hookflow'),
     };
     // The API processes share one listening socket (the primary hands out connections).
