@@ -1,6 +1,7 @@
 import type { Db } from '../db';
 import { ApiKeyStore } from '../db/api-key-store';
 import { SessionStore } from '../db/session-store';
+import { SetupTokenStore } from '../db/setup-token-store';
 import { UserStore } from '../db/user-store';
 import type { SecretBox } from '../secrets';
 import { ApiKeyService, apiKeyId } from './api-keys';
@@ -34,7 +35,7 @@ export function createAccounts(db: Db, secrets: SecretBox): Accounts {
     sessions,
     twoStep,
     apiKeys,
-    firstOwner: new FirstOwnerSetup(users, sessions, lockout),
+    firstOwner: new FirstOwnerSetup(users, sessions, lockout, new SetupTokenStore(db)),
     authenticate: (token) => (apiKeyId(token) ? apiKeys.principalOf(token) : sessions.principalOf(token)),
   };
 }

@@ -602,6 +602,17 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('flow_versions').addColumn('saved_by_key', 'text').execute();
     },
   },
+  '0012_setup_tokens': {
+    // The first-owner setup link, by the hash of its token: in the database, so that any API
+    // process (make start-cluster runs two on one port) accepts a link any of them printed.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('setup_tokens')
+        .addColumn('token_hash', 'text', (c) => c.primaryKey())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -294,7 +294,14 @@ export interface DateRunsTable {
   send_at: Iso;
 }
 
+/** First-owner setup links not used yet (migration 0012). */
+export interface SetupTokensTable {
+  token_hash: string;
+  created_at: string;
+}
+
 export interface Database {
+  setup_tokens: SetupTokensTable;
   flows: FlowsTable;
   flow_versions: FlowVersionsTable;
   profiles: ProfilesTable;

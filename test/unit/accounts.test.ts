@@ -25,6 +25,29 @@ describe.each(TEST_DATABASES)('on %s', (dbKind) => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('a setup link printed by one API process works on another; the first owner voids every link', async () => {
+    // Two API processes on one database, as make start-cluster runs them behind one port.
+    const other = createAccounts(db, new SecretBox([{ id: 'k1', key: crypto.randomBytes(32) }]));
+    const fromFirst = (await accounts.firstOwner.createToken())!;
+    const fromOther = (await other.firstOwner.createToken())!;
+    expect(await other.firstOwner.pending()).toBe(true);
+    const owner = { email: 'first@example.com', password: PASSWORD };
+    const [a, b] = await Promise.allSettled([
+      other.firstOwner.complete({ token: fromFirst, ...owner }, '10.0.0.1'),
+      accounts.firstOwner.complete({ token: fromFirst, ...owner }, '10.0.0.2'),
+    ]);
+    // One link, used twice at once: exactly one owner.
+    expect([a.status, b.status].sort()).toEqual(['fulfilled', 'rejected']);
+    expect(await accounts.users.list()).toHaveLength(1);
+    expect(await accounts.firstOwner.pending()).toBe(false);
+    await expect(
+      other.firstOwner.complete(
+        { token: fromOther, email: 'late@example.com', password: PASSWORD },
+        '10.0.0.3',
+      ),
+    ).rejects.toMatchObject({ code: 'setup_link_invalid' });
+  });
+
   test('guesses sent at once run one at a time: five count, the rest meet the lockout', async () => {
     await accounts.users.create({ email: 'ada@example.com', password: PASSWORD, role: 'owner' });
     const guesses = await Promise.allSettled(

@@ -11,10 +11,10 @@ export function accountPages(deps: { accounts: Accounts; render: Render }): Rout
 
   r.get('/', (_req, res) => res.redirect(303, '/webhooks'));
 
-  r.get('/sign-in', (req, res) => {
+  r.get('/sign-in', async (req, res) => {
     const next = safeNext(req.query.next);
     if (currentPrincipal(res)) return res.redirect(303, next);
-    if (deps.accounts.firstOwner.pending) {
+    if (await deps.accounts.firstOwner.pending()) {
       // No user can sign in before the first owner exists; say where the link is.
       return render(res, 'message.njk', {
         title: 'Set up hookflow',
@@ -26,8 +26,8 @@ export function accountPages(deps: { accounts: Accounts; render: Render }): Rout
     render(res, 'sign-in.njk', { title: 'Sign in', next });
   });
 
-  r.get('/setup', (_req, res) => {
-    if (!deps.accounts.firstOwner.pending) return res.redirect(303, '/sign-in');
+  r.get('/setup', async (_req, res) => {
+    if (!(await deps.accounts.firstOwner.pending())) return res.redirect(303, '/sign-in');
     render(res, 'setup.njk', { title: 'Create the first owner' });
   });
 
