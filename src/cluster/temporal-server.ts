@@ -171,35 +171,6 @@ export function spawnTemporalServer(opts: TemporalServerOptions): ChildProcess {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until the frontend answers `GetSystemInfo`; `failed()` names a reason to give up early. */
-export async function waitForFrontend(
-  address: string,
-  timeoutMs: number,
-  failed: () => string | undefined = () => undefined,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    const reason = failed();
-    if (reason) throw new Error(`the Temporal server ${reason} while starting`);
-    try {
-      const conn = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        await conn.workflowService.getSystemInfo({});
-        return;
-      } finally {
-        await conn.close();
-      }
-    } catch (err) {
-      lastError = err;
-      await sleep(300);
-    }
-  }
-  throw new Error(`the Temporal server did not answer on ${address} within ${timeoutMs} ms`, {
-    cause: lastError,
-  });
-}
-
 /** IndexedValueType of temporal.api.enums.v1, by the names SEARCH_ATTRIBUTE_FLAGS uses. */
 const INDEXED_VALUE_TYPES: Record<string, number> = {
   Text: 1,

@@ -10,9 +10,9 @@ import {
   prepareNamespace,
   setupTemporalSchemas,
   spawnTemporalServer,
-  waitForFrontend,
   writeDynamicConfig,
 } from '../cluster/temporal-server';
+import { waitForFrontend } from '../temporal/wait-for-frontend';
 import { clusterToolPaths, requireServerTools, TEMPORAL_UI_SERVER_VERSION } from '../cluster/tools';
 import { spawnUiServer } from '../cluster/ui-server';
 import { loadConfig } from '../config';

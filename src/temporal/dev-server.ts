@@ -2,8 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_FLAGS } from './search-attributes';
+import { waitForFrontend } from './wait-for-frontend';
 
 /**
  * Where `make` builds the Temporal CLI (`.tools/` of the repository `root`, by default the one this
@@ -72,29 +72,14 @@ export class DevServer {
   }
 
   private async waitUntilReady(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
     let exited: string | undefined;
     this.process.once('exit', (code, signal) => (exited = `exited with ${code ?? signal}`));
-    let lastError: unknown;
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`Temporal dev server ${exited} while starting`);
-      try {
-        const conn = await Connection.connect({ address: this.address, connectTimeout: 1000 });
-        try {
-          await conn.workflowService.getSystemInfo({});
-          return;
-        } finally {
-          await conn.close();
-        }
-      } catch (err) {
-        lastError = err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
+    try {
+      await waitForFrontend(this.address, timeoutMs, () => exited, 'Temporal dev server');
+    } catch (err) {
+      this.process.kill('SIGKILL');
+      throw err;
     }
-    this.process.kill('SIGKILL');
-    throw new Error(`Temporal dev server did not answer on ${this.address} within ${timeoutMs} ms`, {
-      cause: lastError,
-    });
   }
 
   /** Stops the server (SIGTERM, then SIGKILL after a grace period). */

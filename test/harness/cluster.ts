@@ -10,9 +10,9 @@ import {
   prepareNamespace,
   setupTemporalSchemas,
   spawnTemporalServer,
-  waitForFrontend,
   writeDynamicConfig,
 } from '../../src/cluster/temporal-server';
+import { waitForFrontend } from '../../src/temporal/wait-for-frontend';
 import { clusterToolPaths, requireServerTools } from '../../src/cluster/tools';
 import { ARTIFACTS, ROOT } from './stack';
 
