@@ -135,16 +135,28 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   });
   // A save whose schedule call failed (Temporal down) is put right at the next start, in the
   // background (Temporal may be down now too) and at each sweep until it succeeds once.
+  // One at a time: with Temporal down an attempt can outlast a sweep interval.
   let reconciled = false;
+  let reconciling: Promise<unknown> | undefined;
   const reconcile = () =>
-    flowStore
+    (reconciling ??= flowStore
       .list()
       .then((flows) => schedules.reconcile(flows))
       .then(
         () => (reconciled = true),
         (err: unknown) =>
           logger.warn({ err }, 'date flow schedules not reconciled; retried at the next sweep'),
-      );
+      )
+      .finally(() => (reconciling = undefined)));
+  // Temporal up at start: reconciled before the API listens, as no flow save can race it then.
+  const temporalUp = await client
+    .withDeadline(Date.now() + 1000, () => client.workflowService.getSystemInfo({}))
+    .then(
+      () => true,
+      () => false,
+    );
+  if (temporalUp) await reconcile();
+  else logger.warn({ address: config.temporal.address }, 'Temporal is not answering; starting without it');
   const app = createApp({
     config,
     db,
