@@ -1,3 +1,4 @@
+import Ajv2020 from 'ajv/dist/2020';
 import { createTestPki } from '../harness/certs';
 import { Receiver } from '../harness/receiver';
 import { poll, Stack } from '../harness/stack';
@@ -44,6 +45,17 @@ afterAll(async () => {
   await stack?.stop();
   await receiver?.close();
 });
+
+interface OpenApiDoc {
+  paths: Record<
+    string,
+    Record<
+      string,
+      { responses: Record<string, { headers?: object; content: Record<string, { schema: object }> }> }
+    >
+  >;
+  components: object;
+}
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = performance.now();
@@ -135,6 +147,19 @@ test('a Temporal outage: live API, bounded backlog with 503, fast recovery', asy
     await db.selectFrom('profiles').select('id').where('email', '=', 'buyer-4@example.com').execute(),
   ).toEqual([]);
   expect(await unstartedRuns()).toBe(BACKLOG_MAX);
+  // The document the API serves describes this answer: its header and its body.
+  const doc = (await stack.request<OpenApiDoc>('GET', '/api/openapi.json')).body;
+  const documented = doc.paths['/api/events']!.post!.responses['503']!;
+  expect(Object.keys(documented.headers ?? {})).toEqual(['Retry-After']);
+  const ajv = new Ajv2020({ strict: false, validateFormats: false });
+  ajv.addSchema({ $id: 'doc', components: doc.components });
+  const schema = JSON.parse(
+    JSON.stringify(documented.content['application/json']!.schema).replaceAll(
+      '"#/components',
+      '"doc#/components',
+    ),
+  ) as object;
+  expect(ajv.validate(schema, refused.body)).toBe(true);
   // Other routes that start runs refuse the same way.
   const join = await stack.request<ErrorResponse>('POST', '/api/profiles', { email: 'late@example.com' });
   expect(join.status).toBe(503);
