@@ -105,7 +105,8 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     eligibility: createEligibilityJudge({ db, defaultTimezone: config.dates.defaultTimezone }),
     priceDrops: new PriceDropFanOut({ db, entries, logger }),
   });
-  // Core (Rust) reconnects on each poll with its own short capped backoff: no setting needed here.
+  // The polling connection is Temporal's Rust core, which keeps its own reconnect policy (it takes
+  // no gRPC channel arguments); the outage test sees the worker deliver again once Temporal is back.
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const workflowSource = fs.existsSync(PREBUILT_BUNDLE)
     ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }
