@@ -342,6 +342,7 @@ async function timePage(
       analytics: store,
       flows: flowStore,
       runs: { temporalUrl: (runId: string) => runId },
+      backlog: { queued: 0 },
       render: createViews(path.join(repositoryRoot(), 'views')),
     }),
   );

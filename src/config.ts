@@ -112,6 +112,11 @@ const envSchema = z.object({
   HOOKFLOW_OWNER_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   /** How often the API starts runs recorded but not started (after a crash). @default 30 */
   HOOKFLOW_RUN_SWEEP_SECONDS: int(1, 86_400).default(30),
+  /**
+   * Runs recorded but not yet started on Temporal (Temporal down or slow) beyond which the API
+   * refuses events and other run-starting changes with 503 and `Retry-After`. @default 50000
+   */
+  HOOKFLOW_RUN_BACKLOG_MAX: int(1).default(50_000),
   /** Time zone of profiles without `location.timezone` (date-property flows), an IANA name. @default "UTC" */
   HOOKFLOW_DEFAULT_TIMEZONE: z
     .string()
@@ -162,6 +167,8 @@ export interface Config {
   owner: { email: string; password: string } | undefined;
   /** Seconds between sweeps of the runs outbox. */
   runSweepSeconds: number;
+  /** Runs waiting for Temporal at which run-starting requests are refused (503). */
+  runBacklogMax: number;
   /** Date-property flows: the zone of profiles without one, and seconds between their sweeps. */
   dates: { defaultTimezone: string; sweepSeconds: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -218,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? { email: e.HOOKFLOW_OWNER_EMAIL, password: e.HOOKFLOW_OWNER_PASSWORD }
         : undefined,
     runSweepSeconds: e.HOOKFLOW_RUN_SWEEP_SECONDS,
+    runBacklogMax: e.HOOKFLOW_RUN_BACKLOG_MAX,
     dates: { defaultTimezone: e.HOOKFLOW_DEFAULT_TIMEZONE, sweepSeconds: e.HOOKFLOW_DATE_SWEEP_SECONDS },
     logLevel: e.LOG_LEVEL,
     shutdownGraceSeconds: e.HOOKFLOW_SHUTDOWN_GRACE_SECONDS,

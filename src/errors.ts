@@ -111,6 +111,22 @@ export class RateLimitedError extends DomainError {
 }
 
 /**
+ * Too many runs are recorded and waiting for Temporal: the request was refused before anything was
+ * written, so sending it again after `retryAfterSeconds` is safe (sent in the body and as `Retry-After`).
+ */
+export class BacklogFullError extends DomainError {
+  override readonly name = 'BacklogFullError';
+  constructor(
+    message: string,
+    readonly queued: number,
+    readonly limit: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('unavailable', 'backlog_full', message, [], { extra: { retryAfterSeconds, queued, limit } });
+  }
+}
+
+/**
  * A refusal decided in the HTTP layer itself (no route, a bad body, a refused origin), where the
  * status is the point. Services raise the {@link DomainError} subclasses instead.
  */

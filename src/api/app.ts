@@ -38,6 +38,8 @@ import { catalogRouter } from './catalog';
 import type { ApiMetrics } from './metrics';
 import { routeBase } from './metrics';
 import { probesRouter } from './probes';
+import type { RunBacklog } from '../runs/backlog';
+import { REFUSED_CHANGE, REFUSED_EVENT, admitRuns } from './backlog';
 import { openApiRouter } from './openapi';
 
 export interface ApiDeps {
@@ -60,6 +62,8 @@ export interface ApiDeps {
   catalog: CatalogService;
   logger: Logger;
   metrics: ApiMetrics;
+  /** Runs waiting for Temporal: run-starting routes refuse at its bound; the analytics page shows it. */
+  backlog: RunBacklog;
 }
 
 /**
@@ -68,6 +72,7 @@ export interface ApiDeps {
  */
 export function apiRouters(deps: ApiDeps): [mountPath: string, router: express.Router][] {
   const root = express.Router();
+  const change = admitRuns(deps.backlog, REFUSED_CHANGE);
   root.use(probesRouter(deps));
   root.get('/metrics', (_req, res, next) => {
     deps.metrics.registry
@@ -79,12 +84,17 @@ export function apiRouters(deps: ApiDeps): [mountPath: string, router: express.R
     ['/', root],
     ['/api', openApiRouter()],
     ['/api/flows', flowsRouter(deps)],
-    ['/api/events', eventsRouter(deps.events, deps.eventStore, () => deps.metrics.eventIngested())],
-    ['/api/profiles', profilesRouter(deps.profiles, new ProfileEvents(deps.db))],
-    ['/api/lists', listsRouter(deps.lists)],
+    [
+      '/api/events',
+      eventsRouter(deps.events, deps.eventStore, admitRuns(deps.backlog, REFUSED_EVENT), () =>
+        deps.metrics.eventIngested(),
+      ),
+    ],
+    ['/api/profiles', profilesRouter(deps.profiles, new ProfileEvents(deps.db), change)],
+    ['/api/lists', listsRouter(deps.lists, change)],
     ['/api/runs', runsRouter(deps.runs)],
     ['/api/segments', segmentsRouter(deps.segments)],
-    ['/api/catalog', catalogRouter(deps.catalog)],
+    ['/api/catalog', catalogRouter(deps.catalog, change)],
     ['/api/webhooks', webhooksRouter(deps)],
     ['/api/audit', auditRouter(deps.audit)],
   ];
@@ -105,7 +115,15 @@ export function createApp(deps: ApiDeps): express.Express {
   const render = createViews();
   app.use(accountPages({ accounts: deps.accounts, render }));
   app.use(builderPages({ flows: deps.flowStore, render }));
-  app.use(webhooksPages({ analytics: deps.analytics, flows: deps.flowStore, runs: deps.runs, render }));
+  app.use(
+    webhooksPages({
+      analytics: deps.analytics,
+      flows: deps.flowStore,
+      runs: deps.runs,
+      backlog: deps.backlog,
+      render,
+    }),
+  );
   app.use(
     flowsPage({
       flows: deps.flowStore,

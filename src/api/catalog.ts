@@ -1,16 +1,18 @@
 import { Router } from 'express';
 import type { CatalogService } from '../audience/catalog';
 import { bulkItemsSchema, itemSchema, itemsPageSchema } from '../audience/catalog';
+import type { Guard } from './auth';
 import { requires } from './auth';
 import { parseBody, parseQuery } from './validation';
 
 /** The catalog: items (a lower price records a drop and fans out to price-drop flows) and drops. */
-export function catalogRouter(catalog: CatalogService): Router {
+/** `admit` refuses item writes (a price drop fans out into runs) while the backlog is full. */
+export function catalogRouter(catalog: CatalogService, admit: Guard): Router {
   const r = Router();
-  r.put('/items/:id', requires('catalog:write'), async (req, res) => {
+  r.put('/items/:id', requires('catalog:write'), admit, async (req, res) => {
     res.json(await catalog.put(req.params.id, parseBody(itemSchema, req.body)));
   });
-  r.post('/items/bulk', requires('catalog:write'), async (req, res) => {
+  r.post('/items/bulk', requires('catalog:write'), admit, async (req, res) => {
     res.json(await catalog.bulk(parseBody(bulkItemsSchema, req.body).items));
   });
   r.get('/items', requires('catalog:read'), async (req, res) => {

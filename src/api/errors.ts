@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import type { ErrorKind, FieldProblem } from '../errors';
-import { DomainError, HttpError, RateLimitedError } from '../errors';
+import { BacklogFullError, DomainError, HttpError, RateLimitedError } from '../errors';
 
 /** The one place a domain error's kind becomes an HTTP status. */
 export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
@@ -31,7 +31,8 @@ export function errorBody(
  */
 export function sendRefusal(res: Response, err: unknown): boolean {
   if (err instanceof DomainError) {
-    if (err instanceof RateLimitedError) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+    if (err instanceof RateLimitedError || err instanceof BacklogFullError)
+      res.setHeader('Retry-After', String(err.retryAfterSeconds));
     res.status(STATUS_OF_KIND[err.kind]).json(errorBody(err.code, err.message, err.details, err.extra));
     return true;
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { EventStore } from '../db/event-store';
 import { eventSchema } from '../events/schema';
 import type { EventService } from '../events/service';
+import type { Guard } from './auth';
 import { requires } from './auth';
 import { parseBody, parseQuery } from './validation';
 
@@ -19,10 +20,12 @@ export const metricsQuery = z.strictObject({
 export function eventsRouter(
   events: EventService,
   eventStore: EventStore,
+  /** Refuses while the runs waiting for Temporal are at their bound ({@link admitRuns}). */
+  admit: Guard,
   ingested: () => void = () => {},
 ): Router {
   const r = Router();
-  r.post('/', requires('events:write'), async (req, res) => {
+  r.post('/', requires('events:write'), admit, async (req, res) => {
     const { runs } = await events.ingest(parseBody(eventSchema, req.body));
     ingested();
     res.status(202).json({ runs });

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Seconds buckets for API requests: most answer in milliseconds, event ingestion waits on Temporal. */
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -14,6 +14,7 @@ export class ApiMetrics {
   private readonly seconds: Histogram<'method' | 'route'>;
   private readonly events: Counter;
   private readonly runs: Counter;
+  private readonly queued: Gauge;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'hookflow_api_' });
@@ -41,6 +42,16 @@ export class ApiMetrics {
       help: 'Flow runs Temporal accepted (from events, list joins, segment entries, sweeps).',
       registers,
     });
+    this.queued = new Gauge({
+      name: 'hookflow_runs_queued',
+      help: 'Runs recorded but not yet started on Temporal (the backlog run-starting requests are refused beyond), as this process last counted them.',
+      registers,
+    });
+  }
+
+  /** The runs waiting for Temporal, as the run backlog last counted them. */
+  runsQueued(n: number): void {
+    this.queued.set(n);
   }
 
   eventIngested(): void {

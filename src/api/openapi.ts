@@ -402,7 +402,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     [202, runsStartedSchema],
     {
       body: eventSchema,
-      errors: [400, 413, 422],
+      errors: [400, 413, 422, 503],
     },
   ),
 
@@ -415,7 +415,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     {
       body: profileSchema,
       alsoOk: [201],
-      errors: [400, 422],
+      errors: [400, 422, 503],
     },
   ),
   R(
@@ -431,7 +431,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
         profiles: z.array(z.object({ id: z.string(), created: z.boolean() })),
       }),
     ],
-    { body: bulkProfilesSchema, errors: [400, 422] },
+    { body: bulkProfilesSchema, errors: [400, 422, 503] },
   ),
   R(
     'get',
@@ -484,7 +484,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
         runs: z.array(z.looseObject({})),
       }),
     ],
-    { body: addMembersSchema, errors: [400, 404, 422] },
+    { body: addMembersSchema, errors: [400, 404, 422, 503] },
   ),
   R('delete', '/api/lists/:id/members/:profileId', 'profiles:write', 'Remove a member', [204], {
     errors: [404],
@@ -495,7 +495,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'profiles:write',
     'Double opt-in: confirm a pending member',
     [200, z.looseObject({})],
-    { errors: [404, 409] },
+    { errors: [404, 409, 503] },
   ),
   R(
     'get',
@@ -544,7 +544,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'catalog:write',
     'Create or replace an item; a lower price records a drop',
     [200, z.looseObject({ item: itemOut, drop: z.looseObject({}).nullable().optional() })],
-    { body: itemSchema, errors: [400, 422] },
+    { body: itemSchema, errors: [400, 422, 503] },
   ),
   R(
     'post',
@@ -554,7 +554,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     [200, z.looseObject({})],
     {
       body: bulkItemsSchema,
-      errors: [400, 422],
+      errors: [400, 422, 503],
     },
   ),
   R(
@@ -693,6 +693,14 @@ const STATUS_TEXT: Record<number, string> = {
   503: 'A dependency is unavailable',
 };
 
+/** A 503 of a route that records runs: the `backlog_full` refusal. */
+const BACKLOG_FULL_TEXT =
+  'Too many runs are waiting for Temporal (`backlog_full`, HOOKFLOW_RUN_BACKLOG_MAX): nothing was stored; send the same request again after Retry-After seconds';
+
+const RETRY_AFTER_HEADER = z.object({
+  'Retry-After': z.string().meta({ description: 'Seconds to wait before sending the request again.' }),
+});
+
 /** `/api/flows/:id` → `/api/flows/{id}`. */
 export function openApiPath(expressPath: string): string {
   return expressPath.replace(/:(\w+)/g, '{$1}');
@@ -717,13 +725,12 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
     refusals.add(403);
   }
   for (const status of [...refusals].sort()) {
+    const ready = status === 503 && route.path === '/ready';
+    const backlog = status === 503 && !ready;
     responses[status] = {
-      description: STATUS_TEXT[status] ?? 'Refused',
-      content: {
-        'application/json': {
-          schema: status === 503 && route.path === '/ready' ? readinessRef() : errorSchema,
-        },
-      },
+      description: backlog ? BACKLOG_FULL_TEXT : (STATUS_TEXT[status] ?? 'Refused'),
+      ...(status === 429 || backlog ? { headers: RETRY_AFTER_HEADER } : {}),
+      content: { 'application/json': { schema: ready ? readinessRef() : errorSchema } },
     };
   }
   const op: ZodOpenApiOperationObject = {

@@ -24,9 +24,17 @@ export function probesRouter(deps: { db: Db; client: Client }): Router {
       migrations: 'ok',
       temporal: 'ok',
     };
-    const temporal = deps.client
-      .withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () => deps.client.workflowService.getSystemInfo({}))
-      .catch(() => (checks.temporal = 'unavailable'));
+    // The deadline cancels the call; the timer answers even when the client's retry backoff sleeps
+    // past it (a loaded machine, Temporal down), so /ready never takes much more than the deadline.
+    let timer: NodeJS.Timeout | undefined;
+    const temporal = Promise.race([
+      deps.client.withDeadline(Date.now() + TEMPORAL_DEADLINE_MS, () =>
+        deps.client.workflowService.getSystemInfo({}),
+      ),
+      new Promise((_, reject) => (timer = setTimeout(reject, TEMPORAL_DEADLINE_MS))),
+    ])
+      .catch(() => (checks.temporal = 'unavailable'))
+      .finally(() => clearTimeout(timer));
     try {
       await pingDatabase(deps.db);
       if ((await pendingMigrations(deps.db)).length > 0) checks.migrations = 'pending';

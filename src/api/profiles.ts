@@ -4,6 +4,7 @@ import { bulkProfilesSchema, profileLookupSchema } from '../audience/profiles';
 import { profileSchema } from '../audience/identity';
 import type { ProfileEvents } from '../audience/profile-events';
 import { profileEventsQuerySchema } from '../audience/profile-events';
+import type { Guard } from './auth';
 import { principalOf, requires } from './auth';
 import type { Response } from 'express';
 import { parseBody, parseQuery } from './validation';
@@ -15,13 +16,14 @@ export function changeSource(res: Response): string {
 }
 
 /** Profiles: create or update by identity (one, or up to 1,000 at a time), find, read, delete; a profile's events. */
-export function profilesRouter(profiles: ProfileService, events: ProfileEvents): Router {
+/** `admit` refuses profile changes (they can enter segment and date flows) while the backlog is full. */
+export function profilesRouter(profiles: ProfileService, events: ProfileEvents, admit: Guard): Router {
   const r = Router();
-  r.post('/', requires('profiles:write'), async (req, res) => {
+  r.post('/', requires('profiles:write'), admit, async (req, res) => {
     const { profile, created } = await profiles.upsert(parseBody(profileSchema, req.body));
     res.status(created ? 201 : 200).json(profile);
   });
-  r.post('/bulk', requires('profiles:write'), async (req, res) => {
+  r.post('/bulk', requires('profiles:write'), admit, async (req, res) => {
     const { profiles: inputs } = parseBody(bulkProfilesSchema, req.body);
     const results = await profiles.upsertMany(inputs);
     res.json({

@@ -34,6 +34,8 @@ import { ProfileService } from '../audience/profiles';
 import { DateSweeper } from '../audience/date-sweep';
 import { RunStarter } from '../temporal/run-starter';
 import { DateSchedules } from '../temporal/schedules';
+import { clientConnectionOptions } from '../temporal/connection';
+import { RunBacklog } from '../runs/backlog';
 
 /** The live URL check waits at most this long for the endpoint. */
 const LIVE_CHECK_TIMEOUT_MS = 5000;
@@ -67,7 +69,9 @@ export interface RunningApi {
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
   const db = await openDatabase(config.database);
   const secrets = createSecretBox(config, logger);
-  const connection = await Connection.connect({ address: config.temporal.address });
+  // Lazy: the API starts and takes events in while Temporal is down (they wait in the runs outbox);
+  // each call connects, and /ready says whether Temporal answers.
+  const connection = Connection.lazy(clientConnectionOptions(config.temporal.address));
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const flowStore = new FlowStore(db);
   const eventStore = new EventStore(db);
@@ -99,6 +103,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const setupToken = await accounts.firstOwner.createToken();
   const runs = new RunService(client, eventStore, flowStore, deliveryStore, config);
   const metrics = new ApiMetrics();
+  const backlog = new RunBacklog({
+    db,
+    max: config.runBacklogMax,
+    logger,
+    onCount: (n) => metrics.runsQueued(n),
+  });
+  await backlog.start();
   const starter = new RunStarter(client, config.temporal.taskQueue, () => metrics.runStarted());
   const entries = new FlowEntries({ db, starter, config, logger });
   const catalog = new CatalogService({ db, starter, logger });
@@ -122,16 +133,37 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     taskQueue: config.temporal.taskQueue,
     sweepSeconds: config.dates.sweepSeconds,
   });
-  // A save whose schedule call failed (Temporal down) is put right at the next start.
-  await schedules
-    .reconcile(await flowStore.list())
-    .catch((err: unknown) => logger.warn({ err }, 'date flow schedules not reconciled'));
+  // A save whose schedule call failed (Temporal down) is put right at the next start, in the
+  // background (Temporal may be down now too) and at each sweep until it succeeds once.
+  // One at a time: with Temporal down an attempt can outlast a sweep interval.
+  let reconciled = false;
+  let reconciling: Promise<unknown> | undefined;
+  const reconcile = () =>
+    (reconciling ??= flowStore
+      .list()
+      .then((flows) => schedules.reconcile(flows))
+      .then(
+        () => (reconciled = true),
+        (err: unknown) =>
+          logger.warn({ err }, 'date flow schedules not reconciled; retried at the next sweep'),
+      )
+      .finally(() => (reconciling = undefined)));
+  // Temporal up at start: reconciled before the API listens, as no flow save can race it then.
+  const temporalUp = await client
+    .withDeadline(Date.now() + 1000, () => client.workflowService.getSystemInfo({}))
+    .then(
+      () => true,
+      () => false,
+    );
+  if (temporalUp) await reconcile();
+  else logger.warn({ address: config.temporal.address }, 'Temporal is not answering; starting without it');
   const app = createApp({
     config,
     db,
     client,
     logger,
     metrics,
+    backlog,
     eventStore,
     flows: new FlowService({
       filters: filterRules,
@@ -174,6 +206,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   // Price-drop fan-outs recorded but not started (the start failed after commit) start the same way.
   const sweep = () =>
     Promise.all([
+      reconciled ? undefined : reconcile(),
       entries.sweep().then(
         (n) => n > 0 && logger.info({ runs: n }, 'recorded runs started by the sweep'),
         (err: unknown) => logger.warn({ err }, 'run sweep failed; retried at the next interval'),
@@ -202,6 +235,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     url: `http://${config.api.host}:${port}`,
     async close() {
       clearInterval(sweeper);
+      backlog.close();
       await stopAccepting(server, config.shutdownGraceSeconds * 1000);
       await segments.close();
       await connection.close();

@@ -21,6 +21,7 @@ import { createDispatcher } from '../webhooks/send';
 import { RunStarter } from '../temporal/run-starter';
 import { freePort } from '../temporal/ports';
 import { WorkerMetrics } from './metrics';
+import { clientConnectionOptions } from '../temporal/connection';
 
 /** Prebuilt by `npm run build` so a worker starts in a second instead of bundling with webpack. */
 const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
@@ -83,7 +84,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   const metrics = new WorkerMetrics(() => spool.pending());
   const deliveries = new DeliveryStore(db);
   // Date sweeps and price-drop fan-outs start runs from the worker, through the same entries as the API.
-  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  const clientConnection = await Connection.connect(clientConnectionOptions(config.temporal.address));
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const entries = new FlowEntries({
     db,
@@ -104,6 +105,8 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     eligibility: createEligibilityJudge({ db, defaultTimezone: config.dates.defaultTimezone }),
     priceDrops: new PriceDropFanOut({ db, entries, logger }),
   });
+  // The polling connection is Temporal's Rust core, which keeps its own reconnect policy (it takes
+  // no gRPC channel arguments); the outage test sees the worker deliver again once Temporal is back.
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const workflowSource = fs.existsSync(PREBUILT_BUNDLE)
     ? { workflowBundle: { codePath: PREBUILT_BUNDLE } }

@@ -103,7 +103,7 @@ export class Stack {
   private constructor(
     readonly name: string,
     readonly dir: string,
-    private readonly devServer: DevServer | undefined,
+    private devServer: DevServer | undefined,
     readonly apiUrl: string,
     private readonly env: NodeJS.ProcessEnv,
   ) {
@@ -115,6 +115,26 @@ export class Stack {
     if (!this.devServer)
       throw new Error(`stack ${this.name} runs on ${this.temporalAddress}, not a dev server`);
     return this.devServer;
+  }
+
+  /**
+   * Stops the stack's Temporal dev server (as an outage would); {@link startTemporal} brings it back
+   * on the same port with the same database file, so runs and history survive.
+   */
+  async stopTemporal(): Promise<void> {
+    await this.server.stop();
+  }
+
+  /** Starts the dev server again after {@link stopTemporal}; resolves once its frontend answers. */
+  async startTemporal(): Promise<void> {
+    const old = this.server;
+    if (old.process.exitCode === null && old.process.signalCode === null)
+      throw new Error('the Temporal dev server is still running');
+    this.devServer = await DevServer.start({
+      port: Number(old.address.split(':').pop()),
+      dbFile: path.join(this.dir, 'temporal.sqlite'),
+      executable: temporalCliPath(process.env, ROOT),
+    });
   }
 
   /** The Temporal frontend the worker and API use. */
@@ -300,6 +320,12 @@ export class Stack {
 
   private async startApi(): Promise<void> {
     this.api = await this.spawnNode('api', 'api/main.js', '"msg":"API listening"');
+  }
+
+  /** Stops the API process (SIGTERM) and starts a new one on the same port and database. */
+  async restartApi(): Promise<void> {
+    await this.signalApi('SIGTERM');
+    await this.startApi();
   }
 
   /** Kills worker process `index` (the first by default) outright, as a crash would. */

@@ -4,6 +4,7 @@ import type { AnalyticsStore, DeliverySummary, Stats } from '../../analytics/sto
 import type { FlowStore } from '../../flows/store';
 import { NotFoundError } from '../../errors';
 import { walkSteps } from '../../flows/model';
+import type { RunBacklog } from '../../runs/backlog';
 import type { RunService } from '../../runs/service';
 import type { ChartGeometry } from './chart';
 import { chartGeometry } from './chart';
@@ -66,11 +67,19 @@ function hostOf(url: string): string {
   }
 }
 
+/** "1,234 runs queued, waiting for Temporal", or nothing when none waits. */
+export function queuedLine(queued: number): string | undefined {
+  if (queued <= 0) return undefined;
+  return `${queued.toLocaleString('en-US')} ${queued === 1 ? 'run' : 'runs'} queued, waiting for Temporal`;
+}
+
 /** The Webhook Analytics pages, server-rendered with nunjucks (HTML escaping on). */
 export function webhooksPages(deps: {
   analytics: AnalyticsStore;
   flows: FlowStore;
   runs: Pick<RunService, 'temporalUrl'>;
+  /** Runs recorded but not started: shown above the cards while Temporal lags or is down. */
+  backlog: Pick<RunBacklog, 'queued'>;
   render: Render;
 }): Router {
   const { render } = deps;
@@ -148,6 +157,7 @@ export function webhooksPages(deps: {
       })),
       rangeLabel: range.label,
       clearHref: `/webhooks${queryString({ range: rangeKey })}`,
+      queuedLine: queuedLine(deps.backlog.queued),
     });
   });
 
