@@ -103,7 +103,7 @@ export class Stack {
   private constructor(
     readonly name: string,
     readonly dir: string,
-    private readonly devServer: DevServer | undefined,
+    private devServer: DevServer | undefined,
     readonly apiUrl: string,
     private readonly env: NodeJS.ProcessEnv,
   ) {
@@ -115,6 +115,27 @@ export class Stack {
     if (!this.devServer)
       throw new Error(`stack ${this.name} runs on ${this.temporalAddress}, not a dev server`);
     return this.devServer;
+  }
+
+  /**
+   * Stops the stack's dev server (an outage), keeping its database file: {@link startTemporal}
+   * brings it back on the same port with the runs it had.
+   */
+  async stopTemporal(): Promise<void> {
+    await this.server.stop();
+  }
+
+  /** Starts the dev server again after {@link stopTemporal}: the same port, the same SQLite file. */
+  async startTemporal(): Promise<void> {
+    const old = this.server;
+    if (old.process.exitCode === null && old.process.signalCode === null) {
+      throw new Error('the Temporal dev server is still running');
+    }
+    this.devServer = await DevServer.start({
+      port: Number(old.address.split(':').pop()),
+      dbFile: path.join(this.dir, 'temporal.sqlite'),
+      executable: temporalCliPath(process.env, ROOT),
+    });
   }
 
   /** The Temporal frontend the worker and API use. */
@@ -298,8 +319,19 @@ export class Stack {
       .map((line) => JSON.parse(line) as RecordedResponse);
   }
 
-  private async startApi(): Promise<void> {
+  /** Starts the API process, e.g. again after {@link killApi} (the same port and database). */
+  async startApi(): Promise<void> {
     this.api = await this.spawnNode('api', 'api/main.js', '"msg":"API listening"');
+  }
+
+  /** Kills the API process outright (SIGKILL), as a crash would; resolves once it has exited. */
+  async killApi(): Promise<void> {
+    const a = this.api;
+    if (!a || a.exitCode !== null || a.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      a.once('exit', () => resolve());
+      a.kill('SIGKILL');
+    });
   }
 
   /** Kills worker process `index` (the first by default) outright, as a crash would. */
