@@ -62,6 +62,8 @@ export class RunStartQueue implements RunHandoff {
   private readonly retries = new Set<NodeJS.Timeout>();
   private readonly started: string[] = [];
   private inFlight = 0;
+  /** Starts failed since the last one that succeeded. */
+  private failing = 0;
   private loading?: Promise<void>;
   private marking?: Promise<void>;
   private polling?: Promise<void>;
@@ -245,6 +247,10 @@ export class RunStartQueue implements RunHandoff {
   private async launch(id: string, h: Held, row: RunRow): Promise<void> {
     try {
       if (await this.deps.launcher.launch(row)) {
+        if (this.failing > 0) {
+          this.deps.logger.info({ failed: this.failing }, 'Temporal accepts run starts again');
+          this.failing = 0;
+        }
         this.held.delete(id);
         this.started.push(id);
         this.flush();
@@ -256,9 +262,11 @@ export class RunStartQueue implements RunHandoff {
     } catch (err) {
       h.attempts++;
       const delay = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (h.attempts - 1));
-      const log = h.attempts === 1 || h.attempts % 10 === 0 ? 'warn' : 'debug';
+      // One warning when starts begin to fail (Temporal down), then every hundredth: a backlog of
+      // thousands would otherwise log thousands of stacks.
+      const log = this.failing++ % 100 === 0 ? 'warn' : 'debug';
       this.deps.logger[log](
-        { err, runId: id, attempts: h.attempts, retryInMs: delay },
+        { err, runId: id, attempts: h.attempts, retryInMs: delay, failing: this.failing },
         'run start failed; retried',
       );
       if (this.closed) return;
