@@ -98,3 +98,45 @@ test('kill -9 of the API after its 202s loses no run: the next API process start
     [1, 2, 3, 4, 5].map((value) => ({ email: 'ada@example.com', value })),
   );
 }, 240_000);
+
+test('a stopped API (SIGTERM) releases its claims on runs Temporal has not accepted; the next API starts them', async () => {
+  const metric = uniqueMetric('Stopped');
+  await createLiveFlow(stack, metric, [emailValueHook('h', receiver.url('/after-stop'))]);
+  await stack.stopTemporal();
+  const runIds: string[] = [];
+  for (const value of [1, 2]) {
+    const res = await postEvent(stack, metric, { properties: { value } });
+    expect(res.status).toBe(202);
+    runIds.push(res.body.runs[0]!.runId);
+  }
+  expect(await stack.signalApi('SIGTERM')).toBe(0);
+  const db = await stack.openDatabase();
+  try {
+    const rows = await db
+      .selectFrom('runs')
+      .select(['id', 'started_at', 'claimed_by', 'claim_expires_at'])
+      .where('id', 'in', runIds)
+      .execute();
+    // Queued and held by nobody: any starter takes them at once, without waiting for a lease.
+    expect([...rows].sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+      [...runIds].sort().map((id) => ({
+        id,
+        started_at: null,
+        claimed_by: null,
+        claim_expires_at: '1970-01-01T00:00:00.000Z',
+      })),
+    );
+  } finally {
+    await db.destroy();
+  }
+  await stack.startTemporal();
+  await stack.startApi();
+  await poll(
+    () => Promise.resolve(receiver.received('/after-stop').length),
+    (n) => n >= 2,
+    90_000,
+    250,
+  );
+  for (const id of runIds) await waitForRun(stack, id);
+  expect(bodies('/after-stop')).toEqual([1, 2].map((value) => ({ email: 'ada@example.com', value })));
+}, 240_000);
