@@ -189,6 +189,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, problems);
   }
   const e = parsed.data;
+  // The poll renews the starter's claims: a lease shorter than three polls could lapse under it.
+  if (e.HOOKFLOW_RUN_STARTER_LEASE_SECONDS * 1000 < 3 * e.HOOKFLOW_RUN_STARTER_POLL_MS) {
+    const problem =
+      'HOOKFLOW_RUN_STARTER_LEASE_SECONDS: must last at least three HOOKFLOW_RUN_STARTER_POLL_MS intervals';
+    throw new ConfigError(`invalid configuration: ${problem}`, [problem]);
+  }
   const dataDir = path.resolve(e.HOOKFLOW_DATA_DIR);
   const dbPath = path.resolve(e.HOOKFLOW_DB_PATH ?? path.join(dataDir, 'hookflow.sqlite'));
   return {
