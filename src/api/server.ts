@@ -208,9 +208,11 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     url: `http://${config.api.host}:${port}`,
     async close() {
       clearInterval(sweeper);
+      // One grace period for both: the requests in flight, then the starts in flight.
+      const deadline = Date.now() + config.shutdownGraceSeconds * 1000;
       await stopAccepting(server, config.shutdownGraceSeconds * 1000);
       // After the last request: the runs it recorded are started, or their claims released.
-      await runStarts.close(config.shutdownGraceSeconds * 1000);
+      await runStarts.close(Math.max(0, deadline - Date.now()));
       await catalog.settle();
       await segments.close();
       await connection.close();
