@@ -110,13 +110,19 @@ const envSchema = z.object({
   HOOKFLOW_OWNER_EMAIL: z.email().optional(),
   /** Password of that first owner; at least 12 characters. */
   HOOKFLOW_OWNER_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
-  /** How often the API starts runs recorded but not started (after a crash). @default 30 */
+  /** How often the API starts price-drop fan-outs recorded but not started (runs: the run starter). @default 30 */
   HOOKFLOW_RUN_SWEEP_SECONDS: int(1, 86_400).default(30),
   /**
    * Runs recorded but not yet started on Temporal (Temporal down or slow) beyond which the API
    * refuses events and other run-starting changes with 503 and `Retry-After`. @default 50000
    */
   HOOKFLOW_RUN_BACKLOG_MAX: int(1).default(50_000),
+  /** How often each API process's run starter takes over runs whose claim lapsed. @default 1000 */
+  HOOKFLOW_RUN_STARTER_POLL_MS: int(50, 600_000).default(1000),
+  /** Workflow starts in flight at once per process. @default 16 */
+  HOOKFLOW_RUN_STARTER_CONCURRENCY: int(1, 256).default(16),
+  /** How long a process's claim on a queued run lasts without renewal (a killed process's runs wait this long). @default 30 */
+  HOOKFLOW_RUN_STARTER_LEASE_SECONDS: int(1, 3600).default(30),
   /** Time zone of profiles without `location.timezone` (date-property flows), an IANA name. @default "UTC" */
   HOOKFLOW_DEFAULT_TIMEZONE: z
     .string()
@@ -165,10 +171,12 @@ export interface Config {
   secretKeys: string | undefined;
   outbound: OutboundPolicy;
   owner: { email: string; password: string } | undefined;
-  /** Seconds between sweeps of the runs outbox. */
+  /** Seconds between sweeps of the price-drop fan-out outbox. */
   runSweepSeconds: number;
   /** Runs waiting for Temporal at which run-starting requests are refused (503). */
   runBacklogMax: number;
+  /** The run starter: poll interval, starts in flight, claim lease. */
+  runStarter: { pollMs: number; concurrency: number; leaseMs: number };
   /** Date-property flows: the zone of profiles without one, and seconds between their sweeps. */
   dates: { defaultTimezone: string; sweepSeconds: number };
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -188,6 +196,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, problems);
   }
   const e = parsed.data;
+  // The poll renews the starter's claims: a lease shorter than three polls could lapse under it.
+  if (e.HOOKFLOW_RUN_STARTER_LEASE_SECONDS * 1000 < 3 * e.HOOKFLOW_RUN_STARTER_POLL_MS) {
+    const problem =
+      'HOOKFLOW_RUN_STARTER_LEASE_SECONDS: must last at least three HOOKFLOW_RUN_STARTER_POLL_MS intervals';
+    throw new ConfigError(`invalid configuration: ${problem}`, [problem]);
+  }
   const dataDir = path.resolve(e.HOOKFLOW_DATA_DIR);
   const dbPath = path.resolve(e.HOOKFLOW_DB_PATH ?? path.join(dataDir, 'hookflow.sqlite'));
   return {
@@ -226,6 +240,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : undefined,
     runSweepSeconds: e.HOOKFLOW_RUN_SWEEP_SECONDS,
     runBacklogMax: e.HOOKFLOW_RUN_BACKLOG_MAX,
+    runStarter: {
+      pollMs: e.HOOKFLOW_RUN_STARTER_POLL_MS,
+      concurrency: e.HOOKFLOW_RUN_STARTER_CONCURRENCY,
+      leaseMs: e.HOOKFLOW_RUN_STARTER_LEASE_SECONDS * 1000,
+    },
     dates: { defaultTimezone: e.HOOKFLOW_DEFAULT_TIMEZONE, sweepSeconds: e.HOOKFLOW_DATE_SWEEP_SECONDS },
     logLevel: e.LOG_LEVEL,
     shutdownGraceSeconds: e.HOOKFLOW_SHUTDOWN_GRACE_SECONDS,

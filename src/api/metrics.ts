@@ -39,7 +39,7 @@ export class ApiMetrics {
     });
     this.runs = new Counter({
       name: 'hookflow_runs_started_total',
-      help: 'Flow runs Temporal accepted (from events, list joins, segment entries, sweeps).',
+      help: 'Flow runs Temporal accepted (from events, list joins, segment entries, runs taken over).',
       registers,
     });
     this.queued = new Gauge({

@@ -124,9 +124,10 @@ const runSchema = z
     runId: z.string(),
     flowId: z.string(),
     flowVersion: z.number().int(),
-    status: z
-      .string()
-      .meta({ description: "Temporal's execution status, lower-cased: running, completed, failed…" }),
+    status: z.string().meta({
+      description:
+        "Temporal's execution status, lower-cased: running, completed, failed…; `queued` while the run is recorded but not yet started on Temporal, `unknown` when Temporal does not answer",
+    }),
     startedAt: isoTime.nullable(),
     closedAt: isoTime.nullable(),
     temporalUrl: z.string(),

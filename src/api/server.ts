@@ -28,6 +28,8 @@ import { ListStore } from '../db/list-store';
 import { createApp } from './app';
 import { ApiMetrics } from './metrics';
 import { FlowEntries } from '../audience/entries';
+import { RunLauncher } from '../audience/run-launcher';
+import { RunStartQueue, newClaimant } from '../audience/run-start-queue';
 import { ListService } from '../audience/lists';
 import { CatalogService } from '../audience/catalog';
 import { ProfileService } from '../audience/profiles';
@@ -111,7 +113,16 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   });
   await backlog.start();
   const starter = new RunStarter(client, config.temporal.taskQueue, () => metrics.runStarted());
-  const entries = new FlowEntries({ db, starter, config, logger });
+  // The run starter: requests record runs and hand them over; they never wait for Temporal.
+  const claimant = newClaimant('api');
+  const runStarts = new RunStartQueue({
+    db,
+    launcher: new RunLauncher({ db, starter, config }),
+    logger,
+    claimant,
+    ...config.runStarter,
+  });
+  const entries = new FlowEntries({ db, starter, config, logger, claimant, handoff: runStarts });
   const catalog = new CatalogService({ db, starter, logger });
   // Segments start segment-triggered flows through the same entries; list changes re-evaluate
   // the segments that have conditions on that list.
@@ -201,16 +212,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.api.port, config.api.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
-  // The outbox: runs recorded but not started (a crash between commit and start) start now and
-  // every sweep interval after.
-  // Price-drop fan-outs recorded but not started (the start failed after commit) start the same way.
+  // Runs a killed process or a failed worker start left queued are taken over by the starter's
+  // poll once their claim lapses. Price-drop fan-outs recorded but not started (the start failed
+  // after commit) are started by this sweep, now and every sweep interval after.
+  runStarts.start();
   const sweep = () =>
     Promise.all([
       reconciled ? undefined : reconcile(),
-      entries.sweep().then(
-        (n) => n > 0 && logger.info({ runs: n }, 'recorded runs started by the sweep'),
-        (err: unknown) => logger.warn({ err }, 'run sweep failed; retried at the next interval'),
-      ),
       catalog.sweep().then(
         (n) => n > 0 && logger.info({ fanouts: n }, 'recorded price-drop fan-outs started by the sweep'),
         (err: unknown) => logger.warn({ err }, 'fan-out sweep failed; retried at the next interval'),
@@ -236,7 +244,12 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     async close() {
       clearInterval(sweeper);
       backlog.close();
+      // One grace period for both: the requests in flight, then the starts in flight.
+      const deadline = Date.now() + config.shutdownGraceSeconds * 1000;
       await stopAccepting(server, config.shutdownGraceSeconds * 1000);
+      // After the last request: the runs it recorded are started, or their claims released.
+      await runStarts.close(Math.max(0, deadline - Date.now()));
+      await catalog.settle();
       await segments.close();
       await connection.close();
       await renderer.close();

@@ -116,6 +116,7 @@ export interface CatalogDeps {
  */
 export class CatalogService {
   private readonly now: () => Date;
+  private readonly starting = new Set<Promise<void>>();
   constructor(private readonly deps: CatalogDeps) {
     this.now = deps.now ?? (() => new Date());
   }
@@ -209,14 +210,25 @@ export class CatalogService {
       }
       return out;
     });
-    // Recorded first, started after commit: a failed start is left to the sweep, not to the caller.
-    await this.startFanOuts(fanouts).catch((err: unknown) =>
-      this.deps.logger.warn(
-        { err, fanouts: fanouts.length },
-        'price-drop fan-outs not started; the sweep retries',
-      ),
-    );
+    // Recorded first, started after commit without the caller waiting for Temporal: a failed start
+    // is left to the sweep.
+    if (fanouts.length > 0) {
+      const starting = this.startFanOuts(fanouts)
+        .catch((err: unknown) =>
+          this.deps.logger.warn(
+            { err, fanouts: fanouts.length },
+            'price-drop fan-outs not started; the sweep retries',
+          ),
+        )
+        .finally(() => this.starting.delete(starting));
+      this.starting.add(starting);
+    }
     return results;
+  }
+
+  /** Waits for the fan-out starts still in flight (a stopping API, before the database closes). */
+  async settle(): Promise<void> {
+    await Promise.all([...this.starting]);
   }
 
   private async startFanOuts(fanouts: readonly PriceDropFanOutInput[]): Promise<void> {

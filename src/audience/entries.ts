@@ -1,23 +1,22 @@
 import { dbFactsSource, passesFlowFilters } from './eligibility';
 import crypto from 'node:crypto';
 import type { Transaction } from 'kysely';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Database, Db } from '../db';
-import { dialectOf } from '../db';
 import { EntryStore } from '../db/entry-store';
 import type { RunRow } from '../db/entry-store';
-import { EventStore } from '../db/event-store';
 import { ProfileStore } from '../db/profile-store';
 import type { Flow } from '../flows/model';
 import { reentryOf } from '../flows/model';
-import { buildPlan } from '../flows/plan';
 import { FlowStore } from '../flows/store';
 import type { Logger } from '../logger';
-import type { FlowRunInput, RunContext } from '../shared/run-types';
+import type { RunContext } from '../shared/run-types';
 import type { RunStarter } from '../temporal/run-starter';
 import { buildContext } from '../templates/context';
 import type { EntryQueue, EntryTrigger, PendingEntry } from './entry-queue';
+import { RunLauncher } from './run-launcher';
+import type { RunHandoff } from './run-start-queue';
+import { newClaimant } from './run-start-queue';
 
 const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
@@ -45,32 +44,34 @@ export function admission(
   return { admit: true, entryKey: changeId };
 }
 
-/** How many workflow starts are in flight at once when a large import's runs start. */
-const START_CONCURRENCY = 16;
-/** The sweep leaves runs this recent to the request that recorded them. */
-const SWEEP_GRACE_MS = 10_000;
-const SWEEP_BATCH = 200;
-
 export interface FlowEntriesDeps {
   db: Db;
   starter: RunStarter;
   config: Config;
   logger: Logger;
+  /** This process's name on the claims of the runs it records. @default a new one */
+  claimant?: string;
+  /**
+   * The API's run starter: recorded runs are handed to it after commit and the caller does not
+   * wait for Temporal. Without one (the worker), {@link FlowEntries.start} starts them itself.
+   */
+  handoff?: RunHandoff;
 }
 
 /**
  * Enters profiles into list- and segment-triggered flows durably: the entry (flow_entries) and its
- * run (the `runs` outbox) are written in the caller's transaction, and started after commit with
- * the run id as workflow id. {@link FlowEntries.sweep} starts whatever a crash left recorded but
- * unstarted, metric runs included.
+ * run (the `runs` outbox, claimed by this process) are written in the caller's transaction, and
+ * started after commit with the run id as workflow id. A run whose start did not happen (a crash,
+ * Temporal down) is taken over by an API process's run starter once the claim lapses.
  */
 export class FlowEntries implements EntryQueue {
-  private readonly flows: FlowStore;
-  private readonly versions = new Map<string, Flow['steps']>();
+  private readonly launcher: RunLauncher;
+  private readonly claimant: string;
   private readonly live = new WeakMap<Transaction<Database>, Map<string, Flow[]>>();
 
   constructor(private readonly deps: FlowEntriesDeps) {
-    this.flows = new FlowStore(deps.db);
+    this.launcher = new RunLauncher(deps);
+    this.claimant = deps.claimant ?? newClaimant('inline');
   }
 
   async enqueue(
@@ -154,108 +155,50 @@ export class FlowEntries implements EntryQueue {
       context: context && JSON.stringify(context),
       started_at: null,
       created_at: now,
+      // Claimed by this process from the start: no other starter takes it while this one starts it.
+      claimed_by: this.claimant,
+      claim_expires_at: new Date(Date.now() + this.deps.config.runStarter.leaseMs).toISOString(),
     });
     return { runId, flowId: flow.id, profileId };
   }
 
+  /**
+   * Starts recorded runs after their transaction committed: hands them to the API's run starter
+   * (returns at once), or, in the worker, starts them here. The worker keeps starting inline: its
+   * date sweeps and price-drop fan-outs run in activities, which Temporal retries, and a start
+   * here is quicker than the API's poll; runs it could not start are taken over by an API
+   * process once their claim lapses.
+   */
   async start(entries: readonly PendingEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    if (this.deps.handoff) {
+      this.deps.handoff.add(entries.map((e) => e.runId));
+      return;
+    }
     const rows = await new EntryStore(this.deps.db).runs(entries.map((e) => e.runId));
     await this.startRows(rows.filter((r) => r.started_at === null));
-  }
-
-  /** Starts every run recorded but not started (after a crash between commit and start); returns how many. */
-  async sweep(now = Date.now()): Promise<number> {
-    const before = new Date(now - SWEEP_GRACE_MS).toISOString();
-    const { db } = this.deps;
-    let total = 0;
-    for (;;) {
-      // PostgreSQL: several API processes sweep at once; each claims its batch (skipping rows
-      // another holds) and marks it in the same transaction. SQLite has one writer at a time, and
-      // holding its write lock while Temporal answers would stall every other write: no claim.
-      const n =
-        dialectOf(db) === 'postgres'
-          ? await db.transaction().execute(async (trx) => {
-              const store = new EntryStore(trx);
-              const rows = await store.unstarted(before, SWEEP_BATCH, { claim: true });
-              await this.startRows(rows, store);
-              return rows.length;
-            })
-          : await (async () => {
-              const rows = await new EntryStore(db).unstarted(before, SWEEP_BATCH);
-              await this.startRows(rows);
-              return rows.length;
-            })();
-      total += n;
-      if (n < SWEEP_BATCH) return total;
-    }
   }
 
   /**
    * Starts the runs, then marks them started in one write: one write per run would take the
    * database's write lock a thousand times for an import, waiting on the worker's writes each time.
-   * A crash in between only leaves started runs unmarked; the sweep finds them already started.
+   * A crash in between only leaves started runs unmarked; the starter finds them already started.
    */
-  private async startRows(rows: readonly RunRow[], marks = new EntryStore(this.deps.db)): Promise<void> {
+  private async startRows(rows: readonly RunRow[]): Promise<void> {
     if (rows.length === 0) return;
     let next = 0;
     const started: string[] = [];
     const worker = async () => {
       while (next < rows.length) {
         const row = rows[next++]!;
-        if (await this.startOne(row)) started.push(row.id);
+        if (await this.launcher.launch(row)) started.push(row.id);
       }
     };
     try {
-      await Promise.all(Array.from({ length: Math.min(START_CONCURRENCY, rows.length) }, worker));
+      const concurrency = this.deps.config.runStarter.concurrency;
+      await Promise.all(Array.from({ length: Math.min(concurrency, rows.length) }, worker));
     } finally {
-      await marks.markStarted(started, new Date().toISOString());
+      await new EntryStore(this.deps.db).markStarted(started, new Date().toISOString());
     }
-  }
-
-  /** True once Temporal holds the run (started now or before); false when nothing can start it. */
-  private async startOne(run: RunRow): Promise<boolean> {
-    let context: RunContext;
-    let metric: string | undefined;
-    if (run.context !== null) {
-      context = JSON.parse(run.context) as RunContext;
-    } else if (run.event_id !== null) {
-      const event = await new EventStore(this.deps.db).getEvent(run.event_id);
-      if (!event) return false;
-      context = buildContext(event.profile, event.properties, event.profileId);
-      metric = event.metric;
-    } else {
-      return false;
-    }
-    const input: FlowRunInput = {
-      runId: run.id,
-      flowId: run.flow_id,
-      flowVersion: run.flow_version,
-      profileId: run.profile_id ?? String(context.person.id),
-      eventId: run.event_id,
-      context,
-      plan: buildPlan(
-        await this.steps(run),
-        this.deps.config.webhook.retry,
-        this.deps.config.webhook.timeoutMs,
-      ),
-    };
-    try {
-      await this.deps.starter.flowRun(input, metric);
-    } catch (err) {
-      // Started before (by the request, or an earlier sweep): the run id is started once, ever.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-    return true;
-  }
-
-  private async steps(run: RunRow): Promise<Flow['steps']> {
-    const key = `${run.flow_id}@${run.flow_version}`;
-    let steps = this.versions.get(key);
-    if (!steps) {
-      steps = (await this.flows.getVersion(run.flow_id, run.flow_version))?.steps ?? [];
-      this.versions.set(key, steps);
-    }
-    return steps;
   }
 }

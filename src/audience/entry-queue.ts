@@ -15,7 +15,7 @@ export interface PendingEntry {
  * How membership changes start flows, durably: the change and the runs it causes are one
  * transaction ({@link EntryQueue.enqueue} inside the caller's transaction), then the runs are
  * started after commit with deterministic workflow ids ({@link EntryQueue.start}), so a retry or
- * a sweep after a crash never starts a second run.
+ * the run starter taking over after a crash never starts a second run.
  */
 export interface EntryQueue {
   /**

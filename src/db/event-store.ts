@@ -1,4 +1,5 @@
 import type { Db } from './index';
+import type { Selectable } from 'kysely';
 import type { EventsTable, RunsTable } from './schema';
 
 export interface EventRecord {
@@ -12,7 +13,7 @@ export interface EventRecord {
   receivedAt: string;
 }
 
-export type RunRow = RunsTable;
+export type RunRow = Selectable<RunsTable>;
 
 function toEvent(row: EventsTable): EventRecord {
   return {

@@ -613,6 +613,22 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0013_run_claims': {
+    // Issue 15: the API answers before Temporal started the runs; a starter in every API process
+    // claims them with a lease, so several processes share the outbox and a killed one's runs are
+    // taken over once its lease lapses. The partial index keeps the scan for lapsed claims to the
+    // queued runs only. The epoch literal is UNCLAIMED of ./schema, copied: a migration is frozen.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('runs').addColumn('claimed_by', 'text').execute();
+      await db.schema
+        .alterTable('runs')
+        .addColumn('claim_expires_at', 'text', (c) => c.notNull().defaultTo('1970-01-01T00:00:00.000Z'))
+        .execute();
+      await sql`create index runs_claimable_idx on runs (claim_expires_at) where started_at is null`.execute(
+        db,
+      );
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -68,10 +68,17 @@ export interface RunsTable {
   profile_id: string | null;
   /** JSON of the template context of a list or segment entry, fixed when the entry was recorded. */
   context: string | null;
-  /** Set once Temporal accepted the workflow; a row without it is started by the sweep (the outbox). */
+  /** Set once Temporal accepted the workflow; a row without it is queued (the outbox). */
   started_at: Iso | null;
   created_at: Iso;
+  /** The process (API or worker) whose run starter holds the run until `claim_expires_at`. */
+  claimed_by: string | null;
+  /** When the claim lapses and any starter may take the run; {@link UNCLAIMED} when none holds it. */
+  claim_expires_at: Generated<Iso>;
 }
+
+/** `runs.claim_expires_at` of a run no starter holds: before every real time, so claimable at once. */
+export const UNCLAIMED = '1970-01-01T00:00:00.000Z';
 
 /** Where a delivery stands: declared once, in the pure shared folder the workflow also reads. */
 export { DELIVERY_STATUSES };

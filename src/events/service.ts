@@ -31,8 +31,8 @@ function runIdFor(flowId: string, metric: string, uniqueId: string | undefined):
 
 /**
  * Accepts events, stores them, and starts one run per live flow whose trigger matches (under the
- * flow's re-entry rule). The profile change, the event and its runs are one transaction; the runs
- * start after commit, and the sweep starts any a crash left behind.
+ * flow's re-entry rule). The profile change, the event and its runs are one transaction; after
+ * commit the runs are handed to the run starter, which starts them without the caller waiting.
  */
 export class EventService {
   constructor(
@@ -104,7 +104,7 @@ export class EventService {
     // answers 5xx: the event posted again is a duplicate and evaluates again.
     await this.segments?.reevaluate(profileId, { kind: 'event', metric: input.metric, profileChanged });
     if (profileChanged) await this.dates?.profileChanged(profileId, data);
-    this.logger.debug({ runs: runs.length, metric: input.metric }, 'event runs started');
+    this.logger.debug({ runs: runs.length, metric: input.metric }, 'event runs queued');
     return { runs: runs.map((r) => ({ flowId: r.flowId, runId: r.runId })), duplicate };
   }
 }

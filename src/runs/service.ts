@@ -63,7 +63,8 @@ export class RunService {
       runId,
       flowId: run.flow_id,
       flowVersion: run.flow_version,
-      status: description ? description.status.name.toLowerCase() : run.started_at ? 'unknown' : 'starting',
+      // Recorded, not yet accepted by Temporal: the run starter has it (queued), or Temporal is unreachable.
+      status: description ? description.status.name.toLowerCase() : run.started_at ? 'unknown' : 'queued',
       startedAt: description?.startTime.toISOString() ?? run.started_at,
       closedAt: description?.closeTime?.toISOString() ?? null,
       temporalUrl: this.temporalUrl(runId),

@@ -8,6 +8,7 @@ import { PriceDropFanOut } from '../audience/catalog';
 import { createEligibilityJudge } from '../audience/eligibility';
 import { DateSweeper } from '../audience/date-sweep';
 import { FlowEntries } from '../audience/entries';
+import { newClaimant } from '../audience/run-start-queue';
 import type { Config } from '../config';
 import type { Db } from '../db';
 import { openDatabase } from '../db';
@@ -83,7 +84,8 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   const spool = new AttemptSpool(config.dataDir);
   const metrics = new WorkerMetrics(() => spool.pending());
   const deliveries = new DeliveryStore(db);
-  // Date sweeps and price-drop fan-outs start runs from the worker, through the same entries as the API.
+  // Date sweeps and price-drop fan-outs start runs from the worker, through the same entries as the
+  // API, inline (see FlowEntries.start); what they cannot start, an API process takes over.
   const clientConnection = await Connection.connect(clientConnectionOptions(config.temporal.address));
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const entries = new FlowEntries({
@@ -91,6 +93,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     starter: new RunStarter(client, config.temporal.taskQueue, () => metrics.runStarted()),
     config,
     logger,
+    claimant: newClaimant('worker'),
   });
   const activities = createActivities({
     metrics,

@@ -318,7 +318,8 @@ export class Stack {
       .map((line) => JSON.parse(line) as RecordedResponse);
   }
 
-  private async startApi(): Promise<void> {
+  /** Starts the API process, e.g. again after {@link killApi} (the same port and database). */
+  async startApi(): Promise<void> {
     this.api = await this.spawnNode('api', 'api/main.js', '"msg":"API listening"');
   }
 
@@ -326,6 +327,16 @@ export class Stack {
   async restartApi(): Promise<void> {
     await this.signalApi('SIGTERM');
     await this.startApi();
+  }
+
+  /** Kills the API process outright (SIGKILL), as a crash would; resolves once it has exited. */
+  async killApi(): Promise<void> {
+    const a = this.api;
+    if (!a || a.exitCode !== null || a.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      a.once('exit', () => resolve());
+      a.kill('SIGKILL');
+    });
   }
 
   /** Kills worker process `index` (the first by default) outright, as a crash would. */

@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { admission, entryRunId, FlowEntries } from '../../src/audience/entries';
+import { RunLauncher } from '../../src/audience/run-launcher';
+import { RunStartQueue } from '../../src/audience/run-start-queue';
 import { decodeCursor, encodeCursor } from '../../src/audience/lists';
 import { mergeProfile } from '../../src/audience/profiles';
 import { loadConfig } from '../../src/config';
@@ -210,18 +212,33 @@ describe.each(TEST_DATABASES)('FlowEntries on %s', (dbKind) => {
     expect(started[0]!.eventId).toBeNull();
   });
 
-  test('the sweep starts runs recorded but never started (a crash between commit and start), once', async () => {
+  test('a run recorded but never started (a crash between commit and start) is taken over once its claim lapses, once', async () => {
     await new FlowStore(db).insert(flow('flw_sweep'));
     const trigger = { type: 'list', listId: 'lst_1' } as const;
     const pending = await db
       .transaction()
       .execute((trx) => entries.enqueue(trx, trigger, 'prf_1', 'c1', '2026-01-01T00:00:00.000Z'));
-    // No start(): the process "died" here.
-    expect(await entries.sweep()).toBe(1);
+    // No start(): the process "died" here. Another process's starter waits for the claim to lapse.
+    let clock = Date.now();
+    const other = new RunStartQueue({
+      db,
+      launcher: new RunLauncher({ db, starter, config }),
+      logger: createLogger('test', 'silent'),
+      claimant: 'api:other',
+      ...config.runStarter,
+      now: () => clock,
+    });
+    expect(await other.poll()).toBe(0);
+    expect(started).toEqual([]);
+    clock += config.runStarter.leaseMs + 1;
+    expect(await other.poll()).toBe(1);
+    await other.idle();
     expect(started.map((s) => s.runId)).toEqual(pending.map((p) => p.runId));
-    expect(await entries.sweep()).toBe(0);
+    expect(await other.poll()).toBe(0);
     const run = await db.selectFrom('runs').selectAll().executeTakeFirstOrThrow();
     expect(run.started_at).not.toBeNull();
+    expect(run.claimed_by).toBe('api:other');
+    await other.close();
   });
 });
 
@@ -242,8 +259,15 @@ test('0007 rebuilds runs: rows recorded before it keep their event, and event_id
   };
   await old.insertInto('runs').values(row).execute();
   expect((await migrator.migrateToLatest()).error).toBeUndefined();
+  // 0013: a queued run recorded before it is held by no starter, so any starter takes it at once.
   expect(await db.selectFrom('runs').selectAll().execute()).toEqual([
-    { ...row, profile_id: null, context: null },
+    {
+      ...row,
+      profile_id: null,
+      context: null,
+      claimed_by: null,
+      claim_expires_at: '1970-01-01T00:00:00.000Z',
+    },
   ]);
   await db
     .insertInto('runs')

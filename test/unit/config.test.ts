@@ -83,3 +83,21 @@ test('the database: SQLite in the data folder by default, PostgreSQL with HOOKFL
     /HOOKFLOW_DATABASE_POOL_SIZE/,
   );
 });
+
+test('the run starter: defaults, and a lease that must outlast three polls', () => {
+  expect(loadConfig({}).runStarter).toEqual({ pollMs: 1000, concurrency: 16, leaseMs: 30_000 });
+  expect(
+    loadConfig({
+      HOOKFLOW_RUN_STARTER_POLL_MS: '200',
+      HOOKFLOW_RUN_STARTER_CONCURRENCY: '4',
+      HOOKFLOW_RUN_STARTER_LEASE_SECONDS: '3',
+    }).runStarter,
+  ).toEqual({ pollMs: 200, concurrency: 4, leaseMs: 3000 });
+  expect(() => loadConfig({ HOOKFLOW_RUN_STARTER_LEASE_SECONDS: '2' })).toThrow(
+    /HOOKFLOW_RUN_STARTER_LEASE_SECONDS: must last at least three HOOKFLOW_RUN_STARTER_POLL_MS/,
+  );
+  expect(() => loadConfig({ HOOKFLOW_RUN_STARTER_CONCURRENCY: '0' })).toThrow(
+    /HOOKFLOW_RUN_STARTER_CONCURRENCY/,
+  );
+  expect(() => loadConfig({ HOOKFLOW_RUN_STARTER_POLL_MS: '10' })).toThrow(/HOOKFLOW_RUN_STARTER_POLL_MS/);
+});
