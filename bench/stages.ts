@@ -41,16 +41,14 @@ const STAGES = [
 type Mark = (typeof STAGES)[number][1];
 type Marks = Record<Mark | 'posted', number>;
 
-type HistoryEvent = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>[number];
+type HistoryEvent = NonNullable<
+  Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']
+>[number];
 
 const at = (e: HistoryEvent | undefined): number => optionalTsToMs(e?.eventTime) ?? NaN;
 
 /** The marks of one delivery, or undefined when its run did not end in a delivered attempt. */
-function marksOf(
-  d: TimedDelivery,
-  createdAt: number,
-  events: readonly HistoryEvent[],
-): Marks | undefined {
+function marksOf(d: TimedDelivery, createdAt: number, events: readonly HistoryEvent[]): Marks | undefined {
   const scheduled = events.find(
     (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverWebhook',
   );
@@ -142,7 +140,9 @@ export async function measureStages(
 /** The table `make bench` prints. */
 export function printStages(b: StageBreakdown): void {
   const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a').padStart(7);
-  console.log(`per-stage latency at light load (${b.measured} deliveries; ms, each stage from the one above)`);
+  console.log(
+    `per-stage latency at light load (${b.measured} deliveries; ms, each stage from the one above)`,
+  );
   console.log(`  ${'stage'.padEnd(40)}     p50      p95`);
   console.log(`  ${'event posted'.padEnd(40)}       0        0`);
   for (const r of b.rows) console.log(`  ${r.stage.padEnd(40)} ${f(r.p50)}  ${f(r.p95)}`);
