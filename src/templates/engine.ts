@@ -137,11 +137,8 @@ const originalSuppressValue = (
 
 /** A filter that charges a metered render for what it takes and gives. */
 function metered(fn: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
-  // Up to four arguments passed as such (every filter here takes fewer): no array per call.
-  return function (this: unknown, v: unknown, a: unknown, b: unknown, c: unknown) {
-    // eslint-disable-next-line prefer-rest-params -- more than four arguments are passed on as given
-    const out =
-      arguments.length <= 4 ? fn.call(this, v, a, b, c) : fn.apply(this, arguments as unknown as unknown[]);
+  return function (this: unknown, v: unknown, ...rest: unknown[]) {
+    const out = fn.call(this, v, ...rest);
     const m = budget?.meter;
     if (m !== undefined && (m.units += units(v) + units(out)) > m.maxUnits) overMeter(m);
     return out;
