@@ -9,7 +9,8 @@ import { TemplateError } from './errors';
 /**
  * The template engine: Django-style syntax translated to nunjucks, Django and Klaviyo filters,
  * JSON-aware escaping, and a sandbox. Synchronous and pure; `renderer.ts` runs it in a worker
- * thread so that a runaway template can be stopped.
+ * thread so that a runaway template can be stopped, or, for a template `in-process.ts` clears, on
+ * the caller's thread under a {@link RenderMeter}.
  */
 
 export interface RenderLimits {
