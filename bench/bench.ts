@@ -8,6 +8,8 @@ import { TestCluster } from '../test/harness/cluster';
 import { Receiver } from '../test/harness/receiver';
 import { Stack } from '../test/harness/stack';
 import { peakRssMiB, percentile, pool } from './stats';
+import type { TimedDelivery } from './stages';
+import { measureStages, printStages } from './stages';
 import { benchTemplates } from './templates';
 
 /**
@@ -53,6 +55,8 @@ interface HookflowFigures {
   latencies: number[];
   /** 4 events in flight, each waiting for its delivery. */
   light: number[];
+  /** The light-load deliveries, for the per-stage breakdown (bench/stages.ts). */
+  lightRuns: TimedDelivery[];
   runIds: string[];
   /** The machine's 1-minute load average at the end: figures taken under other load differ. */
   load: number;
@@ -139,6 +143,7 @@ async function measureHookflow(
   // Open-loop posting above capacity measures queueing; this measures one delivery's own path.
   console.log(`latency at light load: 4 events in flight, each waiting for its delivery...`);
   const light: number[] = [];
+  const lightRuns: TimedDelivery[] = [];
   // Index arrivals as they come (incrementally: the receiver shares this process's event loop).
   const lightArrivals = new Map<number, number>();
   let scanned = 0;
@@ -153,11 +158,12 @@ async function measureHookflow(
   await pool(lightEvents, 4, async (i) => {
     const seq = events + i;
     const t0 = Date.now();
-    await stack.request('POST', '/api/events', {
+    const res = await stack.request<{ runs?: { runId: string }[] }>('POST', '/api/events', {
       metric,
       profile: { email: `light${i}@example.com` },
       properties: { seq, value: 1, items: [] },
     });
+    const runId = res.body.runs?.[0]?.runId;
     let at = arrivedAt(seq);
     // A delivery that ends without arriving (see above) is left out rather than waited for.
     while (at === undefined && Date.now() - t0 < 60_000) {
@@ -165,6 +171,7 @@ async function measureHookflow(
       at = arrivedAt(seq);
     }
     if (at !== undefined) light.push(at - t0);
+    if (at !== undefined && runId) lightRuns.push({ runId, postedAt: t0, arrivedAt: at });
     progress('light-load deliveries', i + 1, lightEvents);
   });
   return {
@@ -173,6 +180,7 @@ async function measureHookflow(
     delivered: arrivals.length,
     latencies,
     light,
+    lightRuns,
     runIds,
     load: os.loadavg()[0]!,
   };
@@ -188,7 +196,12 @@ async function main(): Promise<void> {
   console.log('template rendering (order payload, 5 line items, loop and filters)...');
   const tpl = await benchTemplates();
   console.log(`  renders per second, in process   ${fmt(tpl.inProcess, 0)}  (${tpl.bytes} bytes each)`);
-  console.log(`  renders per second, thread pool  ${fmt(tpl.pooled, 0)}  (as the worker renders)`);
+  console.log(
+    `  renders per second, worker path  ${fmt(tpl.renderer, 0)}  (TemplateRenderer.render, as the worker renders)`,
+  );
+  console.log(
+    `  renders per second, threads only ${fmt(tpl.threads, 0)}  (every render hopping to a thread)`,
+  );
   if (process.argv.includes('--templates-only')) return;
 
   const pki = createTestPki();
@@ -211,6 +224,9 @@ async function main(): Promise<void> {
     const histories = await Promise.all(sample.map((id) => client.workflow.getHandle(id).fetchHistory()));
     const historyEvents = histories.reduce((n, h) => n + (h.events?.length ?? 0), 0) / histories.length;
 
+    const db = await stack.openDatabase();
+    const stages = await measureStages(client, db, dev.lightRuns).finally(() => db.destroy());
+
     console.log('measuring the floor (one no-op activity per workflow, same dev server)...');
     const floor = await measureFloor(stack.server.address, 'default', client, events, concurrency);
     devFloor = floor;
@@ -231,6 +247,7 @@ async function main(): Promise<void> {
     );
     console.log(`  peak RSS worker / dev server    ${fmt(workerRss)} / ${fmt(serverRss)} MiB`);
     console.log(`  history events per run          ${fmt(historyEvents)}`);
+    printStages(stages);
     console.log('floor (workflow with one no-op activity)');
     console.log(`  workflows per second            ${fmt(floor.perSecond)}`);
     console.log(

@@ -173,15 +173,18 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     const startedAt = new Date();
     const renderStarted = performance.now();
     const prepared = await prepare(input);
+    const renderedAt = Date.now();
     let result: SendResult;
     let secretValues: string[] = [];
     let host: string | undefined;
+    let sentAt = renderedAt;
     if (isOutcome(prepared)) {
       result = { ...prepared, durationMs: 0 };
     } else {
       deps.metrics?.rendered(performance.now() - renderStarted);
       host = destinationHost(prepared.url);
       secretValues = Object.values(prepared.headers);
+      sentAt = Date.now();
       result = await sendWebhook(
         { url: prepared.url, headers: prepared.headers, body: prepared.body, idempotencyKey: deliveryId },
         {
@@ -194,6 +197,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
         },
       );
     }
+    const respondedAt = Date.now();
     deps.metrics?.attempt(result.class, host, result.durationMs);
     // The policy Temporal applies to these attempts: it tells the last one and when the next is due.
     const status = await record(
@@ -213,6 +217,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
         attempts: attempt,
         httpStatus: result.httpStatus ?? 0,
         latencyMs: result.durationMs,
+        timings: { startedAt: startedAt.getTime(), renderedAt, sentAt, respondedAt, recordedAt: Date.now() },
       };
     }
     const details: WebhookFailureDetails = { deliveryId, attempt };

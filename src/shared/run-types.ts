@@ -64,6 +64,28 @@ export interface DeliverWebhookResult {
   attempts: number;
   httpStatus: number;
   latencyMs: number;
+  /**
+   * When the delivered attempt reached each stage (epoch ms, the worker's clock). Carried in the
+   * result, so Temporal's history keeps it beside the scheduled/started times of the same attempt:
+   * the Web UI and `make bench` (bench/stages.ts) read one delivery's whole path from one place,
+   * and no table grows a column per attempt for figures only an operator tuning latency reads.
+   * Absent in results recorded before it existed; the workflow never reads it.
+   */
+  timings?: DeliveryTimings;
+}
+
+/** See {@link DeliverWebhookResult.timings}. */
+export interface DeliveryTimings {
+  /** The activity began (step loading starts). */
+  startedAt: number;
+  /** The body was rendered and the headers opened. */
+  renderedAt: number;
+  /** The request was handed to the HTTP client. */
+  sentAt: number;
+  /** The response (status and excerpt) was read. */
+  respondedAt: number;
+  /** The attempt was written to the database (or spooled). */
+  recordedAt: number;
 }
 
 /** Carried as the `details[0]` of a webhook ApplicationFailure. */

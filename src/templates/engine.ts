@@ -9,7 +9,8 @@ import { TemplateError } from './errors';
 /**
  * The template engine: Django-style syntax translated to nunjucks, Django and Klaviyo filters,
  * JSON-aware escaping, and a sandbox. Synchronous and pure; `renderer.ts` runs it in a worker
- * thread so that a runaway template can be stopped.
+ * thread so that a runaway template can be stopped, or, for a template `in-process.ts` clears, on
+ * the caller's thread under a {@link RenderMeter}.
  */
 
 export interface RenderLimits {
@@ -20,6 +21,30 @@ export interface RenderLimits {
 }
 
 export const DEFAULT_LIMITS: RenderLimits = { maxIterations: 100_000, maxOutputChars: 1_048_576 };
+
+/**
+ * The tighter bounds of a render on the caller's own thread (see `in-process.ts`), counted as the
+ * template runs; past any of them the render stops with {@link MeterExceeded}, whatever the
+ * template would have produced, and the caller renders it in a thread instead.
+ */
+export interface RenderMeter {
+  /** Loop iterations, all loops together. */
+  maxIterations: number;
+  /** Loop iterations, each weighted by the size (in nodes) of the largest loop body. */
+  maxSteps: number;
+  /** Weight of one iteration in steps. */
+  stepsPerIteration: number;
+  /** Characters (or list items) taken in and given out by filters and output tags, together. */
+  maxUnits: number;
+}
+
+/** A metered render outgrew its {@link RenderMeter}: not the template's fault, render it in a thread. */
+export class MeterExceeded extends Error {
+  constructor() {
+    super('the render outgrew its in-process meter');
+    this.name = 'MeterExceeded';
+  }
+}
 
 // ---- sandbox ----------------------------------------------------------------------------------
 
@@ -42,7 +67,27 @@ const FORBIDDEN = new Set([
 ]);
 const isObjectProtoName = (name: string) => FORBIDDEN.has(name) || name in Object.prototype;
 
-let budget: { iterations: number; max: number } | undefined;
+interface Meter extends RenderMeter {
+  units: number;
+  exceeded: boolean;
+}
+
+// One shape whether metered or not: renders stay on V8's fast path.
+let budget: { iterations: number; max: number; meter: Meter | undefined } | undefined;
+
+/** A metered render stops at once: the flag survives nunjucks wrapping the error it throws. */
+function overMeter(m: Meter): never {
+  m.exceeded = true;
+  throw new MeterExceeded();
+}
+
+/**
+ * What a filter or an output tag costs the meter: a text's or a list's length, else 1 (an object's
+ * size shows in what a filter makes of it: `json` text, `dictsort` lists).
+ */
+function units(v: unknown): number {
+  return typeof v === 'string' || Array.isArray(v) ? v.length : 1;
+}
 
 /**
  * Templates see data only: own properties of plain values, no functions, nothing from a
@@ -69,12 +114,37 @@ runtime.fromIterator = (arr) => {
   const r = originalFromIterator(arr);
   if (budget) {
     budget.iterations += Array.isArray(r) ? r.length : r && typeof r === 'object' ? Object.keys(r).length : 0;
+    const m = budget.meter;
+    if (m && (budget.iterations > m.maxIterations || budget.iterations * m.stepsPerIteration > m.maxSteps))
+      overMeter(m);
     if (budget.iterations > budget.max) {
       throw new TemplateError(`the template loops more than ${budget.max} times`);
     }
   }
   return r;
 };
+
+const originalSuppressValue = (
+  runtime as unknown as { suppressValue(v: unknown, autoescape: boolean): unknown }
+).suppressValue.bind(runtime);
+(runtime as unknown as { suppressValue(v: unknown, autoescape: boolean): unknown }).suppressValue = (
+  v,
+  autoescape,
+) => {
+  const m = budget?.meter;
+  if (m && (m.units += units(v)) > m.maxUnits) overMeter(m);
+  return originalSuppressValue(v, autoescape);
+};
+
+/** A filter that charges a metered render for what it takes and gives. */
+function metered(fn: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  return function (this: unknown, v: unknown, ...rest: unknown[]) {
+    const out = fn.call(this, v, ...rest);
+    const m = budget?.meter;
+    if (m !== undefined && (m.units += units(v) + units(out)) > m.maxUnits) overMeter(m);
+    return out;
+  };
+}
 
 // ---- the `with` tag -----------------------------------------------------------------------------
 
@@ -148,9 +218,9 @@ function createEnvironment(): nunjucks.Environment {
   >;
   // A retry must send the same body: nunjucks' `random` filter is not available.
   delete (env as unknown as { filters: Record<string, unknown> }).filters.random;
-  for (const [name, fn] of Object.entries(FILTERS)) env.addFilter(name, fn);
-  env.addFilter(JSON_STRING_FILTER, jsonInString);
-  env.addFilter(JSON_VALUE_FILTER, jsonValue);
+  for (const [name, fn] of Object.entries(FILTERS)) env.addFilter(name, metered(fn));
+  env.addFilter(JSON_STRING_FILTER, metered(jsonInString));
+  env.addFilter(JSON_VALUE_FILTER, metered(jsonValue));
   env.addExtension('with', new WithExtension());
   return env;
 }
@@ -211,7 +281,20 @@ function unknownFilters(root: unknown): { name: string; line: number; column: nu
 }
 
 export interface CompiledTemplate {
-  render(ctx: TemplateContext, limits?: RenderLimits): string;
+  /** With a meter, throws {@link MeterExceeded} when the render outgrows it. */
+  render(ctx: TemplateContext, limits?: RenderLimits, meter?: RenderMeter): string;
+}
+
+/** The syntax tree of a template (Django syntax translated), as nunjucks parses it; throws as nunjucks does. */
+export function parseTemplate(source: string): unknown {
+  const parser = (
+    nunjucks as unknown as { parser: { parse(src: string, ext: unknown[], opts: unknown): unknown } }
+  ).parser;
+  return parser.parse(
+    translateDjango(source),
+    (env as unknown as { extensionsList: unknown[] }).extensionsList,
+    {},
+  );
 }
 
 /** Compiles a template; throws {@link TemplateError} naming an unknown tag or filter and its line. */
@@ -219,14 +302,7 @@ export function compileTemplate(source: string): CompiledTemplate {
   const translated = translateDjango(source);
   let tpl: nunjucks.Template;
   try {
-    const parser = (
-      nunjucks as unknown as { parser: { parse(src: string, ext: unknown[], opts: unknown): unknown } }
-    ).parser;
-    const ast = parser.parse(
-      translated,
-      (env as unknown as { extensionsList: unknown[] }).extensionsList,
-      {},
-    );
+    const ast = parseTemplate(source);
     const unknown = unknownFilters(ast)[0];
     if (unknown) {
       throw new TemplateError(`unknown filter "${unknown.name}"`, unknown.line, unknown.column);
@@ -238,12 +314,24 @@ export function compileTemplate(source: string): CompiledTemplate {
     throw toTemplateError(err);
   }
   return {
-    render(ctx, limits = DEFAULT_LIMITS) {
-      budget = { iterations: 0, max: limits.maxIterations };
+    render(ctx, limits = DEFAULT_LIMITS, meter) {
+      const m: Meter | undefined =
+        meter === undefined
+          ? undefined
+          : {
+              maxIterations: meter.maxIterations,
+              maxSteps: meter.maxSteps,
+              stepsPerIteration: meter.stepsPerIteration,
+              maxUnits: meter.maxUnits,
+              units: 0,
+              exceeded: false,
+            };
+      budget = { iterations: 0, max: limits.maxIterations, meter: m };
       let out: string;
       try {
         out = tpl.render({ person: ctx.person, event: ctx.event });
       } catch (err) {
+        if (m?.exceeded) throw new MeterExceeded();
         throw toTemplateError(err);
       } finally {
         budget = undefined;
@@ -294,12 +382,21 @@ export function locateJsonError(body: string): JsonProblem {
   };
 }
 
-/** Renders and checks that the output is JSON, as a webhook body must be. */
-export function renderJson(tpl: CompiledTemplate, ctx: TemplateContext, limits?: RenderLimits): JsonRender {
+/**
+ * Renders and checks that the output is JSON, as a webhook body must be. With a meter, throws
+ * {@link MeterExceeded} when the render outgrows it (the only error it throws).
+ */
+export function renderJson(
+  tpl: CompiledTemplate,
+  ctx: TemplateContext,
+  limits?: RenderLimits,
+  meter?: RenderMeter,
+): JsonRender {
   let body: string;
   try {
-    body = tpl.render(ctx, limits);
+    body = tpl.render(ctx, limits, meter);
   } catch (err) {
+    if (err instanceof MeterExceeded) throw err;
     const e = toTemplateError(err);
     const problem: JsonProblem = { message: `template error: ${e.message}` };
     if (e.line !== undefined) problem.line = e.line;

@@ -49,12 +49,14 @@ function toList(v: unknown): unknown[] {
   return [];
 }
 
+/** What toLocaleString('en-US', …) does, without building a formatter per call (most of a render). */
+const DECIMAL = new Intl.NumberFormat('en-US', { useGrouping: false, maximumFractionDigits: 20 });
+
 /** Rounds a decimal string half away from zero to `places` (Django uses Decimal, ROUND_HALF_UP). */
+
 export function roundDecimal(value: number, places: number): string {
   const neg = value < 0;
-  const [intPart, fracPart = ''] = Math.abs(value)
-    .toLocaleString('en-US', { useGrouping: false, maximumFractionDigits: 20 })
-    .split('.') as [string, string?];
+  const [intPart, fracPart = ''] = DECIMAL.format(Math.abs(value)).split('.') as [string, string?];
   const digits = (intPart + fracPart.padEnd(places + 1, '0')).split('').map(Number);
   const keep = intPart.length + places;
   let carry = (digits[keep] ?? 0) >= 5 ? 1 : 0;
@@ -268,8 +270,10 @@ const capfirst = (v: unknown) => {
 function truncatechars(value: unknown, n: unknown): string {
   const s = str(value);
   const len = toInt(n);
-  if (len === undefined || [...s].length <= len) return s;
-  return len <= 0 ? '…' : [...s].slice(0, len - 1).join('') + '…';
+  if (len === undefined || s.length <= len) return s; // never more characters than code units
+  const chars = [...s];
+  if (chars.length <= len) return s;
+  return len <= 0 ? '…' : chars.slice(0, len - 1).join('') + '…';
 }
 
 function truncatewords(value: unknown, n: unknown): string {

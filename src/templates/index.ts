@@ -1,6 +1,6 @@
 /**
  * The one module that turns webhook body templates into text: compile (save time, in process),
- * render (bounded, in worker threads). Everything about syntax, filters and escaping is behind it.
+ * render (bounded: in worker threads, or metered on the caller's thread when small, see in-process.ts). Everything about syntax, filters and escaping is behind it.
  */
 export type { TemplateContext } from './context';
 export { buildContext } from './context';

@@ -1,10 +1,13 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Piscina } from 'piscina';
 import type { TemplateContext } from './context';
-import type { JsonRender, RenderLimits } from './engine';
-import { DEFAULT_LIMITS } from './engine';
+import type { CompiledTemplate, JsonRender, RenderLimits, RenderMeter } from './engine';
+import { compileTemplate, DEFAULT_LIMITS, MeterExceeded, renderJson } from './engine';
+import { contextFits, inProcessVerdict } from './in-process';
 import type { RenderTask } from './render-thread';
+import { Lru } from '../lru';
 
 export interface RendererOptions {
   /** Longest a render may run before its thread is stopped. @default 1000 */
@@ -20,6 +23,18 @@ export interface RendererOptions {
    * @default the compiled `render-thread.js` next to this file
    */
   threadFile?: string;
+  /**
+   * Render templates that are bounded by their shape and size on the caller's thread, metered,
+   * instead of in a thread (see `in-process.ts`); off, every render goes to a thread.
+   * @default true
+   */
+  inProcess?: boolean;
+}
+
+/** A template cleared to render on the caller's thread, compiled there once. */
+interface LocalTemplate {
+  tpl: CompiledTemplate;
+  meter: RenderMeter;
 }
 
 /** The compiled thread next to this file; never a build elsewhere, which could be stale. */
@@ -34,17 +49,23 @@ function compiledThreadFile(): string {
 }
 
 /**
- * Renders webhook bodies in worker threads, so that time, memory, loop count and output size
- * are all bounded: a template that runs too long is stopped with its thread, not the process.
+ * Renders webhook bodies so that time, memory, loop count and output size are all bounded: in
+ * worker threads, where a template that runs too long is stopped with its thread, not the process;
+ * or, for a small template whose shape bounds its work, on the caller's thread under a meter that
+ * hands it to a thread the moment it outgrows it (`in-process.ts` has the rule). Either way the
+ * result is the same.
  */
 export class TemplateRenderer {
   private readonly pool: Piscina;
   private readonly timeoutMs: number;
   private readonly limits: RenderLimits;
+  /** By cache key: the compiled template, or null when it renders in a thread. */
+  private readonly local: Lru<string, LocalTemplate | null> | undefined;
 
   constructor(opts: RendererOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 1000;
     this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.local = opts.inProcess === false ? undefined : new Lru(2000);
     const threads = opts.threads ?? 2;
     this.pool = new Piscina({
       filename: opts.threadFile ?? compiledThreadFile(),
@@ -55,8 +76,37 @@ export class TemplateRenderer {
     });
   }
 
+  /** The template as cleared for the caller's thread, or null; keyed like the threads' cache. */
+  private localTemplate(source: string, key: string | undefined): LocalTemplate | null {
+    if (!this.local) return null;
+    const k = key ?? crypto.createHash('sha256').update(source).digest('hex');
+    let found = this.local.get(k);
+    if (found === undefined) {
+      const verdict = inProcessVerdict(source);
+      found = null;
+      if (verdict.inProcess) {
+        try {
+          found = { tpl: compileTemplate(source), meter: verdict.meter };
+        } catch {
+          // A template that does not compile is reported by the thread, worded as it always is.
+        }
+      }
+      this.local.set(k, found);
+    }
+    return found;
+  }
+
   /** Never rejects for a template problem: the result says what went wrong. */
   async render(source: string, context: TemplateContext, key?: string): Promise<JsonRender> {
+    const local = this.localTemplate(source, key);
+    if (local && contextFits(context)) {
+      try {
+        return renderJson(local.tpl, context, this.limits, local.meter);
+      } catch (err) {
+        // Outgrew its meter: rendered again below, in a thread, under the full limits.
+        if (!(err instanceof MeterExceeded)) throw err;
+      }
+    }
     const task: RenderTask = { source, context, limits: this.limits };
     if (key !== undefined) task.key = key;
     try {

@@ -57,6 +57,10 @@ export class DevServer {
     }
     if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
     for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
+    // Eager activities: an activity scheduled by a workflow task comes back in the answer to that
+    // task's completion, to the same worker, instead of a trip through matching (the cluster's
+    // dynamic config has the same, src/cluster/temporal-server.ts). Off by default in the server.
+    args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
     // The server also takes HTTP and metrics ports; left to pick free ones themselves.
     const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
     const child = spawn(executable, args, { stdio: ['ignore', out, out] });

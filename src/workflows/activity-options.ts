@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import type { RetryPlan } from '../shared/run-types';
 
 /** Extra time beyond the HTTP timeout before Temporal gives up on an attempt (e.g. the worker died). */
@@ -30,6 +30,16 @@ export function webhookActivityOptions(
 export const eligibilityActivityOptions: ActivityOptions = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+};
+
+/**
+ * The same check as a local activity (flow-run.ts, patch 'eligibility-local-activity'): the same
+ * unlimited retries; attempts that back off longer than a minute wait on a durable timer.
+ */
+export const eligibilityLocalActivityOptions: LocalActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+  localRetryThreshold: '1m',
 };
 
 /**

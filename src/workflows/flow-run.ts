@@ -1,11 +1,20 @@
-import { defineQuery, log, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
+import {
+  defineQuery,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { evaluateCondition } from '../shared/condition';
 import type { FlowRunInput, PlanStep, RunState, StepState } from '../shared/run-types';
-import { eligibilityActivityOptions } from './activity-options';
+import { eligibilityActivityOptions, eligibilityLocalActivityOptions } from './activity-options';
 import { deliver } from './deliver';
 
 const { checkEligibility } = proxyActivities<Activities>(eligibilityActivityOptions);
+const local = proxyLocalActivities<Activities>(eligibilityLocalActivityOptions);
 
 /** The run's progress, step by step; read by `GET /api/runs/:runId`. */
 export const runStateQuery = defineQuery<RunState>('runState');
@@ -70,7 +79,12 @@ export async function flowRun(input: FlowRunInput): Promise<RunState> {
     };
     // Runs recorded before this check replay without it (README "Changing workflow code safely").
     if (patched('eligibility-before-webhook')) {
-      const verdict = await checkEligibility(delivery);
+      // A local activity since 'eligibility-local-activity': a few reads, run by the worker that holds
+      // the workflow task, so the webhook is scheduled in the same task instead of after a round
+      // trip through matching and a second workflow task. Recorded runs replay the activity.
+      const verdict = patched('eligibility-local-activity')
+        ? await local.checkEligibility(delivery)
+        : await checkEligibility(delivery);
       if (!verdict.eligible) {
         // Skipped without a request: the activity recorded the delivery with its reason.
         st.status = 'skipped';

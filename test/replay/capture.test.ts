@@ -132,6 +132,8 @@ capture('capture workflow histories for the replay suite', () => {
     await save('delay', run.runId);
   });
 
+  // A local activity since patch 'eligibility-local-activity'; the fixtures of the activity before
+  // it are kept as eligibility-activity-*.json (README "Changing workflow code safely").
   test('the eligibility check before a webhook (patch eligibility-before-webhook): passed, then failed', async () => {
     const metric = uniqueMetric('Eligibility');
     const created = await stack.request('POST', '/api/flows', {

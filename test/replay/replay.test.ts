@@ -17,10 +17,16 @@ const FIXTURES = fs
   .filter((f) => f.endsWith('.json'))
   .sort();
 
-/** The cases issues 10 and 11 ask to keep replayable; a missing fixture fails the suite. */
+/**
+ * The cases issues 10 and 11 ask to keep replayable; a missing fixture fails the suite. The
+ * `eligibility-activity-*` runs were recorded before patch 'eligibility-local-activity' (the check
+ * as an activity), `eligibility-*` after it (a local activity).
+ */
 const EXPECTED = [
   'delay',
   'delivered',
+  'eligibility-activity-delivered',
+  'eligibility-activity-skipped',
   'eligibility-delivered',
   'eligibility-skipped',
   'failed',

@@ -11,6 +11,7 @@ import type { FinalizeDeliveryInput } from '../../src/activities';
 import type {
   CheckEligibilityResult,
   DeliverWebhookInput,
+  DeliverWebhookResult,
   FlowRunInput,
   ResendInput,
 } from '../../src/shared/run-types';
@@ -43,7 +44,7 @@ afterAll(async () => {
 let n = 0;
 /** Runs `fn` against a worker on its own task queue, with `deliverWebhook` standing in. */
 async function withWorker<T>(
-  deliverWebhook: (input: DeliverWebhookInput) => Promise<never>,
+  deliverWebhook: (input: DeliverWebhookInput) => Promise<DeliverWebhookResult>,
   fn: (taskQueue: string) => Promise<T>,
   checkEligibility: () => Promise<CheckEligibilityResult> = () => Promise.resolve({ eligible: true }),
 ): Promise<{ result: T; finalized: FinalizeDeliveryInput[] }> {
@@ -163,4 +164,32 @@ test('a profile no longer eligible: the webhook step ends skipped with the reaso
   });
   expect(attempted).toBe(0);
   expect(finalized).toEqual([]);
+});
+
+test('the eligibility check, a local activity, is retried after a transient error, then the webhook runs', async () => {
+  const runId = `run_eligibility_retry_${process.pid}`;
+  let checks = 0;
+  let delivered = 0;
+  const { result } = await withWorker(
+    () => {
+      delivered++;
+      return Promise.resolve({ deliveryId: 'dlv_ok', attempts: 1, httpStatus: 200, latencyMs: 1 });
+    },
+    (taskQueue) =>
+      client.workflow.execute(flowRun, { workflowId: runId, taskQueue, args: [runInput(runId)] }),
+    () =>
+      ++checks === 1 ? Promise.reject(new Error('database is locked')) : Promise.resolve({ eligible: true }),
+  );
+  expect(checks).toBe(2);
+  expect(delivered).toBe(1);
+  expect(result.steps[0]).toMatchObject({ id: 'w', status: 'delivered', deliveryId: 'dlv_ok', attempts: 1 });
+  // Run by the worker that held the workflow task: a marker in history, no activity task of its own.
+  const history = await client.workflow.getHandle(runId).fetchHistory();
+  const scheduled = (history.events ?? []).map(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name,
+  );
+  expect(scheduled.filter(Boolean)).toEqual(['deliverWebhook']);
+  expect(
+    (history.events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
+  ).toBe(true);
 });
