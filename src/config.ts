@@ -110,6 +110,12 @@ const envSchema = z.object({
   HOOKFLOW_OWNER_EMAIL: z.email().optional(),
   /** Password of that first owner; at least 12 characters. */
   HOOKFLOW_OWNER_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  /**
+   * How long an API process reuses a verified API key without reading the database, in ms (0:
+   * never). Revoking a key, or changing its user's role, two-step or access, takes effect at once
+   * in the API process that made the change and within this bound in the others. @default 2000
+   */
+  HOOKFLOW_API_KEY_CACHE_MS: int(0, 60_000).default(2000),
   /** How often the API starts runs recorded but not started (after a crash). @default 30 */
   HOOKFLOW_RUN_SWEEP_SECONDS: int(1, 86_400).default(30),
   /** Time zone of profiles without `location.timezone` (date-property flows), an IANA name. @default "UTC" */
@@ -150,7 +156,13 @@ export interface Config {
   /** The database the API and the worker open: PostgreSQL when HOOKFLOW_DATABASE_URL is set. */
   database: DatabaseLocation;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
-  api: { host: string; port: number; trustProxy: boolean | number | string };
+  api: {
+    host: string;
+    port: number;
+    trustProxy: boolean | number | string;
+    /** ms a verified API key is reused without a database read (0: never). */
+    keyCacheMs: number;
+  };
   webhook: {
     timeoutMs: number;
     maxResponseBytes: number;
@@ -199,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       host: e.HOOKFLOW_API_HOST,
       port: e.HOOKFLOW_API_PORT,
       trustProxy: trustProxy(e.HOOKFLOW_TRUST_PROXY),
+      keyCacheMs: e.HOOKFLOW_API_KEY_CACHE_MS,
     },
     webhook: {
       timeoutMs: e.HOOKFLOW_WEBHOOK_TIMEOUT_MS,

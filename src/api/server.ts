@@ -84,7 +84,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     keepAlive: false,
   });
   const analytics = new AnalyticsStore(db);
-  const accounts = createAccounts(db, secrets);
+  const accounts = createAccounts(db, secrets, { cacheMs: config.api.keyCacheMs });
   // First start: the initial owner comes from configuration (never from the repository).
   // Otherwise a one-time setup link is printed once the API listens (see below).
   if (config.owner && (await accounts.users.count()) === 0) {
