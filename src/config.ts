@@ -116,6 +116,12 @@ const envSchema = z.object({
    * in the API process that made the change and within this bound in the others. @default 2000
    */
   HOOKFLOW_API_KEY_CACHE_MS: int(0, 60_000).default(2000),
+  /**
+   * How long an API process reuses the list of live flows of a metric (and of date flows) without
+   * reading the database, in ms (0: never). A flow saved, paused or deleted through this process
+   * counts for the next event at once; through another API process, within this bound. @default 2000
+   */
+  HOOKFLOW_LIVE_FLOW_CACHE_MS: int(0, 60_000).default(2000),
   /** How often the API starts runs recorded but not started (after a crash). @default 30 */
   HOOKFLOW_RUN_SWEEP_SECONDS: int(1, 86_400).default(30),
   /** Time zone of profiles without `location.timezone` (date-property flows), an IANA name. @default "UTC" */
@@ -162,6 +168,8 @@ export interface Config {
     trustProxy: boolean | number | string;
     /** ms a verified API key is reused without a database read (0: never). */
     keyCacheMs: number;
+    /** ms the live flows of a metric are reused without a database read (0: never). */
+    liveFlowCacheMs: number;
   };
   webhook: {
     timeoutMs: number;
@@ -212,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: e.HOOKFLOW_API_PORT,
       trustProxy: trustProxy(e.HOOKFLOW_TRUST_PROXY),
       keyCacheMs: e.HOOKFLOW_API_KEY_CACHE_MS,
+      liveFlowCacheMs: e.HOOKFLOW_LIVE_FLOW_CACHE_MS,
     },
     webhook: {
       timeoutMs: e.HOOKFLOW_WEBHOOK_TIMEOUT_MS,
