@@ -16,7 +16,8 @@ import { percentile } from './stats';
  * take the same bodies through C keep-alive connections (closed loop: each connection sends its next
  * event when the last is answered). hookflow runs whole: the worker is up and a live flow with one
  * webhook step matches the metric, so every event records a run, which starts and delivers while
- * the load goes on. Standalone: `make bench-ingest ARGS="--ingest-events 5000 --ingest-concurrency 16"`.
+ * the load goes on (`--ingest-without-worker` stops the worker first, for a figure of the API alone,
+ * labelled ISOLATED). Standalone: `make bench-ingest ARGS="--ingest-events 5000 --ingest-concurrency 16"`.
  */
 
 /** What one endpoint did under the load. */
@@ -31,6 +32,7 @@ export interface EndpointFigures {
 export interface IngestFigures {
   events: number;
   concurrency: number;
+  withoutWorker: boolean;
   hookflow: EndpointFigures;
   bare: EndpointFigures;
   /** CPU the bench process itself spent per event while loading hookflow (it shares the 2 cores). */
@@ -44,6 +46,11 @@ export interface IngestOptions {
   concurrency: number;
   /** Events sent to each endpoint first and not timed (JIT, caches, connections). */
   warmup: number;
+  /**
+   * Stops the worker before hookflow's load: runs are recorded and started on Temporal but not run,
+   * so the figure shows the API without the deliveries competing for the cores (labelled so).
+   */
+  withoutWorker: boolean;
 }
 
 const CLK_TCK = 100;
@@ -192,12 +199,14 @@ export async function benchIngest(
     if (runs?.length !== 1) throw new Error(`an event recorded ${runs?.length ?? 0} runs, not 1: ${text}`);
   };
   await load(stack.apiUrl, bodies.slice(0, warmup), o, recordedOneRun);
+  if (opts.withoutWorker) await stack.killWorker();
   const bench0 = process.cpuUsage();
   const hookflow = await load(stack.apiUrl, bodies.slice(warmup), o, recordedOneRun);
   const bench = process.cpuUsage(bench0);
   return {
     events,
     concurrency,
+    withoutWorker: opts.withoutWorker,
     hookflow,
     bare: bareFigures,
     benchCpuMsPerEvent: (bench.user + bench.system) / 1000 / events,
@@ -225,7 +234,12 @@ export function printIngest(f: IngestFigures): void {
     `  ratio hookflow / bare    ${fmt(f.hookflow.perSecond / f.bare.perSecond, 2)} events/s, ${fmt(f.bare.cpuMsPerEvent / f.hookflow.cpuMsPerEvent, 2)} CPU per event`,
   );
   console.log(
-    `  (worker running, each event records one run that starts and delivers during the load; the bench process spent ${fmt(f.benchCpuMsPerEvent, 2)} CPU ms/event; load average ${fmt(f.load[0], 2)} → ${fmt(f.load[1], 2)})`,
+    f.withoutWorker
+      ? '  ISOLATED: worker stopped; each event records one run, started on Temporal but not run'
+      : '  worker running: each event records one run, which starts and delivers during the load',
+  );
+  console.log(
+    `  (the bench process spent ${fmt(f.benchCpuMsPerEvent, 2)} CPU ms/event; load average ${fmt(f.load[0], 2)} → ${fmt(f.load[1], 2)})`,
   );
 }
 
@@ -242,6 +256,7 @@ export function ingestOptions(): IngestOptions {
     events: arg('ingest-events', 5000),
     concurrency: Math.max(1, arg('ingest-concurrency', 16)),
     warmup: arg('ingest-warmup', 500),
+    withoutWorker: process.argv.includes('--ingest-without-worker'),
   };
 }
 
