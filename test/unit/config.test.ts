@@ -83,3 +83,13 @@ test('the database: SQLite in the data folder by default, PostgreSQL with HOOKFL
     /HOOKFLOW_DATABASE_POOL_SIZE/,
   );
 });
+
+test('the API key and live flow caches: 2 s by default, 0 turns them off, past a minute names the variable', () => {
+  expect(loadConfig({}).api).toMatchObject({ keyCacheMs: 2000, liveFlowCacheMs: 2000 });
+  expect(loadConfig({ HOOKFLOW_API_KEY_CACHE_MS: '0', HOOKFLOW_LIVE_FLOW_CACHE_MS: '0' }).api).toMatchObject({
+    keyCacheMs: 0,
+    liveFlowCacheMs: 0,
+  });
+  expect(() => loadConfig({ HOOKFLOW_API_KEY_CACHE_MS: '600000' })).toThrow(/HOOKFLOW_API_KEY_CACHE_MS/);
+  expect(() => loadConfig({ HOOKFLOW_LIVE_FLOW_CACHE_MS: '-1' })).toThrow(/HOOKFLOW_LIVE_FLOW_CACHE_MS/);
+});
