@@ -20,7 +20,7 @@ TEMPORAL_UI_SERVER := $(TEMPORAL_UI_SERVER_DIR)/server
 # PostgreSQL for `make start-cluster`, else what builds.
 DOCTOR_FOR := $(if $(filter start-cluster,$(MAKECMDGOALS)),cluster,$(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build)))
 
-.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-analytics bench-lists bench-audience bench-dates bench-price-drop clean
+.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop clean
 
 start: deps build
 	node dist/start.js
@@ -43,6 +43,11 @@ test: deps build cluster-tools
 bench: deps build $(if $(findstring --cluster,$(ARGS)),cluster-tools)
 	npm run build:bench
 	node dist-bench/bench/bench.js $(ARGS)
+
+# Events accepted per second by POST /api/events beside a bare Express endpoint, in one run (issue 15).
+bench-ingest: deps build
+	npm run build:bench
+	node dist-bench/bench/ingest.js $(ARGS)
 
 # Analytics queries over 1,000,000 seeded deliveries; ARGS="--db postgres" times them on PostgreSQL.
 bench-analytics: deps build

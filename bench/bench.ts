@@ -7,6 +7,7 @@ import { createTestPki } from '../test/harness/certs';
 import { TestCluster } from '../test/harness/cluster';
 import { Receiver } from '../test/harness/receiver';
 import { Stack } from '../test/harness/stack';
+import { benchIngest, ingestOptions, printIngest } from './ingest';
 import { peakRssMiB, percentile, pool } from './stats';
 import type { TimedDelivery } from './stages';
 import { measureStages, printStages } from './stages';
@@ -232,6 +233,9 @@ async function main(): Promise<void> {
     devFloor = floor;
     await connection.close();
 
+    console.log('events accepted: hookflow beside bare Express...');
+    const ingest = await benchIngest(stack, receiver.url('/bench-ingest'), ingestOptions());
+
     const deliveriesPerSecond = dev.deliveriesPerSecond;
     console.log('');
     console.log('hookflow (event → webhook arrival)');
@@ -259,6 +263,7 @@ async function main(): Promise<void> {
     console.log(
       `  hookflow / floor p50 latency    ${fmt(percentile(light, 50) / percentile(floor.latencies, 50), 2)}  (light load vs the floor's closed loop)`,
     );
+    printIngest(ingest);
   } finally {
     await stack.stop();
   }

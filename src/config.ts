@@ -110,6 +110,19 @@ const envSchema = z.object({
   HOOKFLOW_OWNER_EMAIL: z.email().optional(),
   /** Password of that first owner; at least 12 characters. */
   HOOKFLOW_OWNER_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  /**
+   * How long an API process reuses a verified API key without reading the database, in ms (0:
+   * never). Revoking a key, or changing its user's role, two-step or access, takes effect at once
+   * in the API process that made the change and within this bound in the others. @default 2000
+   */
+  HOOKFLOW_API_KEY_CACHE_MS: int(0, 60_000).default(2000),
+  /**
+   * How long an API process reuses the list of live flows of a metric (and of date flows), in ms
+   * (0: read them at every event). A flow saved, paused or deleted through any API process counts
+   * for the next event at once (a shared change count is read instead); the bound only covers rows
+   * edited by hand in the database. @default 2000
+   */
+  HOOKFLOW_LIVE_FLOW_CACHE_MS: int(0, 60_000).default(2000),
   /** How often the API starts price-drop fan-outs recorded but not started (runs: the run starter). @default 30 */
   HOOKFLOW_RUN_SWEEP_SECONDS: int(1, 86_400).default(30),
   /**
@@ -161,7 +174,15 @@ export interface Config {
   /** The database the API and the worker open: PostgreSQL when HOOKFLOW_DATABASE_URL is set. */
   database: DatabaseLocation;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
-  api: { host: string; port: number; trustProxy: boolean | number | string };
+  api: {
+    host: string;
+    port: number;
+    trustProxy: boolean | number | string;
+    /** ms a verified API key is reused without a database read (0: never). */
+    keyCacheMs: number;
+    /** ms the live flows of a metric are reused without a database read (0: never). */
+    liveFlowCacheMs: number;
+  };
   webhook: {
     timeoutMs: number;
     maxResponseBytes: number;
@@ -220,6 +241,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       host: e.HOOKFLOW_API_HOST,
       port: e.HOOKFLOW_API_PORT,
       trustProxy: trustProxy(e.HOOKFLOW_TRUST_PROXY),
+      keyCacheMs: e.HOOKFLOW_API_KEY_CACHE_MS,
+      liveFlowCacheMs: e.HOOKFLOW_LIVE_FLOW_CACHE_MS,
     },
     webhook: {
       timeoutMs: e.HOOKFLOW_WEBHOOK_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-/** A small least-recently-used map for compiled templates and immutable flow versions. */
+/** A small least-recently-used map for compiled templates, immutable flow versions and verified API keys. */
 export class Lru<K, V> {
   private readonly map = new Map<K, V>();
   constructor(private readonly capacity: number) {}
@@ -16,6 +16,15 @@ export class Lru<K, V> {
     this.map.delete(key);
     this.map.set(key, value);
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
+  }
+
+  delete(key: K): void {
+    this.map.delete(key);
+  }
+
+  /** A snapshot of the entries, least recently used first (safe to delete from while iterating). */
+  entries(): [K, V][] {
+    return [...this.map.entries()];
   }
 
   get size(): number {

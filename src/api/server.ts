@@ -5,6 +5,7 @@ import { openDatabase } from '../db';
 import { DeliveryStore } from '../db/delivery-store';
 import { EventStore } from '../db/event-store';
 import { FlowStore } from '../flows/store';
+import { LiveFlows } from '../flows/live-flows';
 import { ConflictError } from '../errors';
 import { EventService } from '../events/service';
 import { FlowService } from '../flows/service';
@@ -90,7 +91,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     keepAlive: false,
   });
   const analytics = new AnalyticsStore(db);
-  const accounts = createAccounts(db, secrets);
+  const accounts = createAccounts(db, secrets, { cacheMs: config.api.keyCacheMs });
   // First start: the initial owner comes from configuration (never from the repository).
   // Otherwise a one-time setup link is printed once the API listens (see below).
   if (config.owner && (await accounts.users.count()) === 0) {
@@ -134,7 +135,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   };
   const segments = new SegmentService({ db, lists: listDirectory, logger, entries });
   // Profile changes, through the profile API or an event, may bring a date send due at once.
-  const dates = new DateSweeper({ db, entries, config, logger });
+  // Every event asks which live flows its metric triggers: remembered briefly, shared with the date hook.
+  const live = new LiveFlows({ ttlMs: config.api.liveFlowCacheMs });
+  const dates = new DateSweeper({ db, entries, config, logger, live });
   await segments.resumeRecomputes();
   segments.scheduleClockRefresh(SEGMENT_CLOCK_REFRESH_MS);
   const lists = new ListService(db, entries, segments);
@@ -197,7 +200,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       dispatcher,
       webhook: config.webhook,
     }),
-    events: new EventService(db, entries, logger, segments, dates),
+    events: new EventService(db, entries, logger, segments, dates, live),
     profiles: new ProfileService(db, segments, dates),
     lists,
     segments,

@@ -4,6 +4,7 @@ import { DateStore } from '../db/date-store';
 import { ProfileStore } from '../db/profile-store';
 import type { DatedProfile } from '../db/date-store';
 import type { DateTrigger, Flow } from '../flows/model';
+import type { LiveFlows } from '../flows/live-flows';
 import { FlowStore } from '../flows/store';
 import type { Logger } from '../logger';
 import { buildContext } from '../templates/context';
@@ -83,6 +84,8 @@ export interface DateSweeperDeps {
   entries: FlowEntries;
   config: Config;
   logger: Logger;
+  /** Live date flows, remembered (the API asks at every profile change); read each time without it. */
+  live?: LiveFlows;
 }
 
 /**
@@ -130,7 +133,9 @@ export class DateSweeper implements DateHook {
    * left to the sweep.
    */
   async profileChanged(profileId: string, data: Record<string, unknown>, now = new Date()): Promise<number> {
-    const flows = await new FlowStore(this.deps.db).liveByType('date');
+    const flows = this.deps.live
+      ? await this.deps.live.byType(this.deps.db, 'date')
+      : await new FlowStore(this.deps.db).liveByType('date');
     const store = new DateStore(this.deps.db);
     let started = 0;
     for (const flow of flows) {

@@ -4,6 +4,7 @@ import { SessionStore } from '../db/session-store';
 import { SetupTokenStore } from '../db/setup-token-store';
 import { UserStore } from '../db/user-store';
 import type { SecretBox } from '../secrets';
+import type { ApiKeyCacheOptions } from './api-keys';
 import { ApiKeyService, apiKeyId } from './api-keys';
 import { FirstOwnerSetup } from './first-owner';
 import { Lockout } from './lockout';
@@ -23,13 +24,14 @@ export interface Accounts {
   authenticate(token: string): Promise<Principal | undefined>;
 }
 
-export function createAccounts(db: Db, secrets: SecretBox): Accounts {
+export function createAccounts(db: Db, secrets: SecretBox, keyCache: ApiKeyCacheOptions = {}): Accounts {
   const userStore = new UserStore(db);
   const lockout = new Lockout();
-  const users = new UserService(userStore, lockout);
-  const twoStep = new TwoStepService(userStore, users, lockout, secrets);
+  const apiKeys = new ApiKeyService(new ApiKeyStore(db), keyCache);
+  const accessChanged = (userId: string) => apiKeys.forgetUser(userId);
+  const users = new UserService(userStore, lockout, accessChanged);
+  const twoStep = new TwoStepService(userStore, users, lockout, secrets, accessChanged);
   const sessions = new SessionService(new SessionStore(db), userStore, twoStep, lockout);
-  const apiKeys = new ApiKeyService(new ApiKeyStore(db));
   return {
     users,
     sessions,

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { ApiKeyStore } from '../db/api-key-store';
 import { NotFoundError } from '../errors';
+import { Lru } from '../lru';
 import type { Principal, Scope, User } from '../permissions';
 import { toUser } from './users';
 
@@ -38,9 +39,35 @@ export function apiKeyMatches(key: string, storedHash: string): boolean {
 /** Last use to the minute: a key posting events many times a second writes once a minute. */
 const LAST_USED_PRECISION_MS = 60_000;
 
+/** Keys remembered at most; more distinct keys in use than this only means more lookups. */
+const CACHED_KEYS = 1000;
+
+export interface ApiKeyCacheOptions {
+  /**
+   * How long a verified key's principal is reused without reading the database, in ms (0: read at
+   * every request). This process forgets a key at once when it is revoked here or its user's role
+   * or access changes here; another API process sharing the database sees it within this bound.
+   * @default 0
+   */
+  cacheMs?: number;
+  /** @default Date.now */
+  now?: () => number;
+}
+
 /** API keys of users: created, listed and revoked by their user; resolved to a principal at each use. */
 export class ApiKeyService {
-  constructor(private readonly keys: ApiKeyStore) {}
+  private readonly cacheMs: number;
+  private readonly now: () => number;
+  /** Keyed by the SHA-256 of the whole key: a hit means this exact key was verified against its row. */
+  private readonly verified = new Lru<string, { principal: Principal; until: number }>(CACHED_KEYS);
+
+  constructor(
+    private readonly keys: ApiKeyStore,
+    opts: ApiKeyCacheOptions = {},
+  ) {
+    this.cacheMs = opts.cacheMs ?? 0;
+    this.now = opts.now ?? Date.now;
+  }
 
   async create(user: User, name: string, scopes: Scope[]) {
     const k = createApiKey();
@@ -71,18 +98,42 @@ export class ApiKeyService {
   }
 
   async revoke(user: User, id: string): Promise<void> {
-    if (!(await this.keys.revoke(id, user.id))) throw new NotFoundError(`API key ${id}`);
+    const revoked = await this.keys.revoke(id, user.id);
+    this.forget((p) => p.kind === 'api_key' && p.keyId === id);
+    if (!revoked) throw new NotFoundError(`API key ${id}`);
+  }
+
+  /** Forgets every remembered principal of this user (their role, two-step or access changed). */
+  forgetUser(userId: string): void {
+    this.forget((p) => p.user.id === userId);
   }
 
   /** The key's principal, acting with its user's current role; undefined when unknown, revoked or the user removed. */
   async principalOf(key: string): Promise<Principal | undefined> {
     const keyId = apiKeyId(key);
     if (!keyId) return undefined;
+    const hash = this.cacheMs > 0 ? hashApiKey(key) : '';
+    if (this.cacheMs > 0) {
+      const hit = this.verified.get(hash);
+      if (hit && hit.until > this.now()) return hit.principal;
+    }
     const row = await this.keys.withUser(keyId);
     if (!row || row.revoked_at || row.disabled_at || !apiKeyMatches(key, row.key_hash)) return undefined;
     const now = new Date();
     if (!row.last_used_at || now.getTime() - Date.parse(row.last_used_at) >= LAST_USED_PRECISION_MS)
       await this.keys.setLastUsed(keyId, now.toISOString());
-    return { kind: 'api_key', user: toUser(row), keyId, scopes: JSON.parse(row.scopes) as Scope[] };
+    const principal: Principal = {
+      kind: 'api_key',
+      user: toUser(row),
+      keyId,
+      scopes: JSON.parse(row.scopes) as Scope[],
+    };
+    if (this.cacheMs > 0) this.verified.set(hash, { principal, until: this.now() + this.cacheMs });
+    return principal;
+  }
+
+  private forget(matches: (p: Principal) => boolean): void {
+    for (const [hash, { principal }] of this.verified.entries())
+      if (matches(principal)) this.verified.delete(hash);
   }
 }

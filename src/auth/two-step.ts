@@ -13,6 +13,8 @@ export class TwoStepService {
     private readonly accounts: UserService,
     private readonly lockout: Lockout,
     private readonly secrets: SecretBox,
+    /** Told after two-step authentication went on or off (what the user's API keys may do changes). */
+    private readonly accessChanged: (userId: string) => void = () => {},
   ) {}
 
   /**
@@ -43,6 +45,7 @@ export class TwoStepService {
       );
     const { codes, hashes } = createRecoveryCodes();
     await this.users.enableTotp(user.id, row.totp_pending, step, hashes);
+    this.accessChanged(user.id);
     return { recoveryCodes: codes };
   }
 
@@ -56,6 +59,7 @@ export class TwoStepService {
         throw new ValidationError([], 'the code is wrong or was already used', undefined, 'invalid_code');
       }
       await this.users.disableTotp(user.id);
+      this.accessChanged(user.id);
     });
   }
 

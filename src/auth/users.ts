@@ -31,6 +31,8 @@ export class UserService {
   constructor(
     private readonly users: UserStore,
     private readonly lockout: Lockout,
+    /** Told after a user's role or access changed (remembered API-key principals are dropped). */
+    private readonly accessChanged: (userId: string) => void = () => {},
   ) {}
 
   count(): Promise<number> {
@@ -70,30 +72,34 @@ export class UserService {
   }
 
   /** Changes a user's role; the last active owner cannot stop being one (checked in the same transaction). */
-  setRole(userId: string, role: Role): Promise<User> {
-    return this.users.transaction(async (users) => {
+  async setRole(userId: string, role: Role): Promise<User> {
+    const changed = await this.users.transaction(async (users) => {
       const user = await userIn(users, userId);
       if (role !== 'owner') await keepAnOwner(users, user);
       await users.setRole(userId, role);
       return { ...user, role };
     });
+    this.accessChanged(userId);
+    return changed;
   }
 
   /**
    * Removes a user's access at once: sign-in refused, sessions ended, API keys revoked. The row
    * stays, so the audit log still says who made past changes.
    */
-  disable(userId: string, actingUserId: string): Promise<User> {
+  async disable(userId: string, actingUserId: string): Promise<User> {
     if (userId === actingUserId)
       throw new ConflictError('self', 'you cannot remove yourself; ask another owner');
     // One transaction: two owners removing each other at once cannot leave no owner.
-    return this.users.transaction(async (users) => {
+    const disabled = await this.users.transaction(async (users) => {
       const user = await userIn(users, userId);
       await keepAnOwner(users, user);
       const now = new Date().toISOString();
       await users.disable(userId, now);
       return { ...user, disabledAt: now };
     });
+    this.accessChanged(userId);
+    return disabled;
   }
 
   /**

@@ -43,6 +43,19 @@ export interface FlowOverview<D extends StoredDefinition> {
   triggerRefName: string | null;
 }
 
+/**
+ * Counts a flow save or deletion in `trx` (migration 0014): caches of flows compare it with the
+ * count they read (src/flows/live-flows.ts). Bumped in the writing transaction, so a reader sees
+ * the new count exactly when it sees the change.
+ */
+async function countChange(trx: Transaction<Database>): Promise<void> {
+  await trx
+    .updateTable('flow_changes')
+    .set((eb) => ({ n: eb('n', '+', 1) }))
+    .where('id', '=', 1)
+    .execute();
+}
+
 /** Flows and their versions. A flow row points at its current version; versions are never rewritten. */
 export class FlowStore<D extends StoredDefinition> {
   constructor(private readonly db: Db) {}
@@ -70,6 +83,7 @@ export class FlowStore<D extends StoredDefinition> {
         .execute();
       await insertVersion(trx, flow, savedBy);
       await writeAudit(trx, audit);
+      await countChange(trx);
     });
   }
 
@@ -80,7 +94,7 @@ export class FlowStore<D extends StoredDefinition> {
     audit: readonly NewAuditEntry[] = [],
     savedBy: SavedBy | null = null,
   ): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    const saved = await this.db.transaction().execute(async (trx) => {
       const res = await trx
         .updateTable('flows')
         .set({
@@ -98,8 +112,16 @@ export class FlowStore<D extends StoredDefinition> {
       if (Number(res.numUpdatedRows) !== 1) return false;
       await insertVersion(trx, flow, savedBy);
       await writeAudit(trx, audit);
+      await countChange(trx);
       return true;
     });
+    return saved;
+  }
+
+  /** Flow saves and deletions so far, by any process (see {@link countChange}). */
+  async changeCount(): Promise<number> {
+    const row = await this.db.selectFrom('flow_changes').select('n').where('id', '=', 1).executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 
   async get(id: string): Promise<StoredFlow<D> | undefined> {
@@ -181,7 +203,7 @@ export class FlowStore<D extends StoredDefinition> {
 
   /** Deletes the flow; its versions stay so runs in flight can finish. */
   async delete(id: string, expectedVersion: number, audit: readonly NewAuditEntry[] = []): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    const deleted = await this.db.transaction().execute(async (trx) => {
       const res = await trx
         .deleteFrom('flows')
         .where('id', '=', id)
@@ -189,8 +211,10 @@ export class FlowStore<D extends StoredDefinition> {
         .executeTakeFirst();
       if (Number(res.numDeletedRows) !== 1) return false;
       await writeAudit(trx, audit);
+      await countChange(trx);
       return true;
     });
+    return deleted;
   }
 
   async getVersion(flowId: string, version: number): Promise<D | undefined> {

@@ -5,6 +5,7 @@ import type { Dialect } from 'kysely';
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { migrationProvider } from './migrations';
+import { withStatementCache } from './statement-cache';
 import type { Database } from './schema';
 
 export type Db = Kysely<Database>;
@@ -58,7 +59,7 @@ async function openSqlite(file: string): Promise<Db> {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({
-    dialect: immediateTransactions(new SqliteDialect({ database: sqlite })),
+    dialect: immediateTransactions(new SqliteDialect({ database: withStatementCache(sqlite) })),
   });
   await migrateSqlite(db, sqlite);
   return db;

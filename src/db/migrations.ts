@@ -629,6 +629,19 @@ const migrations: Record<string, Migration> = {
       );
     },
   },
+  '0014_flow_changes': {
+    // Issue 15: API processes remember the live flows of a metric between events. Every flow save
+    // or deletion bumps this one counter in its own transaction, so each process sees a change made
+    // by any process at its next event (one primary-key read) instead of after a time bound.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('flow_changes')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('n', 'integer', (c) => c.notNull())
+        .execute();
+      await sql`insert into flow_changes (id, n) values (1, 0)`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -307,8 +307,15 @@ export interface SetupTokensTable {
   created_at: string;
 }
 
+/** One row (id 1) counting flow saves and deletions (migration 0014): a cache key for live flows. */
+export interface FlowChangesTable {
+  id: number;
+  n: number;
+}
+
 export interface Database {
   setup_tokens: SetupTokensTable;
+  flow_changes: FlowChangesTable;
   flows: FlowsTable;
   flow_versions: FlowVersionsTable;
   profiles: ProfilesTable;

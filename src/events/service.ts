@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Db } from '../db';
 import { EventStore } from '../db/event-store';
 import type { RunRow } from '../db/event-store';
-import { FlowStore } from '../flows/store';
+import { LiveFlows } from '../flows/live-flows';
 import type { Logger } from '../logger';
 import type { PendingEntry } from '../audience/entry-queue';
 import { passesTriggerFilters } from '../audience/eligibility';
@@ -43,6 +43,8 @@ export class EventService {
     private readonly segments?: Pick<SegmentService, 'reevaluate'>,
     /** Date-property flows: a changed date that fell due behind the last sweep is entered at once. */
     private readonly dates?: Pick<DateHook, 'profileChanged'>,
+    /** The live flows of a metric, remembered (see HOOKFLOW_LIVE_FLOW_CACHE_MS); read each time without it. */
+    private readonly live: LiveFlows = new LiveFlows(),
   ) {}
 
   async ingest(input: EventInput): Promise<{ runs: StartedRun[]; duplicate: boolean }> {
@@ -87,7 +89,7 @@ export class EventService {
         };
       }
       const pending: PendingEntry[] = [];
-      for (const flow of await new FlowStore(trx).liveByMetric(input.metric)) {
+      for (const flow of await this.live.byMetric(trx, input.metric)) {
         // Trigger filters read this event once, here; flow filters are checked by the entry.
         if (!passesTriggerFilters(flow.triggerFilters, input.properties, new Date(now))) {
           this.logger.debug({ flowId: flow.id, profileId }, 'event fails trigger filters: no run');

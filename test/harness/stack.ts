@@ -222,6 +222,11 @@ export class Stack {
     return this.workers[0]?.pid;
   }
 
+  /** The API process's pid (for CPU and memory figures in benchmarks). */
+  get apiPid(): number | undefined {
+    return this.api?.pid;
+  }
+
   /** The pid of each worker process, by index (undefined once killed). */
   get workerPids(): (number | undefined)[] {
     return this.workers.map((w) => (w && w.exitCode === null && w.signalCode === null ? w.pid : undefined));

@@ -107,4 +107,55 @@ describe.each(TEST_DATABASES)('on %s', (dbKind) => {
     expect(await accounts.authenticate(key.key)).toBeUndefined();
     await expect(accounts.apiKeys.revoke(user, key.id)).rejects.toBeInstanceOf(NotFoundError);
   });
+  test('a remembered API key: a revocation or role change counts at once here, within the bound on another process', async () => {
+    let clock = 1_000_000;
+    const cached = () =>
+      createAccounts(db, new SecretBox([{ id: 'k1', key: crypto.randomBytes(32) }]), {
+        cacheMs: 2000,
+        now: () => clock,
+      });
+    // Two API processes on one database, each remembering verified keys for 2 s.
+    const here = cached();
+    const there = cached();
+    const owner = await here.users.create({ email: 'o@example.com', password: PASSWORD, role: 'owner' });
+    const user = await here.users.create({ email: 'u@example.com', password: PASSWORD, role: 'manager' });
+    const key = await here.apiKeys.create(user, 'ci', ['events:write']);
+    const kept = await here.apiKeys.create(user, 'kept', ['events:write']);
+    expect((await here.authenticate(key.key))?.user.role).toBe('manager');
+    expect((await there.authenticate(key.key))?.user.role).toBe('manager');
+
+    // A wrong secret with the right id is refused, remembered key or not.
+    const forged = `${key.key.slice(0, -4)}AAAA`;
+    expect(forged).not.toBe(key.key);
+    expect(await here.authenticate(forged)).toBeUndefined();
+
+    await here.users.setRole(user.id, 'analyst');
+    expect((await here.authenticate(key.key))?.user.role).toBe('analyst');
+    expect((await there.authenticate(key.key))?.user.role).toBe('manager');
+    clock += 2001;
+    expect((await there.authenticate(key.key))?.user.role).toBe('analyst');
+
+    await here.apiKeys.revoke(user, key.id);
+    expect(await here.authenticate(key.key)).toBeUndefined();
+    expect((await here.authenticate(kept.key))?.kind).toBe('api_key');
+    expect((await there.authenticate(key.key))?.kind).toBe('api_key');
+    clock += 2001;
+    expect(await there.authenticate(key.key)).toBeUndefined();
+
+    expect((await there.authenticate(kept.key))?.kind).toBe('api_key');
+    await here.users.disable(user.id, owner.id);
+    expect(await here.authenticate(kept.key)).toBeUndefined();
+    clock += 2001;
+    expect(await there.authenticate(kept.key)).toBeUndefined();
+  });
+
+  test('without a cache bound every request reads the key: a revocation elsewhere counts at once', async () => {
+    const here = accounts;
+    const there = createAccounts(db, new SecretBox([{ id: 'k1', key: crypto.randomBytes(32) }]));
+    const user = await here.users.create({ email: 'u@example.com', password: PASSWORD, role: 'owner' });
+    const key = await here.apiKeys.create(user, 'ci', ['events:write']);
+    expect((await there.authenticate(key.key))?.kind).toBe('api_key');
+    await here.apiKeys.revoke(user, key.id);
+    expect(await there.authenticate(key.key)).toBeUndefined();
+  });
 });

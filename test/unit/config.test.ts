@@ -101,3 +101,13 @@ test('the run starter: defaults, and a lease that must outlast three polls', () 
   );
   expect(() => loadConfig({ HOOKFLOW_RUN_STARTER_POLL_MS: '10' })).toThrow(/HOOKFLOW_RUN_STARTER_POLL_MS/);
 });
+
+test('the API key and live flow caches: 2 s by default, 0 turns them off, past a minute names the variable', () => {
+  expect(loadConfig({}).api).toMatchObject({ keyCacheMs: 2000, liveFlowCacheMs: 2000 });
+  expect(loadConfig({ HOOKFLOW_API_KEY_CACHE_MS: '0', HOOKFLOW_LIVE_FLOW_CACHE_MS: '0' }).api).toMatchObject({
+    keyCacheMs: 0,
+    liveFlowCacheMs: 0,
+  });
+  expect(() => loadConfig({ HOOKFLOW_API_KEY_CACHE_MS: '600000' })).toThrow(/HOOKFLOW_API_KEY_CACHE_MS/);
+  expect(() => loadConfig({ HOOKFLOW_LIVE_FLOW_CACHE_MS: '-1' })).toThrow(/HOOKFLOW_LIVE_FLOW_CACHE_MS/);
+});
