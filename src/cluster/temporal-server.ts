@@ -99,20 +99,25 @@ export async function setupTemporalSchemas(sqlTool: string, pg: PostgresCluster)
   }
 }
 
-/** The dynamic config the server polls: settings the dev server has on and our workers use. */
+/**
+ * Dynamic config hookflow's Temporal servers run with: workers ask for eager activities (the dev
+ * server has them on; so do the cluster and docker-compose, whose deploy/temporal-dynamic-config.yaml
+ * test/unit/compose.test.ts holds to these settings).
+ */
+export const DYNAMIC_CONFIG: Readonly<Record<string, boolean>> = {
+  'system.enableActivityEagerExecution': true,
+  'frontend.enableUpdateWorkflowExecution': true,
+  'frontend.enableUpdateWorkflowExecutionAsyncAccepted': true,
+};
+
+/** The dynamic config the server polls: {@link DYNAMIC_CONFIG}, as the server's YAML. */
 export function writeDynamicConfig(file: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(
     file,
     [
       '# Written by hookflow (src/cluster/temporal-server.ts) at each start.',
-      '# Workers ask for eager activities; the dev server has them on, so does this cluster.',
-      'system.enableActivityEagerExecution:',
-      '  - value: true',
-      'frontend.enableUpdateWorkflowExecution:',
-      '  - value: true',
-      'frontend.enableUpdateWorkflowExecutionAsyncAccepted:',
-      '  - value: true',
+      ...Object.entries(DYNAMIC_CONFIG).flatMap(([key, value]) => [`${key}:`, `  - value: ${value}`]),
       '',
     ].join('\n'),
   );

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config';
+import { DYNAMIC_CONFIG } from '../../src/cluster/temporal-server';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../../src/temporal/search-attributes';
 
 /** No Docker engine runs in CI: the compose file and the Dockerfile are checked statically. */
@@ -54,6 +55,15 @@ test('compose runs PostgreSQL, Temporal on it with its schema and namespace jobs
   for (const name of HOOKFLOW) expect(services[name]!.build).toBe('.');
   expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
   expect(Number(services.temporal!.environment!.NUM_HISTORY_SHARDS)).toBeGreaterThan(1);
+});
+
+test('the Temporal server runs with the dynamic config of make start-cluster (eager activities on)', () => {
+  const temporal = services.temporal!;
+  const target = temporal.environment!.DYNAMIC_CONFIG_FILE_PATH;
+  const mount = (temporal.volumes ?? []).find((v) => v.split(':')[1] === target);
+  expect(mount).toBeDefined();
+  const file = parse(read(mount!.split(':')[0]!)) as Record<string, { value: unknown }[]>;
+  expect(Object.fromEntries(Object.entries(file).map(([k, v]) => [k, v[0]!.value]))).toEqual(DYNAMIC_CONFIG);
 });
 
 test('every dependency names a service, with a condition it can meet', () => {
