@@ -83,3 +83,18 @@ test('the database: SQLite in the data folder by default, PostgreSQL with HOOKFL
     /HOOKFLOW_DATABASE_POOL_SIZE/,
   );
 });
+
+test('worker memory: 500 cached runs and one render thread by default; 0 turns the cache off; bad values name the variable', () => {
+  expect(loadConfig({}).worker).toEqual({ cachedWorkflows: 500, renderThreads: 1 });
+  expect(loadConfig({ HOOKFLOW_WORKER_CACHED_WORKFLOWS: '0', HOOKFLOW_RENDER_THREADS: '4' }).worker).toEqual({
+    cachedWorkflows: 0,
+    renderThreads: 4,
+  });
+  for (const [name, value] of [
+    ['HOOKFLOW_WORKER_CACHED_WORKFLOWS', '-1'],
+    ['HOOKFLOW_WORKER_CACHED_WORKFLOWS', 'many'],
+    ['HOOKFLOW_RENDER_THREADS', '0'],
+  ] as const) {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  }
+});
