@@ -223,9 +223,17 @@ export async function benchParked(stack: Stack, receiver: Receiver, opts: Parked
 
   rss.enter('release');
   const deadline = wakeAt + 30 * 60_000;
+  let reportedAt = Date.now();
   while (receiver.received(hookPath).length < n && Date.now() < deadline) {
-    progress('deliveries arrived', receiver.received(hookPath).length, n);
     await sleep(250);
+    // A line each 30 s, so a long release can be read (and its rate taken) while it runs.
+    if (Date.now() - reportedAt >= 30_000) {
+      reportedAt = Date.now();
+      const arrived = receiver.received(hookPath).length;
+      console.log(
+        `  ${arrived}/${n} delivered ${fmt((reportedAt - wakeAt) / 1000, 0)} s after the wake moment; worker RSS ${fmt(rss.sample())} MiB, load ${load()}`,
+      );
+    }
   }
   rss.stop();
   const arrivals = receiver.received(hookPath).map((r) => r.at);

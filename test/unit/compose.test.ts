@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../../src/temporal/search-attributes';
+import { WORKER_NODE_FLAGS } from '../../src/worker/node-flags';
 
 /** No Docker engine runs in CI: the compose file and the Dockerfile are checked statically. */
 
@@ -49,7 +50,8 @@ test('compose runs PostgreSQL, Temporal on it with its schema and namespace jobs
   expect(Object.keys(services).sort()).toEqual(
     ['api', 'postgres', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui', 'worker'].sort(),
   );
-  expect(services.worker!.command).toEqual(['node', 'dist/worker/main.js']);
+  // Started with the same V8 flags as every other launcher of the worker.
+  expect(services.worker!.command).toEqual(['node', ...WORKER_NODE_FLAGS, 'dist/worker/main.js']);
   expect(services.api!.command).toEqual(['node', 'dist/api/main.js']);
   for (const name of HOOKFLOW) expect(services[name]!.build).toBe('.');
   expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
