@@ -140,7 +140,7 @@ const envSchema = z.object({
    * Runs the worker keeps in memory between their workflow tasks (the Temporal SDK's sticky cache,
    * `maxCachedWorkflows`). A cached run continues without replaying its history; an evicted one
    * (a run parked in a long delay, say) replays it when it wakes, which costs a little CPU, not
-   * correctness. Each cached run costs about 60 KiB of worker memory (README "Worker memory").
+   * correctness. Each cached run costs about 160 KiB of worker memory (README "Worker memory").
    * `0` turns the cache off. @default 500
    */
   HOOKFLOW_WORKER_CACHED_WORKFLOWS: int(0, 1_000_000).default(500),
