@@ -141,9 +141,9 @@ const envSchema = z.object({
    * `maxCachedWorkflows`). A cached run continues without replaying its history; an evicted one
    * (a run parked in a long delay, say) replays it when it wakes, which costs a little CPU, not
    * correctness. Each cached run costs about 160 KiB of worker memory (README "Worker memory").
-   * `0` turns the cache off. @default 500
+   * `0` turns the cache off. @default 250
    */
-  HOOKFLOW_WORKER_CACHED_WORKFLOWS: int(0, 1_000_000).default(500),
+  HOOKFLOW_WORKER_CACHED_WORKFLOWS: int(0, 1_000_000).default(250),
   /** Threads the worker renders webhook bodies on, each with its own JavaScript heap. @default 1 */
   HOOKFLOW_RENDER_THREADS: int(1, 64).default(1),
   /** pino log level. @default "info" */

@@ -84,8 +84,8 @@ test('the database: SQLite in the data folder by default, PostgreSQL with HOOKFL
   );
 });
 
-test('worker memory: 500 cached runs and one render thread by default; 0 turns the cache off; bad values name the variable', () => {
-  expect(loadConfig({}).worker).toEqual({ cachedWorkflows: 500, renderThreads: 1 });
+test('worker memory: 250 cached runs and one render thread by default; 0 turns the cache off; bad values name the variable', () => {
+  expect(loadConfig({}).worker).toEqual({ cachedWorkflows: 250, renderThreads: 1 });
   expect(loadConfig({ HOOKFLOW_WORKER_CACHED_WORKFLOWS: '0', HOOKFLOW_RENDER_THREADS: '4' }).worker).toEqual({
     cachedWorkflows: 0,
     renderThreads: 4,
