@@ -143,7 +143,9 @@ const envSchema = z.object({
    * correctness. Each cached run costs about 160 KiB of worker memory (README "Worker memory").
    * `0` turns the cache off. @default 250
    */
-  HOOKFLOW_WORKER_CACHED_WORKFLOWS: int(0, 1_000_000).default(250),
+  HOOKFLOW_WORKER_CACHED_WORKFLOWS: int(0, 1_000_000)
+    .refine((n) => n !== 1, 'must be 0 (no cache) or at least 2, as the Temporal SDK requires')
+    .default(250),
   /** Threads the worker renders webhook bodies on, each with its own JavaScript heap. @default 1 */
   HOOKFLOW_RENDER_THREADS: int(1, 64).default(1),
   /** pino log level. @default "info" */

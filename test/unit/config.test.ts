@@ -93,6 +93,7 @@ test('worker memory: 250 cached runs and one render thread by default; 0 turns t
   for (const [name, value] of [
     ['HOOKFLOW_WORKER_CACHED_WORKFLOWS', '-1'],
     ['HOOKFLOW_WORKER_CACHED_WORKFLOWS', 'many'],
+    ['HOOKFLOW_WORKER_CACHED_WORKFLOWS', '1'],
     ['HOOKFLOW_RENDER_THREADS', '0'],
   ] as const) {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
