@@ -40,6 +40,8 @@ test: deps build cluster-tools
 # The benchmarks and the test harness they use build apart (tsconfig.bench.json → dist-bench/), so
 # they never enter dist/ or the image; `make bench` still needs dist/ for the worker and API it starts.
 # `ARGS="--cluster --workers 1,2,3"` adds the Temporal cluster on PostgreSQL (its binaries built first).
+# `ARGS="--parked 10000 [--release-after S]"` runs only the parked-runs bench (bench/parked.ts): the
+# worker's RSS while that many runs wait in a delay, and the rate they deliver at when it ends.
 bench: deps build $(if $(findstring --cluster,$(ARGS)),cluster-tools)
 	npm run build:bench
 	node dist-bench/bench/bench.js $(ARGS)

@@ -8,6 +8,7 @@ import { TestCluster } from '../test/harness/cluster';
 import { Receiver } from '../test/harness/receiver';
 import { Stack } from '../test/harness/stack';
 import { benchIngest, ingestOptions, printIngest } from './ingest';
+import { benchParked } from './parked';
 import { peakRssMiB, percentile, pool } from './stats';
 import type { TimedDelivery } from './stages';
 import { measureStages, printStages } from './stages';
@@ -18,7 +19,8 @@ import { benchTemplates } from './templates';
  * flow with one webhook step to a local HTTPS receiver, N events, then L events at light load; then
  * the floor (one no-op activity per workflow) on the same dev server. With `--cluster [--workers
  * 1,2,3]` the same on a Temporal cluster on PostgreSQL with 1, 2, 3 worker processes, and the
- * ratios cluster / dev server. Prints figures; asserts nothing.
+ * ratios cluster / dev server. `--parked N`: only the parked-runs bench (bench/parked.ts). Prints
+ * figures; asserts nothing.
  */
 
 function arg(name: string, fallback: number): number {
@@ -194,6 +196,7 @@ async function main(): Promise<void> {
   const lightEvents = arg('light', 200);
   const clusterWorkers = listArg('workers', [1, 2, 3]);
   const onCluster = process.argv.includes('--cluster');
+  if (process.argv.includes('--parked')) return parkedOnly(concurrency);
   console.log('template rendering (order payload, 5 line items, loop and filters)...');
   const tpl = await benchTemplates();
   console.log(`  renders per second, in process   ${fmt(tpl.inProcess, 0)}  (${tpl.bytes} bytes each)`);
@@ -276,6 +279,25 @@ async function main(): Promise<void> {
         clusterWorkers,
       });
   } finally {
+    await receiver.close();
+  }
+}
+
+/** `--parked N [--release-after S]`: N runs waiting in a delay (bench/parked.ts), nothing else. */
+async function parkedOnly(concurrency: number): Promise<void> {
+  const pki = createTestPki();
+  const receiver = await Receiver.start(pki.good);
+  console.log('starting the stack (Temporal dev server, worker, API)...');
+  const stack = await Stack.start({ name: 'bench-parked', caCert: pki.caCert, env: { LOG_LEVEL: 'info' } });
+  try {
+    const releaseAfter = process.argv.includes('--release-after') ? arg('release-after', 1) : undefined;
+    await benchParked(stack, receiver, {
+      parked: arg('parked', 10_000),
+      concurrency,
+      ...(releaseAfter === undefined ? {} : { releaseAfterSeconds: releaseAfter }),
+    });
+  } finally {
+    await stack.stop();
     await receiver.close();
   }
 }

@@ -160,6 +160,18 @@ const envSchema = z.object({
    * to start latency). Unset: off; `0`: a free port, logged at start. @default off
    */
   HOOKFLOW_TEMPORAL_METRICS_PORT: int(0, 65535).optional(),
+  /**
+   * Runs the worker keeps in memory between their workflow tasks (the Temporal SDK's sticky cache,
+   * `maxCachedWorkflows`). A cached run continues without replaying its history; an evicted one
+   * (a run parked in a long delay, say) replays it when it wakes, which costs a little CPU, not
+   * correctness. Each cached run costs about 160 KiB of worker memory (README "Worker memory").
+   * `0` turns the cache off. @default 250
+   */
+  HOOKFLOW_WORKER_CACHED_WORKFLOWS: int(0, 1_000_000)
+    .refine((n) => n !== 1, 'must be 0 (no cache) or at least 2, as the Temporal SDK requires')
+    .default(250),
+  /** Threads the worker renders webhook bodies on, each with its own JavaScript heap. @default 1 */
+  HOOKFLOW_RENDER_THREADS: int(1, 64).default(1),
   /** pino log level. @default "info" */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -205,6 +217,8 @@ export interface Config {
   shutdownGraceSeconds: number;
   /** Worker metrics endpoints: a port each (`0` a free one), `undefined` when off. */
   metrics: { host: string; workerPort: number | undefined; temporalPort: number | undefined };
+  /** The worker's memory: runs kept in the SDK's sticky cache, threads rendering templates. */
+  worker: { cachedWorkflows: number; renderThreads: number };
 }
 
 /** Reads and validates the configuration; throws a {@link ConfigError} naming each bad variable. */
@@ -275,6 +289,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       host: e.HOOKFLOW_METRICS_HOST,
       workerPort: e.HOOKFLOW_WORKER_METRICS_PORT,
       temporalPort: e.HOOKFLOW_TEMPORAL_METRICS_PORT,
+    },
+    worker: {
+      cachedWorkflows: e.HOOKFLOW_WORKER_CACHED_WORKFLOWS,
+      renderThreads: e.HOOKFLOW_RENDER_THREADS,
     },
   };
 }

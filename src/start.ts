@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { loadConfig } from './config';
 import { DevServer } from './temporal/dev-server';
+import { WORKER_NODE_FLAGS } from './worker/node-flags';
 
 /**
  * `make start`: the Temporal dev server (state kept in the data folder), the worker and the API,
@@ -70,8 +71,11 @@ async function main(): Promise<void> {
     await server?.stop();
     process.exit(code);
   };
-  const launch = (name: string, script: string) => {
-    const child = spawn(process.execPath, [path.join(__dirname, script)], { env, stdio: 'inherit' });
+  const launch = (name: string, script: string, flags: readonly string[] = []) => {
+    const child = spawn(process.execPath, [...flags, path.join(__dirname, script)], {
+      env,
+      stdio: 'inherit',
+    });
     child.once('exit', (code, signal) => {
       if (!stopping) {
         console.error(`${name} exited (${code ?? signal}); stopping everything.`);
@@ -80,7 +84,7 @@ async function main(): Promise<void> {
     });
     children.push(child);
   };
-  launch('worker', 'worker/main.js');
+  launch('worker', 'worker/main.js', WORKER_NODE_FLAGS);
   launch('API', 'api/main.js');
   process.once('SIGINT', () => void stopAll(0));
   process.once('SIGTERM', () => void stopAll(0));

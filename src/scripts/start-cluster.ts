@@ -16,6 +16,7 @@ import { waitForFrontend } from '../temporal/wait-for-frontend';
 import { clusterToolPaths, requireServerTools, TEMPORAL_UI_SERVER_VERSION } from '../cluster/tools';
 import { spawnUiServer } from '../cluster/ui-server';
 import { loadConfig } from '../config';
+import { WORKER_NODE_FLAGS } from '../worker/node-flags';
 
 /**
  * `make start-cluster`: hookflow on a real Temporal cluster, on one machine and without Docker.
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
       supervisor.add({
         name: `worker-${i}`,
         start: () =>
-          spawn(process.execPath, [path.join(DIST, 'worker', 'main.js')], {
+          spawn(process.execPath, [...WORKER_NODE_FLAGS, path.join(DIST, 'worker', 'main.js')], {
             env,
             stdio: ['ignore', 'pipe', 'pipe'],
           }),

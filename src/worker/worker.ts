@@ -80,7 +80,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     connectTimeoutMs: Math.min(config.webhook.timeoutMs, 10_000),
     policy: config.outbound,
   });
-  const renderer = new TemplateRenderer();
+  const renderer = new TemplateRenderer({ threads: config.worker.renderThreads });
   const spool = new AttemptSpool(config.dataDir);
   const metrics = new WorkerMetrics(() => spool.pending());
   const deliveries = new DeliveryStore(db);
@@ -120,6 +120,9 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     taskQueue: config.temporal.taskQueue,
     activities,
     ...workflowSource,
+    // The SDK's default follows the heap limit (over 2,000 runs on a 4 GiB heap), and with many runs
+    // parked in delays that cache, not the runs, is what fills the worker's memory.
+    maxCachedWorkflows: config.worker.cachedWorkflows,
     // A restarted worker picks up its runs quickly instead of waiting on a dead sticky queue.
     stickyQueueScheduleToStartTimeout: '2s',
     // On shutdown, in-flight activities get this long to finish before they are cancelled.

@@ -11,6 +11,7 @@ import { openDatabase } from '../../src/db';
 import { createTestPostgresDatabase } from '../support/databases';
 import { DevServer, temporalCliPath } from '../../src/temporal/dev-server';
 import { freePort } from '../../src/temporal/ports';
+import { WORKER_NODE_FLAGS } from '../../src/worker/node-flags';
 
 /** The repository root: the nearest folder up with package.json (from test/ under jest, or a bench build). */
 function repositoryRoot(): string {
@@ -237,8 +238,13 @@ export class Stack {
     return this.output.join('');
   }
 
-  private spawnNode(role: string, script: string, readyText: string): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [path.join(DIST, script)], {
+  private spawnNode(
+    role: string,
+    script: string,
+    readyText: string,
+    flags: readonly string[] = [],
+  ): Promise<ChildProcess> {
+    const child = spawn(process.execPath, [...flags, path.join(DIST, script)], {
       env: this.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -273,7 +279,13 @@ export class Stack {
   async startWorker(index = 0): Promise<void> {
     const role = index === 0 ? 'worker' : `worker-${index + 1}`;
     const before = this.output.length;
-    this.workers[index] = await this.spawnNode(role, 'worker/main.js', '"msg":"worker started"');
+    // Started as every launcher starts it, so memory figures match production.
+    this.workers[index] = await this.spawnNode(
+      role,
+      'worker/main.js',
+      '"msg":"worker started"',
+      WORKER_NODE_FLAGS,
+    );
     if (index !== 0) return;
     const started = this.output
       .slice(before)

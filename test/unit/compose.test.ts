@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { loadConfig } from '../../src/config';
 import { DYNAMIC_CONFIG } from '../../src/cluster/temporal-server';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../../src/temporal/search-attributes';
+import { WORKER_NODE_FLAGS } from '../../src/worker/node-flags';
 
 /** No Docker engine runs in CI: the compose file and the Dockerfile are checked statically. */
 
@@ -50,7 +51,8 @@ test('compose runs PostgreSQL, Temporal on it with its schema and namespace jobs
   expect(Object.keys(services).sort()).toEqual(
     ['api', 'postgres', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui', 'worker'].sort(),
   );
-  expect(services.worker!.command).toEqual(['node', 'dist/worker/main.js']);
+  // Started with the same V8 flags as every other launcher of the worker.
+  expect(services.worker!.command).toEqual(['node', ...WORKER_NODE_FLAGS, 'dist/worker/main.js']);
   expect(services.api!.command).toEqual(['node', 'dist/api/main.js']);
   for (const name of HOOKFLOW) expect(services[name]!.build).toBe('.');
   expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });

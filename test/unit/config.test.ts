@@ -111,3 +111,19 @@ test('the API key and live flow caches: 2 s by default, 0 turns them off, past a
   expect(() => loadConfig({ HOOKFLOW_API_KEY_CACHE_MS: '600000' })).toThrow(/HOOKFLOW_API_KEY_CACHE_MS/);
   expect(() => loadConfig({ HOOKFLOW_LIVE_FLOW_CACHE_MS: '-1' })).toThrow(/HOOKFLOW_LIVE_FLOW_CACHE_MS/);
 });
+
+test('worker memory: 250 cached runs and one render thread by default; 0 turns the cache off; bad values name the variable', () => {
+  expect(loadConfig({}).worker).toEqual({ cachedWorkflows: 250, renderThreads: 1 });
+  expect(loadConfig({ HOOKFLOW_WORKER_CACHED_WORKFLOWS: '0', HOOKFLOW_RENDER_THREADS: '4' }).worker).toEqual({
+    cachedWorkflows: 0,
+    renderThreads: 4,
+  });
+  for (const [name, value] of [
+    ['HOOKFLOW_WORKER_CACHED_WORKFLOWS', '-1'],
+    ['HOOKFLOW_WORKER_CACHED_WORKFLOWS', 'many'],
+    ['HOOKFLOW_WORKER_CACHED_WORKFLOWS', '1'],
+    ['HOOKFLOW_RENDER_THREADS', '0'],
+  ] as const) {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  }
+});
