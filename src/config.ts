@@ -59,6 +59,13 @@ const envSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   /** Task queue the worker polls and the API starts runs on. @default "hookflow" */
   HOOKFLOW_TASK_QUEUE: z.string().min(1).default('hookflow'),
+  /**
+   * How the Temporal dev server that `make start` runs writes its SQLite file (always in WAL mode):
+   * `normal` syncs at checkpoints — a killed process loses nothing, a power cut or OS crash may lose
+   * the last moments of run progress (as hookflow's own SQLite file, which uses the same setting);
+   * `full` syncs every commit, at about 1.4× the latency per delivery. @default "normal"
+   */
+  HOOKFLOW_TEMPORAL_SQLITE_SYNC: z.enum(['normal', 'full']).default('normal'),
   /** Base URL of the Temporal Web UI, used for links to runs. @default "http://localhost:8233" */
   TEMPORAL_UI_URL: z.string().url().default('http://localhost:8233'),
   /** Interface the API listens on. @default "127.0.0.1" */
@@ -185,7 +192,14 @@ export interface Config {
   dbPath: string;
   /** The database the API and the worker open: PostgreSQL when HOOKFLOW_DATABASE_URL is set. */
   database: DatabaseLocation;
-  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  temporal: {
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string;
+    /** The dev server's SQLite sync mode (`make start`). */
+    sqliteSync: 'normal' | 'full';
+  };
   api: {
     host: string;
     port: number;
@@ -250,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.HOOKFLOW_TASK_QUEUE,
       uiUrl: e.TEMPORAL_UI_URL.replace(/\/+$/, ''),
+      sqliteSync: e.HOOKFLOW_TEMPORAL_SQLITE_SYNC,
     },
     api: {
       host: e.HOOKFLOW_API_HOST,

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
       port: Number(portText),
       uiPort,
       dbFile: path.join(config.dataDir, 'temporal.sqlite'),
+      sqliteSync: config.temporal.sqliteSync,
       namespace: config.temporal.namespace,
       logFile: path.join(config.dataDir, 'temporal.log'),
     });

@@ -27,6 +27,11 @@ export interface DevServerOptions {
   uiPort?: number;
   /** SQLite file that keeps runs across restarts; in memory when omitted. */
   dbFile?: string;
+  /**
+   * How the SQLite file is synced (it is always in WAL mode): `normal` at checkpoints (safe from a
+   * killed process; a power cut may lose the last commits), `full` at every commit. @default "normal"
+   */
+  sqliteSync?: 'normal' | 'full';
   namespace?: string;
   /** Where the server's own output goes. @default "ignore" */
   logFile?: string;
@@ -54,6 +59,11 @@ export class DevServer {
     if (opts.dbFile) {
       fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
       args.push('--db-filename', opts.dbFile);
+      // WAL: a commit appends to the log instead of rewriting pages under a rollback journal. With
+      // synchronous=NORMAL, light-load delivery latency fell from 150 to 94 ms (p50) on the 2-core
+      // machine, deliveries/s rose 1.4× (README "Benchmark"); the same trade-off as hookflow's SQLite.
+      args.push('--sqlite-pragma', 'journal_mode=wal');
+      args.push('--sqlite-pragma', `synchronous=${opts.sqliteSync ?? 'normal'}`);
     }
     if (opts.namespace && opts.namespace !== 'default') args.push('--namespace', opts.namespace);
     for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);

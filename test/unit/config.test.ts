@@ -127,3 +127,9 @@ test('worker memory: 250 cached runs and one render thread by default; 0 turns t
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
   }
 });
+
+test("the dev server's SQLite sync mode: normal by default, full on request, nothing else", () => {
+  expect(loadConfig({}).temporal.sqliteSync).toBe('normal');
+  expect(loadConfig({ HOOKFLOW_TEMPORAL_SQLITE_SYNC: 'full' }).temporal.sqliteSync).toBe('full');
+  expect(() => loadConfig({ HOOKFLOW_TEMPORAL_SQLITE_SYNC: 'off' })).toThrow(/HOOKFLOW_TEMPORAL_SQLITE_SYNC/);
+});
