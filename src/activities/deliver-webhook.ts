@@ -183,10 +183,16 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     } else {
       deps.metrics?.rendered(performance.now() - renderStarted);
       host = destinationHost(prepared.url);
-      secretValues = Object.values(prepared.headers);
+      secretValues = [...Object.values(prepared.headers), ...(prepared.signingSecrets ?? [])];
       sentAt = Date.now();
       result = await sendWebhook(
-        { url: prepared.url, headers: prepared.headers, body: prepared.body, idempotencyKey: deliveryId },
+        {
+          url: prepared.url,
+          headers: prepared.headers,
+          body: prepared.body,
+          idempotencyKey: deliveryId,
+          ...(prepared.signingSecrets ? { signingSecrets: prepared.signingSecrets } : {}),
+        },
         {
           dispatcher: deps.dispatcher,
           timeoutMs: deps.webhook.timeoutMs,
