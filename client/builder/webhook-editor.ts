@@ -79,6 +79,7 @@ class WebhookEditor implements WebhookEditorHandle {
   private readonly testResult: HTMLElement;
   private readonly retryInputs = new Map<keyof RetryOverride, HTMLInputElement>();
   private readonly retryMessage: HTMLElement;
+  private readonly signing: HTMLInputElement;
   private readonly otherProblems: HTMLUListElement;
   private saveProblems: PinnedProblem[] = [];
   private previewProblems: PinnedProblem[] = [];
@@ -129,6 +130,17 @@ class WebhookEditor implements WebhookEditorHandle {
       },
     });
     this.url.value = this.step.url;
+
+    // Signing: a step not saved yet has no `signing` and signs by default, as the server does.
+    this.signing = h('input', {
+      id: `${p}-signing`,
+      type: 'checkbox',
+      'data-testid': 'webhook-signing',
+      'aria-describedby': `${p}-signing-help`,
+      disabled: ro,
+      onchange: () => this.edited(true),
+    });
+    this.signing.checked = this.step.signing !== false;
 
     // Headers
     this.headers = new HeaderRows({
@@ -240,6 +252,19 @@ class WebhookEditor implements WebhookEditorHandle {
           )
         : null,
       h('section', {}, h('label', { for: this.url.id, class: 'wh-label' }, 'URL'), this.url, this.urlCheck),
+      h(
+        'section',
+        {},
+        h('label', { for: this.signing.id }, this.signing, ' Sign requests (Standard Webhooks)'),
+        h(
+          'p',
+          { id: `${p}-signing-help`, class: 'wh-muted', 'data-testid': 'signing-help' },
+          'Adds webhook-id, webhook-timestamp and webhook-signature headers so the endpoint can verify the request. ',
+          this.step.signing && this.step.signingSecret
+            ? `Secret: ${this.step.signingSecret} (shown in full once, after the save that created it).`
+            : 'The secret is shown once, after the save that creates it.',
+        ),
+      ),
       this.headers.element,
       h(
         'section',
@@ -306,6 +331,7 @@ class WebhookEditor implements WebhookEditorHandle {
   private revert(): void {
     this.url.value = this.step.url;
     this.checkUrl();
+    this.signing.checked = this.step.signing !== false;
     this.headers.reset(this.step.headers);
     if (this.body.doc !== this.step.body) this.body.replace(this.step.body);
     const active = this.container.ownerDocument.activeElement;
@@ -318,6 +344,7 @@ class WebhookEditor implements WebhookEditorHandle {
       url: this.url.value.trim(),
       headers: this.headers.values(),
       body: this.body.doc,
+      signing: this.signing.checked,
     };
     const retry = this.readRetry();
     if (retry) next.retry = retry;
