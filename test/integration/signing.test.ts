@@ -146,6 +146,28 @@ test('deliveries are signed with the secret shown once at save; rotation signs w
   expect(JSON.stringify(audit.body)).not.toContain(next.slice('whsec_'.length));
 }, 180_000);
 
+test('a run started before a rotation signs with the rotated secrets when it delivers', async () => {
+  const metric = uniqueMetric('Delayed Signed Order');
+  const flow = (await createLiveFlow(stack, metric, [
+    { id: 'wait', type: 'delay', seconds: 3 },
+    hook('signed', '/delayed'),
+  ])) as unknown as SavedFlow;
+  const old = flow.signingSecrets![0]!.secret;
+  const runId = await startOneRun(stack, metric);
+  // Rotated while the run waits: it started on the version before, and delivers after.
+  const rotated = await stack.request<{ secret: string }>(
+    'POST',
+    `/api/flows/${flow.id}/steps/signed/signing-secret/rotate`,
+  );
+  expect(rotated.status).toBe(200);
+  const run = await waitForRun(stack, runId);
+  expect(step(run, 'signed')).toMatchObject({ status: 'delivered' });
+  const req = receiver.received('/delayed').at(-1)!;
+  expect(String(req.headers['webhook-signature']).split(' ')).toHaveLength(2);
+  expect(new Webhook(rotated.body.secret).verify(req.body, signed(req))).toBeTruthy();
+  expect(new Webhook(old).verify(req.body, signed(req))).toBeTruthy();
+});
+
 test('rotating a step that does not sign, or that does not exist, is refused with a clear error', async () => {
   const metric = uniqueMetric('Unsigned Order');
   const flow = (await createLiveFlow(stack, metric, [
