@@ -271,7 +271,8 @@ export class FlowService {
   /**
    * A new signing secret for webhook step `stepId`. The one before keeps signing for the grace
    * period, so receivers can move to the new secret without refusing a request. Saved as a new
-   * version (runs started from then on sign with both) and audited as a change of `signing.secret`.
+   * version (runs in flight too: the worker signs with a step's current secrets) and audited as a
+   * change of `signing.secret`.
    */
   async rotateSigningSecret(id: string, stepId: string, actor: Actor): Promise<RotationResult> {
     const current = await this.get(id);
