@@ -121,10 +121,9 @@ function signingOf(
   const on = raw.signing ?? (prev ? prev.signing !== undefined : true);
   if (!on) return undefined;
   const sent = raw.signingSecret;
-  if (
-    sent !== undefined &&
-    !(looksMasked(sent) && prev?.signing && maskSealed(prev.signing.secret) === sent)
-  ) {
+  // The masked form of the secret rotated out keeps too: a copy read before a rotation stays savable.
+  const kept = prev?.signing ? [prev.signing.secret, prev.signing.previous?.secret] : [];
+  if (sent !== undefined && !(looksMasked(sent) && kept.some((k) => k && maskSealed(k) === sent))) {
     problems.push({
       path: `${at}.signingSecret`,
       message: looksMasked(sent)

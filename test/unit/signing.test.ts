@@ -90,6 +90,24 @@ describe('saving a step', () => {
     }
   });
 
+  test('a copy read before a rotation saves and keeps the rotated secrets', () => {
+    const { steps } = first();
+    const before = steps[0] as WebhookStep;
+    const stale = (toPublicSteps(steps)[0] as { signingSecret: string }).signingSecret;
+    const rotated: Step[] = [
+      {
+        ...before,
+        signing: {
+          secret: box.seal(generateSigningSecret()),
+          previous: { secret: before.signing!.secret, until: new Date(Date.now() + 60_000).toISOString() },
+        },
+      },
+    ];
+    const r = normalizeSteps([hook({ signingSecret: stale })], rotated, box);
+    expect(r.problems).toEqual([]);
+    expect((r.steps[0] as WebhookStep).signing).toBe((rotated[0] as WebhookStep).signing);
+  });
+
   test('a secret cannot be chosen, nor a masked value of another secret sent', () => {
     const { steps } = first();
     const other = toPublicSteps(first().steps)[0] as { signingSecret: string };
