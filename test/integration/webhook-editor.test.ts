@@ -553,6 +553,36 @@ test('signing: the checkbox turns it on, the save shows the secret once, and a t
   expect(await page.locator('[data-testid=webhook-signing]').isChecked()).toBe(true);
   await expectText(page.locator('[data-testid=signing-help]'), /Secret: whs••••/);
   expect(await page.content()).not.toContain(secret.slice('whsec_'.length));
+
+  // Rotate: the new secret shown once; requests carry both signatures, each verifies.
+  await page.click('[data-testid=signing-rotate]');
+  const rotated = page.locator('[data-testid=signing-rotated]');
+  await expectText(rotated, /The previous secret keeps signing until/);
+  const next = await rotated.locator('code').innerText();
+  expect(next).toMatch(/^whsec_/);
+  expect(next).not.toBe(secret);
+  expect((await stack.request('POST', `/api/flows/${flow.body.id}/steps/hook/test`, {})).status).toBe(200);
+  const both = receiver.received('/signed').at(-1)!;
+  const bothHeaders = {
+    'webhook-id': String(both.headers['webhook-id']),
+    'webhook-timestamp': String(both.headers['webhook-timestamp']),
+    'webhook-signature': String(both.headers['webhook-signature']),
+  };
+  expect(bothHeaders['webhook-signature'].split(' ')).toHaveLength(2);
+  expect(new Webhook(next).verify(both.body, bothHeaders)).toEqual({ a: 1 });
+  expect(new Webhook(secret).verify(both.body, bothHeaders)).toEqual({ a: 1 });
+  // The page's copy, read before the rotation, still saves and keeps the new secret.
+  await page.click('[data-testid=save-flow]');
+  await expectText(page.locator('[data-testid=save-status]'), /Saved/);
+  expect((await stack.request('POST', `/api/flows/${flow.body.id}/steps/hook/test`, {})).status).toBe(200);
+  const after = receiver.received('/signed').at(-1)!;
+  expect(
+    new Webhook(next).verify(after.body, {
+      'webhook-id': String(after.headers['webhook-id']),
+      'webhook-timestamp': String(after.headers['webhook-timestamp']),
+      'webhook-signature': String(after.headers['webhook-signature']),
+    }),
+  ).toEqual({ a: 1 });
 });
 
 async function editorTextOf(p: Page): Promise<string> {
