@@ -187,3 +187,33 @@ test('rotating a step that does not sign, or that does not exist, is refused wit
   expect(missing.status).toBe(404);
   expect(missing.body.error.code).toBe('not_found');
 });
+
+test('rotation is a webhook change: an analyst and a manager without two-step are refused', async () => {
+  const metric = uniqueMetric('Guarded Order');
+  const flow = (await createLiveFlow(stack, metric, [hook('signed', '/guarded')])) as unknown as SavedFlow;
+  const signIn = async (role: string): Promise<string> => {
+    const email = `${role}-signing@example.com`;
+    const password = `password for ${email}`;
+    const created = await stack.requestAs(stack.owner!.session.token, 'POST', '/api/users', {
+      email,
+      password,
+      role,
+    });
+    expect(created.status).toBe(201);
+    const session = await stack.requestAs<{ token: string }>(undefined, 'POST', '/api/auth/sign-in', {
+      email,
+      password,
+    });
+    return session.body.token;
+  };
+  const url = `/api/flows/${flow.id}/steps/signed/signing-secret/rotate`;
+  const analyst = await stack.requestAs<{ error: { code: string } }>(await signIn('analyst'), 'POST', url);
+  expect(analyst.status).toBe(403);
+  expect(analyst.body.error.code).toBe('role_forbidden');
+  const manager = await stack.requestAs<{ error: { code: string } }>(await signIn('manager'), 'POST', url);
+  expect(manager.status).toBe(403);
+  expect(manager.body.error.code).toBe('two_step_required');
+  // Nothing changed: the flow is still at the version it was saved with.
+  const read = await stack.request<{ version: number }>('GET', `/api/flows/${flow.id}`);
+  expect(read.body.version).toBe(1);
+});
