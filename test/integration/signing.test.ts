@@ -168,6 +168,24 @@ test('a run started before a rotation signs with the rotated secrets when it del
   expect(new Webhook(old).verify(req.body, signed(req))).toBeTruthy();
 });
 
+test('a retried attempt has the same webhook-id, its own timestamp, and verifies', async () => {
+  receiver.script('/retried', { status: 500 }, { status: 200 });
+  const metric = uniqueMetric('Retried Signed Order');
+  const flow = (await createLiveFlow(stack, metric, [
+    hook('signed', '/retried', { retry: { maxAttempts: 3, initialIntervalMs: 1000, maxIntervalMs: 1000 } }),
+  ])) as unknown as SavedFlow;
+  const secret = flow.signingSecrets![0]!.secret;
+  const runId = await startOneRun(stack, metric);
+  const run = await waitForRun(stack, runId);
+  expect(step(run, 'signed')).toMatchObject({ status: 'delivered', attempts: 2 });
+  const [first, second] = receiver.received('/retried');
+  expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+  expect(Number(second!.headers['webhook-timestamp'])).toBeGreaterThan(
+    Number(first!.headers['webhook-timestamp']),
+  );
+  for (const req of [first!, second!]) expect(new Webhook(secret).verify(req.body, signed(req))).toBeTruthy();
+});
+
 test('rotating a step that does not sign, or that does not exist, is refused with a clear error', async () => {
   const metric = uniqueMetric('Unsigned Order');
   const flow = (await createLiveFlow(stack, metric, [
