@@ -106,6 +106,8 @@ const envSchema = z.object({
    * encrypts, all decrypt. Unset: a development key is generated in the data folder.
    */
   HOOKFLOW_SECRET_KEYS: z.string().optional(),
+  /** Seconds a rotated-out webhook signing secret keeps signing beside the new one (24 h). @default 86400 */
+  HOOKFLOW_SIGNING_ROTATION_GRACE_SECONDS: int(0, 366 * 86_400).default(86_400),
   /**
    * Networks (CIDRs or addresses) and host names webhooks may reach although they are private,
    * loopback, link-local…: "10.1.0.0/16, crm.internal". @default none
@@ -214,6 +216,8 @@ export interface Config {
     maxResponseBytes: number;
     retryAfterMaxMs: number;
     retry: RetryDefaults;
+    /** Seconds a rotated-out signing secret keeps signing. */
+    signingGraceSeconds: number;
   };
   secretKeys: string | undefined;
   outbound: OutboundPolicy;
@@ -277,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.HOOKFLOW_WEBHOOK_TIMEOUT_MS,
       maxResponseBytes: e.HOOKFLOW_WEBHOOK_MAX_RESPONSE_BYTES,
       retryAfterMaxMs: e.HOOKFLOW_RETRY_AFTER_MAX_MS,
+      signingGraceSeconds: e.HOOKFLOW_SIGNING_ROTATION_GRACE_SECONDS,
       retry: {
         maxAttempts: e.HOOKFLOW_RETRY_MAX_ATTEMPTS,
         initialIntervalMs: e.HOOKFLOW_RETRY_INITIAL_INTERVAL_MS,

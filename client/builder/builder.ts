@@ -29,7 +29,8 @@ import { renderTriggerSettings } from './trigger-settings';
 import { delaySettings, splitSettings } from './step-settings';
 import { TwoStepModal } from './two-step-modal';
 
-type SavedFlow = FlowView & { checks: StepCheck[] };
+/** `signingSecrets`: secrets this save generated, in full; shown once, in the save status. */
+type SavedFlow = FlowView & { checks: StepCheck[]; signingSecrets?: { stepId: string; secret: string }[] };
 
 interface Draft {
   name: string;
@@ -492,6 +493,19 @@ export class Builder {
         ...c.warnings.map((w) => h('li', { 'data-step-id': c.stepId, class: 'warn' }, `${name}: ${w}`)),
       ];
     });
+    for (const { stepId, secret } of saved.signingSecrets ?? []) {
+      const step = findStep(this.draft.steps, stepId);
+      const name = step ? `${stepLabel(step)} (${stepSummary(step)})` : stepId;
+      items.push(
+        h(
+          'li',
+          { 'data-step-id': stepId, 'data-testid': 'signing-secret' },
+          `${name}: signing secret `,
+          h('code', { class: 'signing-secret' }, secret),
+          ' — copy it into the endpoint now: it is shown only this once.',
+        ),
+      );
+    }
     const live = saved.status === 'live';
     this.showStatus(
       live ? 'live' : 'saved',

@@ -21,6 +21,10 @@ export interface WebhookStepDraft {
   headers: Record<string, string>;
   body: string;
   retry?: RetryOverride;
+  /** Standard Webhooks signing; absent on a step not saved yet (new steps sign by default). */
+  signing?: boolean;
+  /** The signing secret, masked; sent back unchanged it keeps the secret. */
+  signingSecret?: string;
 }
 export interface DelayStepDraft {
   id: string;

@@ -79,6 +79,9 @@ class WebhookEditor implements WebhookEditorHandle {
   private readonly testResult: HTMLElement;
   private readonly retryInputs = new Map<keyof RetryOverride, HTMLInputElement>();
   private readonly retryMessage: HTMLElement;
+  private readonly signing: HTMLInputElement;
+  private readonly rotateButton: HTMLButtonElement;
+  private readonly rotated: HTMLElement;
   private readonly otherProblems: HTMLUListElement;
   private saveProblems: PinnedProblem[] = [];
   private previewProblems: PinnedProblem[] = [];
@@ -129,6 +132,24 @@ class WebhookEditor implements WebhookEditorHandle {
       },
     });
     this.url.value = this.step.url;
+
+    // Signing: a step not saved yet has no `signing` and signs by default, as the server does.
+    this.signing = h('input', {
+      id: `${p}-signing`,
+      type: 'checkbox',
+      'data-testid': 'webhook-signing',
+      'aria-describedby': `${p}-signing-help`,
+      disabled: ro,
+      onchange: () => this.edited(true),
+    });
+    this.signing.checked = this.step.signing !== false;
+    this.rotateButton = h(
+      'button',
+      { type: 'button', 'data-testid': 'signing-rotate', onclick: () => void this.rotate() },
+      'Rotate secret',
+    );
+    this.rotateButton.hidden = ro || !this.savedStep?.signing;
+    this.rotated = h('div', { 'data-testid': 'signing-rotated', role: 'status', class: 'wh-msg' });
 
     // Headers
     this.headers = new HeaderRows({
@@ -240,6 +261,21 @@ class WebhookEditor implements WebhookEditorHandle {
           )
         : null,
       h('section', {}, h('label', { for: this.url.id, class: 'wh-label' }, 'URL'), this.url, this.urlCheck),
+      h(
+        'section',
+        {},
+        h('label', { for: this.signing.id }, this.signing, ' Sign requests (Standard Webhooks)'),
+        h(
+          'p',
+          { id: `${p}-signing-help`, class: 'wh-muted', 'data-testid': 'signing-help' },
+          'Adds webhook-id, webhook-timestamp and webhook-signature headers so the endpoint can verify the request. ',
+          this.step.signing && this.step.signingSecret
+            ? `Secret: ${this.step.signingSecret} (shown in full once, after the save that created it).`
+            : 'The secret is shown once, after the save that creates it.',
+        ),
+        this.rotateButton,
+        this.rotated,
+      ),
       this.headers.element,
       h(
         'section',
@@ -306,6 +342,7 @@ class WebhookEditor implements WebhookEditorHandle {
   private revert(): void {
     this.url.value = this.step.url;
     this.checkUrl();
+    this.signing.checked = this.step.signing !== false;
     this.headers.reset(this.step.headers);
     if (this.body.doc !== this.step.body) this.body.replace(this.step.body);
     const active = this.container.ownerDocument.activeElement;
@@ -318,6 +355,7 @@ class WebhookEditor implements WebhookEditorHandle {
       url: this.url.value.trim(),
       headers: this.headers.values(),
       body: this.body.doc,
+      signing: this.signing.checked,
     };
     const retry = this.readRetry();
     if (retry) next.retry = retry;
@@ -552,8 +590,38 @@ class WebhookEditor implements WebhookEditorHandle {
     if (this.url.value.trim() !== step.url) this.url.value = step.url;
     this.headers.reset(step.headers);
     if (this.body.doc !== step.body) this.body.replace(step.body);
+    this.signing.checked = step.signing !== false;
+    this.rotateButton.hidden = this.opts.readOnly || !step.signing;
     delete this.testResult.dataset.sent;
     this.refreshTestButton();
+  }
+
+  /**
+   * A new signing secret for the saved step, shown here once; the old one keeps signing for the
+   * grace period. A webhook change: it waits for two-step authentication like an edit.
+   */
+  private async rotate(): Promise<void> {
+    if (!(await this.gate.check())) return;
+    this.rotateButton.disabled = true;
+    this.rotated.replaceChildren('Rotating…');
+    try {
+      const flowId = encodeURIComponent(this.opts.flowId);
+      const r = await api<{ secret: string; previousValidUntil: string }>(
+        'POST',
+        `/api/flows/${flowId}/steps/${encodeURIComponent(this.step.id)}/signing-secret/rotate`,
+      );
+      this.rotated.dataset.state = 'rotated';
+      this.rotated.replaceChildren(
+        'New secret: ',
+        h('code', { class: 'signing-secret' }, r.secret),
+        ` — copy it into the endpoint now: it is shown only this once. The previous secret keeps signing until ${new Date(r.previousValidUntil).toLocaleString()}.`,
+      );
+    } catch (e) {
+      this.rotated.dataset.state = 'failed';
+      this.rotated.replaceChildren(`Not rotated: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      this.rotateButton.disabled = false;
+    }
   }
 
   destroy(): void {

@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import type { AttemptSpool } from '../db/attempt-spool';
 import type { AttemptRecord, DeliveryStore } from '../db/delivery-store';
 import type { FlowStore } from '../flows/store';
-import type { FlowDefinition, WebhookStep } from '../flows/model';
+import type { Flow, FlowDefinition, WebhookStep } from '../flows/model';
 import { findStep } from '../flows/model';
 import type { AttemptPolicy, DeliveryEnd } from '../shared/delivery-outcome';
 import { afterAttempt } from '../shared/delivery-outcome';
@@ -71,8 +71,36 @@ function attemptPolicy(p: RetryPolicy | undefined): AttemptPolicy {
   return policy;
 }
 
+/**
+ * How long a worker reuses a flow's current version for its signing secrets. Short, so that a
+ * rotation reaches runs in flight well within any grace period.
+ */
+const SIGNING_FRESH_MS = 5_000;
+
 export function createDeliverWebhook(deps: WebhookDeps) {
   const versions = new Lru<string, FlowDefinition>(500);
+  const current = new Lru<string, { at: number; flow: Flow | undefined }>(500);
+
+  /**
+   * A run renders the step of the version it started on, but signs with the step's current
+   * secrets: a run started before a rotation (and still delivering after its grace period, after
+   * a long delay or retries) must not sign only with the secret receivers have dropped.
+   */
+  async function withCurrentSigning(input: DeliverWebhookInput, step: WebhookStep): Promise<WebhookStep> {
+    let hit = current.get(input.flowId);
+    // A run on a version newer than the one kept proves the kept one old: read again.
+    const behind = hit?.flow !== undefined && hit.flow.version < input.flowVersion;
+    if (!hit || behind || Date.now() - hit.at > SIGNING_FRESH_MS) {
+      hit = { at: Date.now(), flow: await deps.flows.get(input.flowId) };
+      current.set(input.flowId, hit);
+    }
+    const now = hit.flow && findStep(hit.flow.steps, step.id);
+    if (now?.type !== 'webhook') return step;
+    const signed: WebhookStep = { ...step };
+    if (now.signing) signed.signing = now.signing;
+    else delete signed.signing;
+    return signed;
+  }
 
   async function loadStep(input: DeliverWebhookInput): Promise<WebhookStep | undefined> {
     if (input.resend) {
@@ -103,7 +131,8 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     // Compiled once per flow version and step (the cache key), in the renderer's threads. A resend
     // renders the current step, which may change between its retries: its cache key is the source.
     const key = input.resend ? undefined : `${input.flowId}@${input.flowVersion}#${step.id}`;
-    return prepareRequest(step, input.context, deps, key);
+    const signed = input.resend ? step : await withCurrentSigning(input, step);
+    return prepareRequest(signed, input.context, deps, key);
   }
 
   async function record(
@@ -183,10 +212,16 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     } else {
       deps.metrics?.rendered(performance.now() - renderStarted);
       host = destinationHost(prepared.url);
-      secretValues = Object.values(prepared.headers);
+      secretValues = [...Object.values(prepared.headers), ...(prepared.signingSecrets ?? [])];
       sentAt = Date.now();
       result = await sendWebhook(
-        { url: prepared.url, headers: prepared.headers, body: prepared.body, idempotencyKey: deliveryId },
+        {
+          url: prepared.url,
+          headers: prepared.headers,
+          body: prepared.body,
+          idempotencyKey: deliveryId,
+          ...(prepared.signingSecrets ? { signingSecrets: prepared.signingSecrets } : {}),
+        },
         {
           dispatcher: deps.dispatcher,
           timeoutMs: deps.webhook.timeoutMs,

@@ -26,7 +26,12 @@ function mayReadChosen(
 }
 
 /** A saved flow with the per-webhook-step results of its save-time checks. */
-const saved = ({ flow, checks }: SaveResult) => ({ ...toPublicFlow(flow), checks });
+const saved = ({ flow, checks, signingSecrets }: SaveResult) => ({
+  ...toPublicFlow(flow),
+  checks,
+  // Shown in this answer only: reads answer the masked form.
+  ...(signingSecrets.length ? { signingSecrets } : {}),
+});
 
 /** Flows: create, list, read, change, delete; a flow's variables; preview (of a step or a draft body) and test send. */
 export function flowsRouter(deps: {
@@ -79,6 +84,16 @@ export function flowsRouter(deps: {
     const input = parseBody(draftPreviewSchema, req.body);
     mayReadChosen(res, input);
     res.json(await deps.stepTools.previewDraft(flow, input));
+  });
+  r.post('/:id/steps/:stepId/signing-secret/rotate', requires('webhooks:change'), async (req, res) => {
+    const r = await deps.flows.rotateSigningSecret(req.params.id, req.params.stepId, actorOf(res));
+    res.json({
+      flowId: r.flow.id,
+      version: r.flow.version,
+      stepId: r.stepId,
+      secret: r.secret,
+      previousValidUntil: r.previousValidUntil,
+    });
   });
   r.post('/:id/steps/:stepId/test', requires('webhooks:test'), async (req, res) => {
     const flow = await deps.flows.get(req.params.id);

@@ -83,10 +83,18 @@ const stepCheckSchema = z.object({
   warnings: z.array(z.string()),
 });
 
-const savedFlowSchema = flowSchema.extend({ checks: z.array(stepCheckSchema) }).meta({
-  id: 'SavedFlow',
-  description: 'A flow with the results of its save-time checks, one per webhook step.',
-});
+const savedFlowSchema = flowSchema
+  .extend({
+    checks: z.array(stepCheckSchema),
+    signingSecrets: z
+      .array(z.object({ stepId: z.string(), secret: z.string() }))
+      .optional()
+      .meta({ description: 'Signing secrets this save generated, in full: shown in this answer only.' }),
+  })
+  .meta({
+    id: 'SavedFlow',
+    description: 'A flow with the results of its save-time checks, one per webhook step.',
+  });
 
 const runsStartedSchema = z
   .object({ runs: z.array(z.object({ flowId: z.string(), runId: z.string() })) })
@@ -385,6 +393,23 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'Render a webhook step with sample data',
     [200, object('Preview', 'The rendered URL, headers (masked) and body, or the template errors.')],
     { body: previewSchema, errors: [400, 404, 422] },
+  ),
+  R(
+    'post',
+    '/api/flows/:id/steps/:stepId/signing-secret/rotate',
+    'webhooks:change',
+    "Rotate a webhook step's signing secret; the new one is shown once, the old one signs too for the grace period",
+    [
+      200,
+      z.object({
+        flowId: z.string(),
+        version: z.number().int(),
+        stepId: z.string(),
+        secret: z.string(),
+        previousValidUntil: isoTime,
+      }),
+    ],
+    { errors: [404, 409] },
   ),
   R(
     'post',

@@ -191,6 +191,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       listExists: (id) => lists.exists(id),
       segmentExists: (id) => segments.exists(id),
       schedules,
+      signingGraceSeconds: config.webhook.signingGraceSeconds,
     }),
     stepTools: new StepTools({
       events: eventStore,

@@ -52,6 +52,10 @@ export const webhookStepSchema = z.strictObject({
     .min(1, 'must not be empty')
     .max(100_000, 'must be at most 100000 characters'),
   retry: retryOverrideSchema.optional(),
+  /** Standard Webhooks signing; new steps sign unless this is `false`, existing steps keep their choice. */
+  signing: z.boolean({ error: 'must be true or false' }).optional(),
+  /** Only the masked value a read answers, sent back to keep the secret (hookflow generates secrets). */
+  signingSecret: z.string().optional(),
 });
 
 export const delayStepSchema = z.strictObject({
@@ -317,6 +321,15 @@ export interface WebhookStep {
   headers: Record<string, SealedValue>;
   body: string;
   retry?: RetryOverride;
+  /** Absent: requests are not signed (steps saved before signing existed stay so until turned on). */
+  signing?: StepSigning;
+}
+
+/** A step's Standard Webhooks secrets, sealed like header values. */
+export interface StepSigning {
+  secret: SealedValue;
+  /** The secret before the last rotation: it signs too until `until` (ISO time). */
+  previous?: { secret: SealedValue; until: string };
 }
 export interface DelayStep {
   id: string;

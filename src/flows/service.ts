@@ -20,9 +20,11 @@ import type {
   Step,
   WebhookStep,
 } from './model';
-import { MAX_NAME, defaultReentry, reentryOf, stepPaths } from './model';
+import { MAX_NAME, defaultReentry, findStep, reentryOf, stepPaths } from './model';
 import { eventVariableProblems } from './event-variables';
+import type { NewSigningSecret } from './normalize';
 import { normalizeSteps } from './normalize';
+import { generateSigningSecret } from '../webhooks/signing';
 import { sampleContext } from './samples';
 import type { NewAuditEntry } from '../db/audit-store';
 import type { WebhookChange } from './webhook-changes';
@@ -35,9 +37,13 @@ export interface Actor {
   principal: Principal;
 }
 
-/** A step as the API shows it: header values masked, never in full. */
+/** A step as the API shows it: header values and the signing secret masked, never in full. */
 export type PublicStep =
-  | (Omit<Extract<Step, { type: 'webhook' }>, 'headers'> & { headers: Record<string, string> })
+  | (Omit<Extract<Step, { type: 'webhook' }>, 'headers' | 'signing'> & {
+      headers: Record<string, string>;
+      signing: boolean;
+      signingSecret?: string;
+    })
   | Extract<Step, { type: 'delay' }>
   | (Omit<Extract<Step, { type: 'split' }>, 'yes' | 'no'> & { yes: PublicStep[]; no: PublicStep[] });
 
@@ -48,7 +54,10 @@ export function toPublicSteps(steps: readonly Step[]): PublicStep[] {
     if (s.type === 'webhook') {
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(s.headers)) headers[k] = maskSealed(v);
-      return { ...s, headers };
+      const { signing, ...rest } = s;
+      return signing
+        ? { ...rest, headers, signing: true, signingSecret: maskSealed(signing.secret) }
+        : { ...rest, headers, signing: false };
     }
     if (s.type === 'split') return { ...s, yes: toPublicSteps(s.yes), no: toPublicSteps(s.no) };
     return s;
@@ -71,6 +80,16 @@ export interface StepCheck {
 export interface SaveResult {
   flow: Flow;
   checks: StepCheck[];
+  /** Signing secrets this save generated, in full: the only time they are shown. */
+  signingSecrets: NewSigningSecret[];
+}
+
+/** A rotation's answer: the new secret in full (once) and when the previous one stops signing. */
+export interface RotationResult {
+  flow: Flow;
+  stepId: string;
+  secret: string;
+  previousValidUntil: string;
 }
 
 export interface FlowServiceDeps {
@@ -89,6 +108,8 @@ export interface FlowServiceDeps {
   filters: FilterRules;
   /** Date flows' Temporal Schedules, kept in line after each save and delete. */
   schedules?: FlowSchedules;
+  /** How long a rotated-out signing secret keeps signing (`HOOKFLOW_SIGNING_ROTATION_GRACE_SECONDS`). */
+  signingGraceSeconds: number;
 }
 
 type Filters = Pick<FlowDefinition, 'flowFilters' | 'triggerFilters'>;
@@ -132,7 +153,7 @@ export class FlowService {
   constructor(private readonly deps: FlowServiceDeps) {}
 
   async create(input: CreateFlowInput, actor: Actor): Promise<SaveResult> {
-    const { steps, problems, paths } = normalizeSteps(input.steps, [], this.deps.secrets);
+    const { steps, problems, paths, signingSecrets } = normalizeSteps(input.steps, [], this.deps.secrets);
     const changes = webhookChanges([], steps);
     authorize(changes, actor);
     const { filters, problems: filterProblems } = applyFilters(input, {}, input.trigger, this.deps.filters);
@@ -154,7 +175,7 @@ export class FlowService {
     const checks = await this.check(flow, undefined, paths);
     await this.deps.store.insert(flow, auditEntries(flow.id, changes, actor, now), savedBy(actor));
     await this.deps.schedules?.saved(flow, undefined);
-    return { flow, checks };
+    return { flow, checks, signingSecrets };
   }
 
   /**
@@ -185,7 +206,8 @@ export class FlowService {
     const checks = await this.check(flow, undefined, stepPaths(flow.steps));
     await this.deps.store.insert(flow, auditEntries(flow.id, changes, actor, now), savedBy(actor));
     await this.deps.schedules?.saved(flow, undefined);
-    return { flow, checks };
+    // The copy signs with the source's secrets, as it sends the source's header values.
+    return { flow, checks, signingSecrets: [] };
   }
 
   async get(id: string): Promise<Flow> {
@@ -203,6 +225,7 @@ export class FlowService {
     let steps = current.steps;
     let paths = new Map<string, string>();
     let changes: WebhookChange[] = [];
+    let signingSecrets: NewSigningSecret[] = [];
     if (patch.steps !== undefined) {
       const normalized = normalizeSteps(patch.steps, current.steps, this.deps.secrets);
       changes = webhookChanges(current.steps, normalized.steps);
@@ -210,6 +233,7 @@ export class FlowService {
       if (normalized.problems.length) throw new ValidationError(normalized.problems);
       steps = normalized.steps;
       paths = normalized.paths;
+      signingSecrets = normalized.signingSecrets;
     } else {
       paths = stepPaths(current.steps);
     }
@@ -241,7 +265,48 @@ export class FlowService {
       );
     }
     await this.deps.schedules?.saved(next, current);
-    return { flow: next, checks };
+    return { flow: next, checks, signingSecrets };
+  }
+
+  /**
+   * A new signing secret for webhook step `stepId`. The one before keeps signing for the grace
+   * period, so receivers can move to the new secret without refusing a request. Saved as a new
+   * version (runs in flight too: the worker signs with a step's current secrets) and audited as a
+   * change of `signing.secret`.
+   */
+  async rotateSigningSecret(id: string, stepId: string, actor: Actor): Promise<RotationResult> {
+    const current = await this.get(id);
+    const step = findStep(current.steps, stepId);
+    if (step?.type !== 'webhook') throw new NotFoundError(`webhook step ${stepId} of flow ${id}`);
+    if (!step.signing) {
+      throw new ConflictError(
+        'signing_off',
+        `webhook step ${stepId} does not sign its requests; save it with "signing": true to get a secret`,
+      );
+    }
+    const secret = generateSigningSecret();
+    const now = new Date();
+    const previousValidUntil = new Date(now.getTime() + this.deps.signingGraceSeconds * 1000).toISOString();
+    const rotated: WebhookStep = {
+      ...step,
+      signing: {
+        secret: this.deps.secrets.seal(secret),
+        previous: { secret: step.signing.secret, until: previousValidUntil },
+      },
+    };
+    const steps = replaceStep(current.steps, rotated);
+    const changes = webhookChanges(current.steps, steps);
+    authorize(changes, actor);
+    const next: Flow = { ...current, steps, version: current.version + 1, updatedAt: now.toISOString() };
+    const audit = auditEntries(id, changes, actor, next.updatedAt);
+    if (!(await this.deps.store.update(next, current.version, audit, savedBy(actor)))) {
+      throw new ConflictError(
+        'conflict',
+        `flow ${id} was changed by another request; fetch it and try again`,
+      );
+    }
+    await this.deps.schedules?.saved(next, current);
+    return { flow: next, stepId, secret, previousValidUntil };
   }
 
   /** Deleting a flow removes its webhook steps, so the webhook rule applies when it has any. */
@@ -366,6 +431,15 @@ function authorize(changes: readonly WebhookChange[], actor: Actor): void {
         ? `removes webhook step ${gated.stepId}`
         : `changes ${gatedFields(gated).join(', ')} of webhook step ${gated.stepId}`;
   throw new ForbiddenError(refusal.code, `this save ${what}: ${refusal.message}`, refusal.extra);
+}
+
+/** `steps` with the step of `step.id` replaced, nested branches included. */
+function replaceStep(steps: readonly Step[], step: Step): Step[] {
+  return steps.map((s) => {
+    if (s.id === step.id) return step;
+    if (s.type === 'split') return { ...s, yes: replaceStep(s.yes, step), no: replaceStep(s.no, step) };
+    return s;
+  });
 }
 
 const savedBy = (actor: Actor) => ({ userId: actor.userId, apiKeyId: actor.apiKeyId });

@@ -238,7 +238,7 @@ export class StepTools {
         timeoutMs: this.deps.webhook.timeoutMs,
         maxResponseBytes: this.deps.webhook.maxResponseBytes,
         retryAfterMaxMs: this.deps.webhook.retryAfterMaxMs,
-        redact: Object.values(prepared.headers),
+        redact: [...Object.values(prepared.headers), ...(prepared.signingSecrets ?? [])],
       },
     );
     const out: TestSendResult = {

@@ -6,7 +6,10 @@ import { walkSteps } from './model';
 export interface WebhookChange {
   action: 'webhook.added' | 'webhook.changed' | 'webhook.removed';
   stepId: string;
-  /** `url`, `body`, `name`, `retry`, `headers.<Name>`; empty for added and removed steps. */
+  /**
+   * `url`, `body`, `name`, `retry`, `headers.<Name>`, `signing` (turned on or off),
+   * `signing.secret` (rotated); empty for added and removed steps.
+   */
   fields: string[];
 }
 
@@ -53,6 +56,10 @@ export function webhookChanges(before: readonly Step[], after: readonly Step[]):
     if ((old.name ?? null) !== (step.name ?? null)) fields.push('name');
     if (JSON.stringify(old.retry ?? null) !== JSON.stringify(step.retry ?? null)) fields.push('retry');
     fields.push(...headerChanges(old, step));
+    if (!old.signing !== !step.signing) fields.push('signing');
+    else if (old.signing && step.signing && old.signing.secret.ct !== step.signing.secret.ct) {
+      fields.push('signing.secret');
+    }
     if (fields.length) out.push({ action: 'webhook.changed', stepId: id, fields });
   }
   for (const id of a.keys()) {
@@ -63,12 +70,14 @@ export function webhookChanges(before: readonly Step[], after: readonly Step[]):
 
 /** The fields of a change that only callers with `webhooks:change` may make. */
 export function gatedFields(c: WebhookChange): string[] {
-  return c.fields.filter((f) => f === 'url' || f === 'body' || f.startsWith('headers.'));
+  return c.fields.filter(
+    (f) => f === 'url' || f === 'body' || f.startsWith('headers.') || f.startsWith('signing'),
+  );
 }
 
 /**
  * Changes that need the `webhooks:change` permission (see `src/permissions.ts`): adding or
- * removing a webhook step, or changing its URL, headers or body. Renaming a step or tuning its
+ * removing a webhook step, or changing its URL, headers, body or signing. Renaming a step or tuning its
  * retries is not.
  */
 export function needsWebhookPermission(c: WebhookChange): boolean {

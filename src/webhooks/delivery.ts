@@ -11,6 +11,8 @@ export interface WebhookRequestSource {
   url: string;
   headers: Readonly<Record<string, SealedValue>>;
   body: string;
+  /** Standard Webhooks signing: the current secret and, during a rotation's grace period, the one before. */
+  signing?: { secret: SealedValue; previous?: { secret: SealedValue; until: string } };
 }
 
 /** A request ready to send: the URL re-checked, the body rendered and valid JSON, headers decrypted. */
@@ -18,6 +20,8 @@ export interface PreparedRequest {
   url: string;
   headers: Record<string, string>;
   body: string;
+  /** Decrypted `whsec_…` secrets to sign with, current first; absent when the step does not sign. */
+  signingSecrets?: string[];
 }
 
 /**
@@ -56,7 +60,23 @@ export async function prepareRequest(
       };
     }
   }
-  return { url: step.url, headers, body: rendered.body };
+  const prepared: PreparedRequest = { url: step.url, headers, body: rendered.body };
+  if (step.signing) {
+    const { secret, previous } = step.signing;
+    const sealed = [secret];
+    // The old secret signs too until its grace period ends, judged at each attempt.
+    if (previous && Date.parse(previous.until) > Date.now()) sealed.push(previous.secret);
+    try {
+      prepared.signingSecrets = sealed.map((s) => deps.secrets.open(s));
+    } catch {
+      return {
+        class: 'non_retryable',
+        reason: `the signing secret cannot be decrypted with the configured keys (key id "${secret.kid}")`,
+        errorClass: 'secret_unavailable',
+      };
+    }
+  }
+  return prepared;
 }
 
 export function isOutcome(p: PreparedRequest | AttemptOutcome): p is AttemptOutcome {

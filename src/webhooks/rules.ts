@@ -44,6 +44,10 @@ export const RESERVED_HEADERS = [
   'user-agent',
   'transfer-encoding',
   'connection',
+  // Standard Webhooks signing (signing.ts): a user value would make the signature unverifiable.
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
 ] as const;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;

@@ -6,6 +6,7 @@ import type { AttemptOutcome } from './classify';
 import { classifyError, classifyResponse } from './classify';
 import { VERSION } from '../version';
 import { redactSecrets } from './redact';
+import { signingHeaders } from './signing';
 
 export const USER_AGENT = `hookflow/${VERSION}`;
 /** Longest response excerpt kept on an attempt record. */
@@ -17,6 +18,11 @@ export interface WebhookRequest {
   headers: Record<string, string>;
   body: string;
   idempotencyKey: string;
+  /**
+   * `whsec_…` secrets to sign with (Standard Webhooks), current first; none: unsigned. The
+   * idempotency key is the `webhook-id`, and the timestamp is taken as this attempt starts.
+   */
+  signingSecrets?: readonly string[];
 }
 
 export interface SendOptions {
@@ -95,6 +101,9 @@ export async function sendWebhook(req: WebhookRequest, opts: SendOptions): Promi
         'content-type': 'application/json',
         'user-agent': USER_AGENT,
         'idempotency-key': req.idempotencyKey,
+        ...(req.signingSecrets?.length
+          ? signingHeaders(req.signingSecrets, req.idempotencyKey, Math.floor(Date.now() / 1000), req.body)
+          : {}),
       },
       body: req.body,
     });

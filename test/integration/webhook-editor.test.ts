@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { Webhook } from 'standardwebhooks';
 import { createTestPki } from '../harness/certs';
 import { Receiver } from '../harness/receiver';
 import { ARTIFACTS, Stack } from '../harness/stack';
@@ -510,6 +511,78 @@ test('retry settings in the advanced section are checked as typed and saved with
     initialIntervalMs: 2000,
     maxIntervalMs: 60000,
   });
+});
+
+test('signing: the checkbox turns it on, the save shows the secret once, and a test send verifies with it', async () => {
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Signed',
+    trigger: { type: 'metric', metric: uniqueMetric('Signed') },
+    status: 'draft',
+    steps: [{ id: 'hook', type: 'webhook', url: receiver.url('/signed'), body: '{"a": 1}', signing: false }],
+  });
+  await openStep(flow.body.id, 'hook');
+  const box = page.locator('[data-testid=webhook-signing]');
+  expect(await box.isChecked()).toBe(false);
+  expect(await page.getByLabel('Sign requests (Standard Webhooks)').count()).toBe(1);
+  await box.check();
+  await page.click('[data-testid=save-flow]');
+  await expectText(page.locator('[data-testid=save-status]'), /Saved/);
+  const shown = page.locator('[data-testid=signing-secret]');
+  await expectText(shown, /shown only this once/);
+  const secret = await shown.locator('code').innerText();
+  expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+
+  const read = await stack.request<{ steps: { signing: boolean; signingSecret: string }[] }>(
+    'GET',
+    `/api/flows/${flow.body.id}`,
+  );
+  expect(read.body.steps[0]!.signing).toBe(true);
+  expect(read.body.steps[0]!.signingSecret).toContain('••••');
+  const sent = await stack.request('POST', `/api/flows/${flow.body.id}/steps/hook/test`, {});
+  expect(sent.status).toBe(200);
+  const req = receiver.received('/signed').at(-1)!;
+  const headers = {
+    'webhook-id': String(req.headers['webhook-id']),
+    'webhook-timestamp': String(req.headers['webhook-timestamp']),
+    'webhook-signature': String(req.headers['webhook-signature']),
+  };
+  expect(new Webhook(secret).verify(req.body, headers)).toEqual({ a: 1 });
+
+  // Never again: the panel shows the masked form after a reload.
+  await openStep(flow.body.id, 'hook');
+  expect(await page.locator('[data-testid=webhook-signing]').isChecked()).toBe(true);
+  await expectText(page.locator('[data-testid=signing-help]'), /Secret: whs••••/);
+  expect(await page.content()).not.toContain(secret.slice('whsec_'.length));
+
+  // Rotate: the new secret shown once; requests carry both signatures, each verifies.
+  await page.click('[data-testid=signing-rotate]');
+  const rotated = page.locator('[data-testid=signing-rotated]');
+  await expectText(rotated, /The previous secret keeps signing until/);
+  const next = await rotated.locator('code').innerText();
+  expect(next).toMatch(/^whsec_/);
+  expect(next).not.toBe(secret);
+  expect((await stack.request('POST', `/api/flows/${flow.body.id}/steps/hook/test`, {})).status).toBe(200);
+  const both = receiver.received('/signed').at(-1)!;
+  const bothHeaders = {
+    'webhook-id': String(both.headers['webhook-id']),
+    'webhook-timestamp': String(both.headers['webhook-timestamp']),
+    'webhook-signature': String(both.headers['webhook-signature']),
+  };
+  expect(bothHeaders['webhook-signature'].split(' ')).toHaveLength(2);
+  expect(new Webhook(next).verify(both.body, bothHeaders)).toEqual({ a: 1 });
+  expect(new Webhook(secret).verify(both.body, bothHeaders)).toEqual({ a: 1 });
+  // The page's copy, read before the rotation, still saves and keeps the new secret.
+  await page.click('[data-testid=save-flow]');
+  await expectText(page.locator('[data-testid=save-status]'), /Saved/);
+  expect((await stack.request('POST', `/api/flows/${flow.body.id}/steps/hook/test`, {})).status).toBe(200);
+  const after = receiver.received('/signed').at(-1)!;
+  expect(
+    new Webhook(next).verify(after.body, {
+      'webhook-id': String(after.headers['webhook-id']),
+      'webhook-timestamp': String(after.headers['webhook-timestamp']),
+      'webhook-signature': String(after.headers['webhook-signature']),
+    }),
+  ).toEqual({ a: 1 });
 });
 
 async function editorTextOf(p: Page): Promise<string> {
