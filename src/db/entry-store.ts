@@ -120,6 +120,16 @@ export class EntryStore {
     }
   }
 
+  /** Runs recorded but not yet started on Temporal; served by runs_unstarted_idx (started_at first). */
+  async countQueued(): Promise<number> {
+    const row = await this.db
+      .selectFrom('runs')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('started_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   async markStarted(runIds: readonly string[], at: string): Promise<void> {
     for (let i = 0; i < runIds.length; i += CHUNK) {
       await this.db

@@ -1,4 +1,5 @@
 import type { Db } from '../db';
+import { EntryStore } from '../db/entry-store';
 import { BacklogFullError } from '../errors';
 import type { Logger } from '../logger';
 
@@ -68,13 +69,7 @@ export class RunBacklog {
 
   private async countNow(): Promise<void> {
     try {
-      // Served by runs_unstarted_idx (started_at first): only the waiting runs' index entries are read.
-      const row = await this.deps.db
-        .selectFrom('runs')
-        .select((eb) => eb.fn.countAll<number | string>().as('n'))
-        .where('started_at', 'is', null)
-        .executeTakeFirstOrThrow();
-      this.count = Number(row.n);
+      this.count = await new EntryStore(this.deps.db).countQueued();
       this.deps.onCount?.(this.count);
     } catch (err) {
       // The last count stands; the database being down is reported by /ready.
