@@ -9,7 +9,7 @@ import { Receiver } from '../test/harness/receiver';
 import { Stack } from '../test/harness/stack';
 import { benchIngest, ingestOptions, printIngest } from './ingest';
 import { benchParked } from './parked';
-import { peakRssMiB, percentile, pool } from './stats';
+import { orderEvent, peakRssMiB, percentile, pool } from './stats';
 import type { TimedDelivery } from './stages';
 import { measureStages, printStages } from './stages';
 import { benchTemplates } from './templates';
@@ -99,19 +99,11 @@ async function measureHookflow(
   const wall0 = Date.now();
   await pool(events, concurrency, async (i) => {
     postedAt[i] = Date.now();
-    const res = await stack.request<{ runs: { runId: string }[] }>('POST', '/api/events', {
-      metric,
-      profile: { email: `user${i}@example.com`, first_name: 'Bench', properties: { tier: 'gold' } },
-      properties: {
-        seq: i,
-        value: 42.5,
-        items: [
-          { name: 'Tea', price: 10 },
-          { name: 'Cup', price: 32.5 },
-        ],
-      },
-      unique_id: `bench-${tag}-${i}`,
-    });
+    const res = await stack.request<{ runs: { runId: string }[] }>(
+      'POST',
+      '/api/events',
+      orderEvent(metric, i, `user${i}@example.com`, `bench-${tag}-${i}`),
+    );
     if (res.status !== 202) throw new Error(`event ${i} refused: ${res.status}`);
     runIds.push(res.body.runs[0]!.runId);
     progress('events posted', ++accepted, events);

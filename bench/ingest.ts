@@ -7,7 +7,7 @@ import { Pool } from 'undici';
 import { createTestPki } from '../test/harness/certs';
 import { Receiver } from '../test/harness/receiver';
 import { Stack } from '../test/harness/stack';
-import { percentile } from './stats';
+import { orderEvent, percentile } from './stats';
 
 /**
  * Events accepted per second by `POST /api/events` (issue 15 §1), beside a bare Express endpoint
@@ -111,19 +111,7 @@ async function load(
 /** The same order event as the main benchmark posts, for a profile of its own. */
 function eventBodies(metric: string, tag: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) =>
-    JSON.stringify({
-      metric,
-      profile: { email: `${tag}-${i}@example.com`, first_name: 'Bench', properties: { tier: 'gold' } },
-      properties: {
-        seq: i,
-        value: 42.5,
-        items: [
-          { name: 'Tea', price: 10 },
-          { name: 'Cup', price: 32.5 },
-        ],
-      },
-      unique_id: `${tag}-${i}`,
-    }),
+    JSON.stringify(orderEvent(metric, i, `${tag}-${i}@example.com`, `${tag}-${i}`)),
   );
 }
 

@@ -29,3 +29,25 @@ export function peakRssMiB(pid: number | undefined, read: (file: string) => stri
     return NaN;
   }
 }
+
+/** The order event the benchmarks post (two line items): `seq` identifies it at the receiver. */
+export function orderEvent(
+  metric: string,
+  seq: number,
+  email: string,
+  uniqueId: string,
+): Record<string, unknown> {
+  return {
+    metric,
+    profile: { email, first_name: 'Bench', properties: { tier: 'gold' } },
+    properties: {
+      seq,
+      value: 42.5,
+      items: [
+        { name: 'Tea', price: 10 },
+        { name: 'Cup', price: 32.5 },
+      ],
+    },
+    unique_id: uniqueId,
+  };
+}
