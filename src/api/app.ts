@@ -41,6 +41,8 @@ import { probesRouter } from './probes';
 import type { RunBacklog } from '../runs/backlog';
 import { REFUSED_CHANGE, REFUSED_EVENT, admitRuns } from './backlog';
 import { openApiRouter } from './openapi';
+import { jsonBody } from './body-limits';
+import { requestsPerClient } from './client-limits';
 
 export interface ApiDeps {
   config: Config;
@@ -108,7 +110,8 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(requestLog(deps.logger));
   app.use(deps.metrics.middleware());
   app.use(sameOriginWrites);
-  app.use(express.json({ limit: '512kb', strict: false }));
+  app.use(jsonBody(deps.config.api.body));
+  app.use(requestsPerClient(deps.config.api.server.maxConnectionsPerClient));
   app.use(resolvePrincipal(deps.accounts));
   for (const [at, router] of apiRouters(deps)) app.use(at, routeBase, router);
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));
