@@ -101,7 +101,7 @@ describe('JSON bodies', () => {
     expect(body.error.code).toBe('payload_too_large');
     expect(body.error.message).toMatch(/larger than the limit of 512 KiB/);
     expect(body.error.details).toEqual([
-      { path: '(body)', message: expect.stringMatching(/at most 524288 bytes/) },
+      { path: '(body)', message: expect.stringMatching(/at most 524288 bytes/) as string },
     ]);
   });
 
@@ -186,10 +186,14 @@ describe('connections per client address', () => {
       expect(head).toMatch(/^HTTP\/1\.1 429 /);
       expect(head).toMatch(/retry-after: 1/i);
       expect(JSON.parse(body)).toEqual({
-        error: { code: 'too_many_connections', message: expect.stringMatching(/3 connections/), details: [] },
+        error: {
+          code: 'too_many_connections',
+          message: expect.stringMatching(/3 connections/) as string,
+          details: [],
+        },
         retryAfterSeconds: 1,
       });
-      held[0]!.destroy();
+      held[0].destroy();
       await new Promise((r) => setTimeout(r, 100));
       const again = await connect(api.port);
       const answered = closedAfter(again);
