@@ -40,6 +40,9 @@ async function start(opts: { server?: Partial<ServerLimits>; trustProxy?: string
   app.get('/hold', (_req, res) => {
     waiting.push(() => res.json({ ok: true }));
   });
+  app.get('/slow', (_req, res) => {
+    setTimeout(() => res.json({ ok: true }), 2500);
+  });
   app.get('/ok', (_req, res) => {
     res.json({ ok: true });
   });
@@ -172,6 +175,11 @@ describe('slow clients', () => {
     expect(ms).toBeGreaterThanOrEqual(1400);
     expect(ms).toBeLessThan(4000);
     expect(received).not.toMatch(/200 OK/);
+  });
+
+  test('a request received in full is answered however long the handler takes', async () => {
+    const res = await fetch(`${api.url}/slow`);
+    expect(res.status).toBe(200);
   });
 });
 
