@@ -1,4 +1,4 @@
-import { compileTemplate, renderJson, TemplateError } from '../../src/templates';
+import { buildContext, compileTemplate, renderJson, TemplateError } from '../../src/templates';
 import { translateDjango } from '../../src/templates/django';
 import { FILTERS, formatDate, roundDecimal } from '../../src/templates/filters';
 
@@ -200,6 +200,19 @@ describe('sandbox and bounds', () => {
       '{% macro wrap(x) %}[{{ x }}{{ caller() if caller }}]{% endmacro %}' +
       '{% set w = wrap(person.first_name) %}{% call wrap(1) %}!{% endcall %}{{ person.email | upper }}{{ event.items.length }}';
     expect(compileTemplate(src, { atSave: true }).render(ctx)).toContain('ADA@EXAMPLE.COM2');
+  });
+  test('data with prototype keys (as JSON.parse makes them) reaches nothing when rendered', () => {
+    const profile = JSON.parse(
+      '{"email": "x@example.com", "properties": {"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}}',
+    ) as Record<string, unknown>;
+    const event = JSON.parse(
+      '{"__proto__": {"polluted": true}, "a": {"__proto__": {"polluted": true}}}',
+    ) as Record<string, unknown>;
+    const c = buildContext(profile, event, 'p1');
+    const out = text('{{ person.polluted }}{{ event.polluted }}{{ event.a.polluted }}{{ person.email }}', c);
+    expect(out).toBe('x@example.com');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(c.event)).toBe(Object.prototype);
   });
   test('no includes, imports or extends: there is nothing to load', () => {
     expect(() => text('{% include "/etc/passwd" %}')).toThrow(TemplateError);
