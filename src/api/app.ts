@@ -110,8 +110,9 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(requestLog(deps.logger));
   app.use(deps.metrics.middleware());
   app.use(sameOriginWrites);
-  app.use(jsonBody(deps.config.api.body));
+  // Counted before the body is read: a refused request costs no parsing.
   app.use(requestsPerClient(deps.config.api.server.maxConnectionsPerClient));
+  app.use(jsonBody(deps.config.api.body));
   app.use(resolvePrincipal(deps.accounts));
   for (const [at, router] of apiRouters(deps)) app.use(at, routeBase, router);
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));

@@ -31,8 +31,8 @@ async function start(opts: { server?: Partial<ServerLimits>; trustProxy?: string
   const limits = { ...DEFAULT_SERVER, ...opts.server };
   const app = express();
   app.set('trust proxy', opts.trustProxy ?? false);
-  app.use(jsonBody({ maxBytes: 512 * 1024, maxDepth: 64 }));
   app.use(requestsPerClient(limits.maxConnectionsPerClient));
+  app.use(jsonBody({ maxBytes: 512 * 1024, maxDepth: 64 }));
   let waiting: (() => void)[] = [];
   app.post('/echo', (req, res) => {
     res.json({ body: req.body as unknown, polluted: ({} as Record<string, unknown>).polluted ?? null });

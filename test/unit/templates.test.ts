@@ -209,7 +209,9 @@ describe('sandbox and bounds', () => {
       '{"__proto__": {"polluted": true}, "a": {"__proto__": {"polluted": true}}}',
     ) as Record<string, unknown>;
     const c = buildContext(profile, event, 'p1');
-    const out = text('{{ person.polluted }}{{ event.polluted }}{{ event.a.polluted }}{{ person.email }}', c);
+    const out = compileTemplate(
+      '{{ person.polluted }}{{ event.polluted }}{{ event.a.polluted }}{{ person.email }}',
+    ).render(c);
     expect(out).toBe('x@example.com');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.getPrototypeOf(c.event)).toBe(Object.prototype);
