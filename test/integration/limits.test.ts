@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type { Browser } from 'playwright-core';
 import { createTestPki } from '../harness/certs';
 import { Receiver } from '../harness/receiver';
@@ -15,7 +16,15 @@ let browser: Browser | undefined;
 beforeAll(async () => {
   const pki = createTestPki();
   receiver = await Receiver.start(pki.good);
-  stack = await Stack.start({ name: 'limits', caCert: pki.caCert });
+  stack = await Stack.start({
+    name: 'limits',
+    caCert: pki.caCert,
+    env: {
+      HOOKFLOW_API_HEADERS_TIMEOUT_MS: '2000',
+      HOOKFLOW_API_REQUEST_TIMEOUT_MS: '5000',
+      HOOKFLOW_API_MAX_CONNECTIONS_PER_CLIENT: '20',
+    },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -64,6 +73,45 @@ test('bodies over 512 KiB get 413 and bodies nested deeper than 64 get 400, as J
   expect(nested.status).toBe(400);
   expect(nested.body.error.code).toBe('too_deep');
   expect(nested.body.error.details[0]!.path).toMatch(/^properties(\.a)+$/);
+});
+
+test('the API cuts a client trickling its headers, and refuses connections beyond 20 per address with 429 JSON', async () => {
+  const { port } = new URL(stack.apiUrl);
+  const open = () =>
+    new Promise<{ socket: net.Socket; received: () => string; closedAt: Promise<number> }>(
+      (resolve, reject) => {
+        let data = '';
+        const socket = net.connect(Number(port), '127.0.0.1', () =>
+          resolve({ socket, received: () => data, closedAt }),
+        );
+        const closedAt = new Promise<number>((done) => socket.once('close', () => done(Date.now())));
+        socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
+        socket.on('error', reject);
+      },
+    );
+
+  const slow = await open();
+  const started = Date.now();
+  slow.socket.write('GET /health HTTP/1.1\r\nHost: x\r\n');
+  const drip = setInterval(() => slow.socket.writable && slow.socket.write('X-Slow: 1\r\n'), 200);
+  const cutAfter = (await slow.closedAt) - started;
+  clearInterval(drip);
+  expect(cutAfter).toBeGreaterThanOrEqual(1800);
+  expect(cutAfter).toBeLessThan(4500);
+  expect(slow.received()).not.toMatch(/^HTTP\/1\.1 200/);
+
+  // The harness's own keep-alive connections count too: at most 20 are held, all told.
+  const sockets = [];
+  for (let i = 0; i < 25; i++) sockets.push(await open());
+  await new Promise((r) => setTimeout(r, 300));
+  const refused = sockets.filter((s) => s.received().startsWith('HTTP/1.1 429'));
+  expect(sockets.length - refused.length).toBeLessThanOrEqual(20);
+  expect(sockets.length - refused.length).toBeGreaterThanOrEqual(10);
+  const body = JSON.parse(refused[0]!.received().split('\r\n\r\n')[1]!) as ErrorResponse;
+  expect(body.error.code).toBe('too_many_connections');
+  for (const s of sockets) s.socket.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  expect((await stack.request('GET', '/api/flows')).status).toBe(200);
 });
 
 test('webhook headers: too many, too long, line breaks or invisible characters are refused at save, naming the header, never echoing the value', async () => {
