@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Application, Express, RequestHandler } from 'express';
 import { HttpError } from '../errors';
 
@@ -49,8 +50,54 @@ export function createLimitedServer(app: Express, limits: ServerLimits): http.Se
     app,
   );
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.on('clientError', answerClientError);
   limitConnections(server, app, limits.maxConnectionsPerClient);
   return server;
+}
+
+/** A raw HTTP/1.1 response with the API's JSON error body; the connection closes after it. */
+function rawRefusal(
+  status: number,
+  reason: string,
+  code: string,
+  message: string,
+  retryAfterSeconds?: number,
+): string {
+  const body = JSON.stringify({
+    error: { code, message, details: [] },
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  });
+  const retry = retryAfterSeconds === undefined ? '' : `retry-after: ${retryAfterSeconds}\r\n`;
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n${retry}` +
+    `connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
+}
+
+/**
+ * Requests Node refuses before Express sees them (too slow, headers too large, not HTTP) get the
+ * API's JSON error shape instead of a bare status line, as Node's own handler would send one.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A response already under way on this connection cannot be followed by another.
+  const busy = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
+  if (err.code === 'ECONNRESET' || !socket.writable || busy) {
+    socket.destroy();
+    return;
+  }
+  let response: string;
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    response = rawRefusal(408, 'Request Timeout', 'request_timeout', 'the request was not received in time');
+  else if (err.code === 'HPE_HEADER_OVERFLOW')
+    response = rawRefusal(
+      431,
+      'Request Header Fields Too Large',
+      'headers_too_large',
+      'the request headers are larger than the server accepts (16 KiB)',
+    );
+  else response = rawRefusal(400, 'Bad Request', 'bad_request', 'the request is not valid HTTP');
+  // The server keeps half-open sockets: once the answer is out, a client still trickling is cut.
+  socket.end(response, () => socket.destroy());
 }
 
 function limitConnections(server: http.Server, app: Express, max: number): void {
@@ -64,13 +111,8 @@ function limitConnections(server: http.Server, app: Express, max: number): void 
     const n = (open.get(addr) ?? 0) + 1;
     if (n > max) {
       refused.add(socket);
-      const body = JSON.stringify({
-        error: { code: REFUSAL_CODE, message: refusalMessage(max, false), details: [] },
-        retryAfterSeconds: RETRY_AFTER_SECONDS,
-      });
       socket.end(
-        'HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json; charset=utf-8\r\n' +
-          `retry-after: ${RETRY_AFTER_SECONDS}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        rawRefusal(429, 'Too Many Requests', REFUSAL_CODE, refusalMessage(max, false), RETRY_AFTER_SECONDS),
       );
       // A peer that never reads must not keep the socket: it is cut shortly after.
       setTimeout(() => socket.destroy(), 1000).unref();

@@ -161,6 +161,9 @@ describe('slow clients', () => {
     expect(ms).toBeGreaterThanOrEqual(900);
     expect(ms).toBeLessThan(3000);
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(received.split('\r\n\r\n')[1] ?? '')).toEqual({
+      error: { code: 'request_timeout', message: 'the request was not received in time', details: [] },
+    });
   });
 
   test('a client trickling its body is cut off near the request timeout', async () => {
@@ -175,6 +178,23 @@ describe('slow clients', () => {
     expect(ms).toBeGreaterThanOrEqual(1400);
     expect(ms).toBeLessThan(4000);
     expect(received).toMatch(/^HTTP\/1\.1 408 /);
+  });
+
+  test('requests Node refuses itself get the JSON error shape: headers too large (431), not HTTP (400)', async () => {
+    const big = await connect(api.port);
+    const bigClosed = closedAfter(big);
+    big.write(`GET /ok HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const [head = '', body = ''] = (await bigClosed).received.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(body)).toEqual({
+      error: { code: 'headers_too_large', message: expect.stringMatching(/16 KiB/) as string, details: [] },
+    });
+    const junk = await connect(api.port);
+    const junkClosed = closedAfter(junk);
+    junk.write('HELLO\r\n\r\n');
+    const [junkHead = '', junkBody = ''] = (await junkClosed).received.split('\r\n\r\n');
+    expect(junkHead).toMatch(/^HTTP\/1\.1 400 /);
+    expect((JSON.parse(junkBody) as { error: { code: string } }).error.code).toBe('bad_request');
   });
 
   test('a request received in full is answered however long the handler takes', async () => {
