@@ -27,42 +27,62 @@ function describeBytes(n: number): string {
  * {@link PROTOTYPE_KEYS} and returns the path of the first value nested deeper than `maxDepth`.
  */
 export function sanitizeBody(value: unknown, maxDepth: number): string | undefined {
-  // Paths are built only for the refusal: each entry links to its parent instead.
+  // Two parallel stacks and no paths: the walk runs on every body, the path only for a refusal.
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > maxDepth) return pathTooDeep(value, maxDepth);
+    if (Array.isArray(v)) {
+      for (const item of v as unknown[]) {
+        if (item !== null && typeof item === 'object') {
+          values.push(item);
+          depths.push(depth + 1);
+        }
+      }
+      continue;
+    }
+    const obj = v as Record<string, unknown>;
+    for (const key of PROTOTYPE_KEYS) if (Object.hasOwn(obj, key)) delete obj[key];
+    for (const item of Object.values(obj)) {
+      if (item !== null && typeof item === 'object') {
+        values.push(item);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The path (`a.b[3].c`) of the first value nested deeper than `maxDepth`, found without recursion. */
+function pathTooDeep(value: unknown, maxDepth: number): string {
   interface Entry {
     v: unknown;
     depth: number;
     parent: Entry | undefined;
     key: string | number;
   }
-  const pathOf = (e: Entry): string => {
-    let out = '';
-    for (let at: Entry | undefined = e; at?.parent; at = at.parent)
-      out = typeof at.key === 'number' ? `[${at.key}]${out}` : `.${at.key}${out}`;
-    return out === '' ? '(body)' : out.replace(/^\./, '');
-  };
   const stack: Entry[] = [{ v: value, depth: 1, parent: undefined, key: '' }];
   while (stack.length > 0) {
     const e = stack.pop()!;
-    const v = e.v;
-    if (v === null || typeof v !== 'object') continue;
-    if (e.depth > maxDepth) return pathOf(e);
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const item: unknown = v[i];
-        if (item !== null && typeof item === 'object')
-          stack.push({ v: item, depth: e.depth + 1, parent: e, key: i });
-      }
-      continue;
+    if (e.v === null || typeof e.v !== 'object') continue;
+    if (e.depth > maxDepth) {
+      let out = '';
+      for (let at: Entry | undefined = e; at?.parent; at = at.parent)
+        out = typeof at.key === 'number' ? `[${at.key}]${out}` : `.${at.key}${out}`;
+      return out.replace(/^\./, '');
     }
-    const obj = v as Record<string, unknown>;
-    for (const key of Object.keys(obj)) {
-      const item = obj[key];
-      if (PROTOTYPE_KEYS.has(key)) delete obj[key];
-      else if (item !== null && typeof item === 'object')
-        stack.push({ v: item, depth: e.depth + 1, parent: e, key });
+    const entries: [string | number, unknown][] = Array.isArray(e.v)
+      ? (e.v as unknown[]).map((item, i) => [i, item])
+      : Object.entries(e.v);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, v] = entries[i]!;
+      stack.push({ v, depth: e.depth + 1, parent: e, key });
     }
   }
-  return undefined;
+  return '(body)';
 }
 
 /**
