@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterOf } from '../src/temporal/payload-codec';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createTestPki } from '../test/harness/certs';
 import { TestCluster } from '../test/harness/cluster';
@@ -214,7 +215,7 @@ async function main(): Promise<void> {
     const serverRss = peakRssMiB(stack.server.process.pid, (f) => fs.readFileSync(f, 'utf8'));
 
     const connection = await Connection.connect({ address: stack.server.address });
-    const client = new Client({ connection });
+    const client = new Client({ connection, dataConverter: dataConverterOf(stack.payloadCodec()) });
     const sample = runIds.slice(0, 20);
     await Promise.all(sample.map((id) => client.workflow.getHandle(id).result()));
     const histories = await Promise.all(sample.map((id) => client.workflow.getHandle(id).fetchHistory()));
