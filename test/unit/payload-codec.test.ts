@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { loadConfig } from '../../src/config';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -105,5 +106,20 @@ describe('payload keys', () => {
     expect(text(devSealed!.metadata![KEY_ID_METADATA])).toBe('dev');
     expect(defaultPayloadConverter.fromPayload((await worker.decode([devSealed!]))[0]!)).toEqual(input);
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('codec endpoint origins', () => {
+  test('default to the Web UI origin of TEMPORAL_UI_URL; a list is taken; anything else names the variable', () => {
+    expect(loadConfig({}).codec.origins).toEqual(['http://localhost:8233']);
+    expect(loadConfig({ TEMPORAL_UI_URL: 'https://temporal.example.com/ui/' }).codec.origins).toEqual([
+      'https://temporal.example.com',
+    ]);
+    expect(
+      loadConfig({ HOOKFLOW_CODEC_ORIGINS: 'http://127.0.0.1:8233, https://ui.example.com' }).codec.origins,
+    ).toEqual(['http://127.0.0.1:8233', 'https://ui.example.com']);
+    expect(() => loadConfig({ HOOKFLOW_CODEC_ORIGINS: 'http://ui.example.com/path' })).toThrow(
+      /HOOKFLOW_CODEC_ORIGINS/,
+    );
   });
 });
