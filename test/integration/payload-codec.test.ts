@@ -215,6 +215,13 @@ describe('the Temporal Web UI', () => {
     return context;
   }
 
+  test('the dev server starts its UI with the codec endpoint configured', async () => {
+    const settings = (await (await fetch(`${stack.uiUrl!}/api/v1/settings`)).json()) as {
+      Codec: { Endpoint: string };
+    };
+    expect(settings.Codec.Endpoint).toBe(`${stack.apiUrl}/codec`);
+  });
+
   const workflowPage = () => `${stack.uiUrl!}/namespaces/default/workflows/${runId}`;
 
   test('shows the decoded workflow input to a member signed in to hookflow', async () => {
