@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import express from 'express';
 import type { Config } from '../config';
 import type { Db } from '../db';
@@ -41,11 +42,14 @@ import { probesRouter } from './probes';
 import type { RunBacklog } from '../runs/backlog';
 import { REFUSED_CHANGE, REFUSED_EVENT, admitRuns } from './backlog';
 import { openApiRouter } from './openapi';
+import { codecRouter } from './codec';
 
 export interface ApiDeps {
   config: Config;
   db: Db;
   client: Client;
+  /** The Temporal payload codec, served to the Web UI at /codec. */
+  payloadCodec: PayloadCodec;
   flows: FlowService;
   events: EventService;
   runs: RunService;
@@ -107,6 +111,11 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('trust proxy', deps.config.api.trustProxy);
   app.use(requestLog(deps.logger));
   app.use(deps.metrics.middleware());
+  // Before the Origin and CSRF checks: the Web UI calls it cross-origin (see codec.ts for why that is safe).
+  app.use(
+    '/codec',
+    codecRouter({ codec: deps.payloadCodec, accounts: deps.accounts, origins: deps.config.codec.origins }),
+  );
   app.use(sameOriginWrites);
   app.use(express.json({ limit: '512kb', strict: false }));
   app.use(resolvePrincipal(deps.accounts));
