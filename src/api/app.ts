@@ -41,6 +41,7 @@ import { probesRouter } from './probes';
 import type { RunBacklog } from '../runs/backlog';
 import { REFUSED_CHANGE, REFUSED_EVENT, admitRuns } from './backlog';
 import { openApiRouter } from './openapi';
+import { securityHeaders } from './security-headers';
 
 export interface ApiDeps {
   config: Config;
@@ -106,6 +107,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.config.api.trustProxy);
   app.use(requestLog(deps.logger));
+  app.use(securityHeaders);
   app.use(deps.metrics.middleware());
   app.use(sameOriginWrites);
   app.use(express.json({ limit: '512kb', strict: false }));
