@@ -202,7 +202,8 @@ test('the builder shows the flow, step, profile value, endpoint answer and a typ
   // The profile with the hostile value as the sample: the variables and the preview show it.
   await page.fill('[data-testid=sample-email]', email);
   await page.click('[data-testid=sample-find]');
-  await expectLiteral(page, PROFILE_VALUE, '[data-testid=variables-panel]');
+  // (The panel shortens long examples with an ellipsis: its start is enough.)
+  await expectLiteral(page, PROFILE_VALUE.slice(0, 50), '[data-testid=variables-panel]');
   await page.click('[data-testid=preview-button]');
   await expectLiteral(page, PROFILE_VALUE, '[data-testid=preview-output]');
   // A test send: the endpoint's HTML answer is shown as an excerpt, as text.
