@@ -79,7 +79,12 @@ export function accountsRouter(accounts: Accounts): Router {
 
   r.get('/auth/me', requires('account:read'), (_req, res) => {
     const p = principalOf(res);
-    res.json({ user: p.user, via: p.kind, ...(p.kind === 'api_key' ? { scopes: p.scopes } : {}) });
+    // A session's CSRF token, so a page whose session was renewed elsewhere (another tab) can carry on.
+    res.json({
+      user: p.user,
+      via: p.kind,
+      ...(p.kind === 'api_key' ? { scopes: p.scopes } : { csrf: p.csrf }),
+    });
   });
 
   r.post('/auth/two-step/setup', async (req, res) => {

@@ -303,10 +303,21 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: passwordSchema,
     errors: [400, 422],
   }),
-  R('get', '/api/auth/me', 'account:read', 'Who is calling: user, session or API key, scopes', [
-    200,
-    z.looseObject({ user: userSchema, via: z.string(), scopes: z.array(z.string()).optional() }),
-  ]),
+  R(
+    'get',
+    '/api/auth/me',
+    'account:read',
+    'Who is calling: user, session (with its CSRF token) or API key, scopes',
+    [
+      200,
+      z.looseObject({
+        user: userSchema,
+        via: z.string(),
+        scopes: z.array(z.string()).optional(),
+        csrf: z.string().optional(),
+      }),
+    ],
+  ),
   R(
     'post',
     '/api/auth/two-step/setup',

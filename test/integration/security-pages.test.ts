@@ -228,3 +228,23 @@ test('the builder shows the flow, step, profile value, endpoint answer and a typ
   expect(JSON.stringify(refused.body)).toContain('is not a valid HTTP header name');
   await page.close();
 });
+
+test('a page whose session was renewed in another tab picks up the new CSRF token and carries on', async () => {
+  const { page, watch } = await watched(context);
+  await page.goto(`${stack.apiUrl}/flows`);
+  // Another tab signs in again: the browser's cookie is a new session, the old one has ended.
+  const owner = stack.owner!;
+  const again = await context.request.post(`${stack.apiUrl}/api/auth/sign-in`, {
+    data: { email: owner.email, password: owner.password, code: owner.recoveryCodes.shift()! },
+  });
+  expect(again.status()).toBe(200);
+  // Creating a flow on the first page: refused once for the stale token, then sent with the new one
+  // (without the renewal the page would show "requests that change data … reload the page").
+  await page.fill('[data-testid="create-name"]', 'After a new sign-in');
+  await page.fill('[data-testid="create-metric"]', uniqueMetric('Renewed'));
+  await page.click('[data-testid="create-submit"]');
+  await page.waitForURL(/\/flows\/flw_/);
+  await expectLiteral(page, 'After a new sign-in', 'h1');
+  await expectClean(page, watch);
+  await page.close();
+});
