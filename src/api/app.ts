@@ -43,6 +43,7 @@ import type { RunBacklog } from '../runs/backlog';
 import { REFUSED_CHANGE, REFUSED_EVENT, admitRuns } from './backlog';
 import { openApiRouter } from './openapi';
 import { codecRouter } from './codec';
+import { securityHeaders } from './security-headers';
 
 export interface ApiDeps {
   config: Config;
@@ -110,6 +111,7 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.config.api.trustProxy);
   app.use(requestLog(deps.logger));
+  app.use(securityHeaders);
   app.use(deps.metrics.middleware());
   // Before the Origin and CSRF checks: the Web UI calls it cross-origin (see codec.ts for why that is safe).
   app.use(

@@ -404,14 +404,19 @@ export class Stack {
       'two-step setup',
     );
     const totpSecret = new URL(setup.otpauthUri).searchParams.get('secret')!;
-    const { recoveryCodes } = await must(
-      this.requestAs<{ recoveryCodes: string[] }>(session.token, 'POST', '/api/auth/two-step/confirm', {
-        code: currentTotp(totpSecret),
-      }),
+    // Confirming rotates the session: the answer carries the new token and CSRF token.
+    const confirmed = await must(
+      this.requestAs<{ recoveryCodes: string[]; token: string; csrf: string }>(
+        session.token,
+        'POST',
+        '/api/auth/two-step/confirm',
+        { code: currentTotp(totpSecret) },
+      ),
       'two-step confirm',
     );
+    const { recoveryCodes } = confirmed;
     const key = await must(
-      this.requestAs<{ key: string }>(session.token, 'POST', '/api/keys', {
+      this.requestAs<{ key: string }>(confirmed.token, 'POST', '/api/keys', {
         name: 'test suite',
         scopes: [
           'events:write',
@@ -428,7 +433,7 @@ export class Stack {
       ...o,
       totpSecret,
       recoveryCodes,
-      session: { token: session.token, csrf: session.csrf },
+      session: { token: confirmed.token, csrf: confirmed.csrf },
       apiKey: key.key,
     };
   }
