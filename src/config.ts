@@ -121,6 +121,17 @@ const envSchema = z.object({
    * encrypts, all decrypt. Unset: a development key is generated in the data folder.
    */
   HOOKFLOW_SECRET_KEYS: z.string().optional(),
+  /**
+   * Origins (scheme://host:port, comma-separated) of Temporal Web UIs allowed to call the codec
+   * endpoint (`/codec/decode`) from the browser. @default the origin of TEMPORAL_UI_URL
+   */
+  HOOKFLOW_CODEC_ORIGINS: z
+    .string()
+    .regex(
+      /^\s*https?:\/\/[^\s,/]+\s*(,\s*https?:\/\/[^\s,/]+\s*)*$/,
+      'must be origins like http://localhost:8233, comma-separated',
+    )
+    .optional(),
   /** Seconds a rotated-out webhook signing secret keeps signing beside the new one (24 h). @default 86400 */
   HOOKFLOW_SIGNING_ROTATION_GRACE_SECONDS: int(0, 366 * 86_400).default(86_400),
   /**
@@ -244,6 +255,8 @@ export interface Config {
     signingGraceSeconds: number;
   };
   secretKeys: string | undefined;
+  /** Web UI origins the codec endpoint answers cross-origin (CORS). */
+  codec: { origins: string[] };
   outbound: OutboundPolicy;
   owner: { email: string; password: string } | undefined;
   /** Seconds between sweeps of the price-drop fan-out outbox. */
@@ -326,6 +339,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     secretKeys: e.HOOKFLOW_SECRET_KEYS,
+    codec: {
+      origins: e.HOOKFLOW_CODEC_ORIGINS
+        ? e.HOOKFLOW_CODEC_ORIGINS.split(',').map((o) => o.trim())
+        : [new URL(e.TEMPORAL_UI_URL).origin],
+    },
     outbound: parseOutbound(e.HOOKFLOW_OUTBOUND_ALLOW, e.HOOKFLOW_OUTBOUND_PORTS),
     owner:
       e.HOOKFLOW_OWNER_EMAIL && e.HOOKFLOW_OWNER_PASSWORD

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import express from 'express';
 import type { Config } from '../config';
 import type { Db } from '../db';
@@ -43,11 +44,15 @@ import { REFUSED_CHANGE, REFUSED_EVENT, admitRuns } from './backlog';
 import { openApiRouter } from './openapi';
 import { jsonBody } from './body-limits';
 import { requestsPerClient } from './client-limits';
+import { codecRouter } from './codec';
+import { securityHeaders } from './security-headers';
 
 export interface ApiDeps {
   config: Config;
   db: Db;
   client: Client;
+  /** The Temporal payload codec, served to the Web UI at /codec. */
+  payloadCodec: PayloadCodec;
   flows: FlowService;
   events: EventService;
   runs: RunService;
@@ -108,10 +113,16 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.config.api.trustProxy);
   app.use(requestLog(deps.logger));
+  app.use(securityHeaders);
   app.use(deps.metrics.middleware());
-  app.use(sameOriginWrites);
-  // Counted before the body is read: a refused request costs no parsing.
+  // Counted before any body is read: a refused request costs no parsing.
   app.use(requestsPerClient(deps.config.api.server.maxConnectionsPerClient));
+  // Before the Origin and CSRF checks: the Web UI calls it cross-origin (see codec.ts for why that is safe).
+  app.use(
+    '/codec',
+    codecRouter({ codec: deps.payloadCodec, accounts: deps.accounts, origins: deps.config.codec.origins }),
+  );
+  app.use(sameOriginWrites);
   app.use(jsonBody(deps.config.api.body));
   app.use(resolvePrincipal(deps.accounts));
   for (const [at, router] of apiRouters(deps)) app.use(at, routeBase, router);

@@ -303,10 +303,21 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: passwordSchema,
     errors: [400, 422],
   }),
-  R('get', '/api/auth/me', 'account:read', 'Who is calling: user, session or API key, scopes', [
-    200,
-    z.looseObject({ user: userSchema, via: z.string(), scopes: z.array(z.string()).optional() }),
-  ]),
+  R(
+    'get',
+    '/api/auth/me',
+    'account:read',
+    'Who is calling: user, session (with its CSRF token) or API key, scopes',
+    [
+      200,
+      z.looseObject({
+        user: userSchema,
+        via: z.string(),
+        scopes: z.array(z.string()).optional(),
+        csrf: z.string().optional(),
+      }),
+    ],
+  ),
   R(
     'post',
     '/api/auth/two-step/setup',
@@ -319,8 +330,17 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'post',
     '/api/auth/two-step/confirm',
     'account:manage',
-    'Confirm with a code; answers the recovery codes, once',
-    [200, z.looseObject({ recoveryCodes: z.array(z.string()) })],
+    'Confirm with a code; answers the recovery codes, once, and a new session (the old token stops working)',
+    [
+      200,
+      z.looseObject({
+        recoveryCodes: z.array(z.string()),
+        token: z.string(),
+        csrf: z.string(),
+        expiresAt: isoTime,
+        user: userSchema,
+      }),
+    ],
     { body: codeSchema, errors: [400, 422] },
   ),
   R('post', '/api/auth/two-step/disable', 'account:manage', 'Turn two-step authentication off', [204], {

@@ -39,6 +39,7 @@ import { DateSweeper } from '../audience/date-sweep';
 import { RunStarter } from '../temporal/run-starter';
 import { DateSchedules } from '../temporal/schedules';
 import { clientConnectionOptions } from '../temporal/connection';
+import { createPayloadCodec, dataConverterOf } from '../temporal/payload-codec';
 import { RunBacklog } from '../runs/backlog';
 
 /** The live URL check waits at most this long for the endpoint. */
@@ -76,7 +77,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   // Lazy: the API starts and takes events in while Temporal is down (they wait in the runs outbox);
   // each call connects, and /ready says whether Temporal answers.
   const connection = Connection.lazy(clientConnectionOptions(config.temporal.address));
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  // One codec for the client (history encrypted) and the codec server the Web UI decodes through.
+  const payloadCodec = createPayloadCodec(config);
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterOf(payloadCodec),
+  });
   const flowStore = new FlowStore(db);
   const eventStore = new EventStore(db);
   const deliveryStore = new DeliveryStore(db);
@@ -176,6 +183,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     config,
     db,
     client,
+    payloadCodec,
     logger,
     metrics,
     backlog,

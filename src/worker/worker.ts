@@ -23,6 +23,7 @@ import { RunStarter } from '../temporal/run-starter';
 import { freePort } from '../temporal/ports';
 import { WorkerMetrics } from './metrics';
 import { clientConnectionOptions } from '../temporal/connection';
+import { createPayloadCodec, dataConverterOf } from '../temporal/payload-codec';
 
 /** Prebuilt by `npm run build` so a worker starts in a second instead of bundling with webpack. */
 const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
@@ -87,7 +88,13 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   // Date sweeps and price-drop fan-outs start runs from the worker, through the same entries as the
   // API, inline (see FlowEntries.start); what they cannot start, an API process takes over.
   const clientConnection = await Connection.connect(clientConnectionOptions(config.temporal.address));
-  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  // Profile and event data in workflow history are encrypted: the worker and every client share one codec.
+  const dataConverter = dataConverterOf(createPayloadCodec(config));
+  const client = new Client({
+    connection: clientConnection,
+    namespace: config.temporal.namespace,
+    dataConverter,
+  });
   const entries = new FlowEntries({
     db,
     starter: new RunStarter(client, config.temporal.taskQueue, () => metrics.runStarted()),
@@ -119,6 +126,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities,
+    dataConverter,
     ...workflowSource,
     // The SDK's default follows the heap limit (over 2,000 runs on a 4 GiB heap), and with many runs
     // parked in delays that cache, not the runs, is what fills the worker's memory.

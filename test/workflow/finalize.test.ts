@@ -4,6 +4,7 @@
  * delivery's record through `finalizeDelivery`; when the activity recorded it, it does not. A run
  * whose profile is no longer eligible skips its webhook step without a delivery attempt.
  */
+import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -16,6 +17,7 @@ import type {
   ResendInput,
 } from '../../src/shared/run-types';
 import { DevServer } from '../../src/temporal/dev-server';
+import { EncryptionCodec, dataConverterOf } from '../../src/temporal/payload-codec';
 import { freePort } from '../../src/temporal/ports';
 import { flowRun, resendDelivery } from '../../src/workflows';
 
@@ -27,12 +29,14 @@ const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() 
 
 let server: DevServer;
 let client: Client;
+/** Client and worker encrypt payloads as hookflow's do (a key of the test's own). */
+const dataConverter = dataConverterOf(new EncryptionCodec([{ id: 'test', key: crypto.randomBytes(32) }]));
 let bundle: { code: string };
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   server = await DevServer.start({ port: await freePort() });
-  client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  client = new Client({ connection: await Connection.connect({ address: server.address }), dataConverter });
   bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quiet });
 });
 
@@ -53,6 +57,7 @@ async function withWorker<T>(
   const connection = await NativeConnection.connect({ address: server.address });
   const worker = await Worker.create({
     connection,
+    dataConverter,
     taskQueue,
     workflowBundle: bundle,
     activities: {
