@@ -87,6 +87,21 @@ const envSchema = z.object({
       },
     )
     .optional(),
+  /** Largest JSON request body the API accepts, in bytes (larger: 413). @default 524288 */
+  HOOKFLOW_API_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(512 * 1024),
+  /** Deepest nesting of objects and arrays in a JSON request body (deeper: 400). @default 64 */
+  HOOKFLOW_API_MAX_JSON_DEPTH: int(2, 10_000).default(64),
+  /** Time a client has to send a request's headers before its connection is closed. @default 10000 */
+  HOOKFLOW_API_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  /** Time a client has to send a whole request, headers and body, before its connection is closed. @default 30000 */
+  HOOKFLOW_API_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+  /** How long an idle keep-alive connection stays open between requests. @default 5000 */
+  HOOKFLOW_API_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(5000),
+  /**
+   * Connections one client address may hold open at once (beyond: 429 and closed); behind a trusted
+   * proxy, requests in flight per forwarded client address instead. `0`: no limit. @default 256
+   */
+  HOOKFLOW_API_MAX_CONNECTIONS_PER_CLIENT: int(0, 1_000_000).default(256),
   /** Time allowed for one webhook attempt, connect to last byte. @default 10000 */
   HOOKFLOW_WEBHOOK_TIMEOUT_MS: int(100, 300_000).default(10_000),
   /** Bytes of a response body read before it is cut off. @default 65536 */
@@ -221,6 +236,15 @@ export interface Config {
     keyCacheMs: number;
     /** ms the live flows of a metric are reused without a database read (0: never). */
     liveFlowCacheMs: number;
+    /** JSON request bodies: bytes and nesting depth. */
+    body: { maxBytes: number; maxDepth: number };
+    /** Slow and greedy clients: the HTTP server's timeouts and connections per client address. */
+    server: {
+      headersTimeoutMs: number;
+      requestTimeoutMs: number;
+      keepAliveTimeoutMs: number;
+      maxConnectionsPerClient: number;
+    };
   };
   webhook: {
     timeoutMs: number;
@@ -268,6 +292,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'HOOKFLOW_RUN_STARTER_LEASE_SECONDS: must last at least three HOOKFLOW_RUN_STARTER_POLL_MS intervals';
     throw new ConfigError(`invalid configuration: ${problem}`, [problem]);
   }
+  // Node refuses a header timeout longer than the whole-request timeout.
+  if (e.HOOKFLOW_API_HEADERS_TIMEOUT_MS > e.HOOKFLOW_API_REQUEST_TIMEOUT_MS) {
+    const problem = 'HOOKFLOW_API_HEADERS_TIMEOUT_MS: must not exceed HOOKFLOW_API_REQUEST_TIMEOUT_MS';
+    throw new ConfigError(`invalid configuration: ${problem}`, [problem]);
+  }
   const dataDir = path.resolve(e.HOOKFLOW_DATA_DIR);
   const dbPath = path.resolve(e.HOOKFLOW_DB_PATH ?? path.join(dataDir, 'hookflow.sqlite'));
   return {
@@ -289,6 +318,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trustProxy: trustProxy(e.HOOKFLOW_TRUST_PROXY),
       keyCacheMs: e.HOOKFLOW_API_KEY_CACHE_MS,
       liveFlowCacheMs: e.HOOKFLOW_LIVE_FLOW_CACHE_MS,
+      body: { maxBytes: e.HOOKFLOW_API_MAX_BODY_BYTES, maxDepth: e.HOOKFLOW_API_MAX_JSON_DEPTH },
+      server: {
+        headersTimeoutMs: e.HOOKFLOW_API_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: e.HOOKFLOW_API_REQUEST_TIMEOUT_MS,
+        keepAliveTimeoutMs: e.HOOKFLOW_API_KEEP_ALIVE_TIMEOUT_MS,
+        maxConnectionsPerClient: e.HOOKFLOW_API_MAX_CONNECTIONS_PER_CLIENT,
+      },
     },
     webhook: {
       timeoutMs: e.HOOKFLOW_WEBHOOK_TIMEOUT_MS,

@@ -42,6 +42,8 @@ import { probesRouter } from './probes';
 import type { RunBacklog } from '../runs/backlog';
 import { REFUSED_CHANGE, REFUSED_EVENT, admitRuns } from './backlog';
 import { openApiRouter } from './openapi';
+import { jsonBody } from './body-limits';
+import { requestsPerClient } from './client-limits';
 import { codecRouter } from './codec';
 import { securityHeaders } from './security-headers';
 
@@ -113,13 +115,15 @@ export function createApp(deps: ApiDeps): express.Express {
   app.use(requestLog(deps.logger));
   app.use(securityHeaders);
   app.use(deps.metrics.middleware());
+  // Counted before any body is read: a refused request costs no parsing.
+  app.use(requestsPerClient(deps.config.api.server.maxConnectionsPerClient));
   // Before the Origin and CSRF checks: the Web UI calls it cross-origin (see codec.ts for why that is safe).
   app.use(
     '/codec',
     codecRouter({ codec: deps.payloadCodec, accounts: deps.accounts, origins: deps.config.codec.origins }),
   );
   app.use(sameOriginWrites);
-  app.use(express.json({ limit: '512kb', strict: false }));
+  app.use(jsonBody(deps.config.api.body));
   app.use(resolvePrincipal(deps.accounts));
   for (const [at, router] of apiRouters(deps)) app.use(at, routeBase, router);
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));

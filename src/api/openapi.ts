@@ -766,6 +766,8 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
   };
   for (const status of route.alsoOk ?? []) responses[status] = responses[okStatus]!;
   const refusals = new Set(route.errors ?? []);
+  // Every JSON body is bounded in size (413) and nesting depth (400) before the route sees it.
+  if (route.body) for (const status of [400, 413]) refusals.add(status);
   if (route.access !== 'public') {
     refusals.add(401);
     refusals.add(403);

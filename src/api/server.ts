@@ -27,6 +27,7 @@ import type { ListDirectory } from '../audience/segments';
 import { SegmentService } from '../audience/segments';
 import { ListStore } from '../db/list-store';
 import { createApp } from './app';
+import { createLimitedServer } from './client-limits';
 import { ApiMetrics } from './metrics';
 import { FlowEntries } from '../audience/entries';
 import { RunLauncher } from '../audience/run-launcher';
@@ -222,7 +223,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     resend: new ResendService(deliveryStore, analytics, flowStore, client, config),
   });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.api.port, config.api.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    const s = createLimitedServer(app, config.api.server);
+    s.once('error', reject);
+    s.listen(config.api.port, config.api.host, () => resolve(s));
   });
   // Runs a killed process or a failed worker start left queued are taken over by the starter's
   // poll once their claim lapses. Price-drop fan-outs recorded but not started (the start failed

@@ -74,7 +74,7 @@ export function normalizeSteps(
           if (urlProblem)
             problems.push({ path: `${at}.url`, message: `${urlProblem.message} [${urlProblem.rule}]` });
           try {
-            compileTemplate(raw.body);
+            compileTemplate(raw.body, { atSave: true });
           } catch (err) {
             if (!(err instanceof TemplateError)) throw err;
             const where = err.line !== undefined ? ` (line ${err.line}, column ${err.column ?? 0})` : '';
