@@ -41,6 +41,8 @@ import { probesRouter } from './probes';
 import type { RunBacklog } from '../runs/backlog';
 import { REFUSED_CHANGE, REFUSED_EVENT, admitRuns } from './backlog';
 import { openApiRouter } from './openapi';
+import { DestinationStore } from '../db/destination-store';
+import { destinationsRouter } from './destinations';
 
 export interface ApiDeps {
   config: Config;
@@ -97,6 +99,7 @@ export function apiRouters(deps: ApiDeps): [mountPath: string, router: express.R
     ['/api/catalog', catalogRouter(deps.catalog, change)],
     ['/api/webhooks', webhooksRouter(deps)],
     ['/api/audit', auditRouter(deps.audit)],
+    ['/api/destinations', destinationsRouter(new DestinationStore(deps.db))],
   ];
 }
 
@@ -121,6 +124,7 @@ export function createApp(deps: ApiDeps): express.Express {
       flows: deps.flowStore,
       runs: deps.runs,
       backlog: deps.backlog,
+      destinations: new DestinationStore(deps.db),
       render,
     }),
   );
