@@ -87,6 +87,8 @@ export function tokenWaitMs(tokens: number, limits: DestinationLimits): number {
 
 /** How soon an attempt that waits for a slot (not a time it knows) looks again. */
 const SLOT_RECHECK_MS = 100;
+/** How soon an attempt that waits for the half-open probe looks again. */
+const PROBE_RECHECK_MS = 1000;
 
 /**
  * May an attempt start now? `inFlight` counts the destination's live leases. The order matters: a
@@ -110,7 +112,12 @@ export function admit(
     probe = true;
   } else if (state.circuit === 'half_open') {
     if (state.probeUntil !== null && nowMs < state.probeUntil) {
-      return { go: false, untilMs: state.probeUntil, reason: 'probe in flight' };
+      // The probe usually answers long before its lease ends: look again soon.
+      return {
+        go: false,
+        untilMs: Math.min(state.probeUntil, nowMs + PROBE_RECHECK_MS),
+        reason: 'probe in flight',
+      };
     }
     probe = true; // the last probe's lease lapsed (its worker died): this one takes over
   }

@@ -28,17 +28,21 @@ export class Receiver {
   private readonly scripts = new Map<string, Reply[]>();
   private readonly headScripts = new Map<string, Reply>();
   private readonly hanging = new Set<ServerResponse>();
+  private inFlight = 0;
+  /** The most requests this receiver has held open at once (a slow endpoint counts its concurrency). */
+  maxInFlight = 0;
 
   private constructor(private readonly server: https.Server) {}
 
-  static async start(tls: KeyPair): Promise<Receiver> {
+  /** `port`: a given one (a receiver brought back on the port of one that was closed), else a free one. */
+  static async start(tls: KeyPair, port = 0): Promise<Receiver> {
     const holder: { self?: Receiver } = {};
     const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) =>
       holder.self!.handle(req, res),
     );
     const self = new Receiver(server);
     holder.self = self;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     return self;
   }
 
@@ -76,6 +80,9 @@ export class Receiver {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    res.once('close', () => this.inFlight--);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

@@ -103,7 +103,7 @@ describe('admission', () => {
     expect(admit(probe.next, 1, limits, LEASE, T + 61_000)).toMatchObject({
       go: false,
       reason: 'probe in flight',
-      untilMs: T + 60_000 + LEASE,
+      untilMs: T + 62_000, // soon, not at the end of the probe's lease: it usually answers well before
     });
     // A probe whose worker died (its lease lapsed) is taken over by the next attempt.
     const again = admit(probe.next, 0, limits, LEASE, T + 60_000 + LEASE);
