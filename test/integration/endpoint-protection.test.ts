@@ -122,7 +122,7 @@ test("a 429 with Retry-After: 2 holds every run's requests to that host for 2 s"
 
   const [runId] = await postMany(first, 1);
   const limited = await poll(
-    async () => busy.received('/busy'),
+    () => Promise.resolve(busy.received('/busy')),
     (r) => r.length >= 1,
     30_000,
     20,
