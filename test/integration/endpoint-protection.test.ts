@@ -1,7 +1,10 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { createTestPki } from '../harness/certs';
 import type { KeyPair } from '../harness/certs';
 import { Receiver } from '../harness/receiver';
-import { FAST_RETRY_ENV, poll, Stack } from '../harness/stack';
+import { ARTIFACTS, FAST_RETRY_ENV, poll, Stack } from '../harness/stack';
+import { launchBrowser, signInThroughPage } from '../support/browser';
 import {
   createLiveFlow,
   emailValueHook,
@@ -194,3 +197,53 @@ test('an endpoint down for 30 s opens the circuit; deliveries wait, then all arr
     await workerMetric('hookflow_destination_circuit_transitions_total{to="half_open"}'),
   ).toBeGreaterThanOrEqual(1);
 }, 180_000);
+
+test('the analytics page lists a paused destination with why and since when; Resume now lets deliveries go', async () => {
+  const flaky = await receiver();
+  flaky.script('/flaky', { status: 503 });
+  const origin = `https://127.0.0.1:${flaky.port}`;
+  const metric = uniqueMetric('Flaky Endpoint');
+  await createLiveFlow(stack, metric, [emailValueHook('notify', flaky.url('/flaky'))]);
+  const runIds = await postMany(metric, 6);
+  await poll(paused, (p) => p.some((d) => d.origin === origin && d.circuit === 'open'), 30_000, 200);
+  const { id } = (await paused()).find((d) => d.origin === origin)!;
+
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const browser = await launchBrowser();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    const owner = stack.owner!;
+    await signInThroughPage(page, stack.apiUrl, { ...owner, code: owner.recoveryCodes.shift()! });
+    const row = page.locator(`[data-testid="paused-${id}"]`);
+    await row.waitFor();
+    const text = await row.innerText();
+    expect(text).toContain(origin);
+    expect(text).toMatch(/paused \(circuit open\)|probing \(half-open\)/);
+    expect(text).toMatch(/attempts failed|the probe failed/);
+    expect(text).toContain('HTTP 503');
+    // "Since" is shown as a local time, with the exact instant as its title.
+    const since = await row.locator('time').first().getAttribute('title');
+    expect(Date.now() - Date.parse(since!)).toBeLessThan(60_000);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'paused-destination.png'), fullPage: true });
+
+    // The endpoint is fixed; a person resumes it instead of waiting for the next probe.
+    flaky.script('/flaky', { status: 200 });
+    await row.getByRole('button', { name: 'Resume now' }).click();
+    await page.locator(`#note-${id}[data-status="resumed"]`).waitFor();
+    await page.reload();
+    await page.locator('h1').waitFor();
+    expect(await page.locator(`[data-testid="paused-${id}"]`).count()).toBe(0);
+  } finally {
+    await browser.close();
+  }
+  const audit = await stack.request<{ entries: { action: string; fields: string[] }[] }>('GET', '/api/audit');
+  expect(audit.body.entries.find((e) => e.action === 'destination.resume')?.fields).toEqual([origin]);
+  const runs = await Promise.all(runIds.map((rid) => waitForRun(stack, rid, 60_000)));
+  for (const run of runs) expect(step(run, 'notify').status).toBe('delivered');
+}, 180_000);
+
+test('resuming an unknown destination is a 404 in the error shape', async () => {
+  const res = await stack.request<{ error: { code: string } }>('POST', '/api/destinations/dst_nope/resume');
+  expect(res.status).toBe(404);
+  expect(res.body.error.code).toBe('not_found');
+});
