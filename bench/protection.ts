@@ -105,7 +105,7 @@ async function endToEnd(protection: 'on' | 'off', events: number, receiver: Rece
   const stack = await Stack.start({
     name: `bench-protection-${protection}`,
     caCert,
-    env: { LOG_LEVEL: 'warn', HOOKFLOW_DESTINATION_PROTECTION: protection },
+    env: { LOG_LEVEL: 'info', HOOKFLOW_DESTINATION_PROTECTION: protection },
   });
   try {
     const metric = `Bench Protection ${protection}`;

@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import type { AttemptSpool } from '../db/attempt-spool';
 import type { AttemptRecord, DeliveryStore } from '../db/delivery-store';
 import type { FlowStore } from '../flows/store';
-import type { Flow, FlowDefinition, WebhookStep } from '../flows/model';
+import type { DestinationLimitsOverride, Flow, FlowDefinition, WebhookStep } from '../flows/model';
 import { findStep } from '../flows/model';
 import type { AttemptPolicy, DeliveryEnd } from '../shared/delivery-outcome';
 import { afterAttempt } from '../shared/delivery-outcome';
@@ -132,20 +132,24 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     return step?.type === 'webhook' ? step : undefined;
   }
 
-  async function prepare(input: DeliverWebhookInput): Promise<PreparedRequest | AttemptOutcome> {
+  /** The request to send (or why none can be), and the step's own endpoint protection limits. */
+  async function prepare(
+    input: DeliverWebhookInput,
+  ): Promise<[PreparedRequest | AttemptOutcome, DestinationLimitsOverride | undefined]> {
     const step = await loadStep(input);
     if (!step) {
-      return {
+      const missing: AttemptOutcome = {
         class: 'non_retryable',
         reason: `step ${input.stepId} of flow ${input.flowId} version ${input.flowVersion} no longer exists`,
         errorClass: 'step_missing',
       };
+      return [missing, undefined];
     }
     // Compiled once per flow version and step (the cache key), in the renderer's threads. A resend
     // renders the current step, which may change between its retries: its cache key is the source.
     const key = input.resend ? undefined : `${input.flowId}@${input.flowVersion}#${step.id}`;
     const signed = input.resend ? step : await withCurrentSigning(input, step);
-    return prepareRequest(signed, input.context, deps, key);
+    return [await prepareRequest(signed, input.context, deps, key), step.limits];
   }
 
   async function record(
@@ -244,7 +248,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     const deliveryId = input.resend?.deliveryId ?? deliveryIdFor(input.runId, input.stepId);
     const startedAt = new Date();
     const renderStarted = performance.now();
-    const prepared = await prepare(input);
+    const [prepared, limits] = await prepare(input);
     const renderedAt = Date.now();
     let result: SendResult;
     let secretValues: string[] = [];
@@ -259,10 +263,11 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       const origin = destinationOrigin(prepared.url);
       let lease: DestinationLease | undefined;
       if (deps.destinations && origin) {
-        const entry = await deps.destinations.enter(origin, {
-          heartbeat: () => ctx.heartbeat(),
-          signal: ctx.cancellationSignal,
-        });
+        const entry = await deps.destinations.enter(
+          origin,
+          { heartbeat: () => ctx.heartbeat(), signal: ctx.cancellationSignal },
+          limits,
+        );
         if (!('lease' in entry)) {
           const paused: DestinationPausedDetails = {
             deliveryId,

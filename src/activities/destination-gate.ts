@@ -1,6 +1,11 @@
 import type { ProtectionSettings } from '../config';
 import type { DestinationLease, DestinationStore } from '../db/destination-store';
-import type { AttemptVerdict, CircuitState, WaitReason } from '../shared/destination-guard';
+import type {
+  AttemptVerdict,
+  CircuitState,
+  DestinationLimits,
+  WaitReason,
+} from '../shared/destination-guard';
 import type { SendResult } from '../webhooks/send';
 
 /** What the gate needs of the running activity: heartbeats while it waits, and its cancellation. */
@@ -42,8 +47,16 @@ export class DestinationGate {
     private readonly onTransition?: TransitionListener,
   ) {}
 
-  /** A slot for a request to `origin`, waiting up to the configured wait; or when to come back. */
-  async enter(origin: string, activity: WaitingActivity): Promise<Entry> {
+  /**
+   * A slot for a request to `origin`, waiting up to the configured wait; or when to come back.
+   * `overrides`: the step's own limits over the configured ones.
+   */
+  async enter(
+    origin: string,
+    activity: WaitingActivity,
+    overrides?: Partial<DestinationLimits>,
+  ): Promise<Entry> {
+    const limits: DestinationLimits = { ...this.settings.limits, ...overrides };
     const deadline = Date.now() + this.settings.waitMs;
     let leave!: () => void;
     const mine = new Promise<void>((resolve) => (leave = resolve));
@@ -61,7 +74,7 @@ export class DestinationGate {
       for (;;) {
         if (activity.signal.aborted) throw activity.signal.reason ?? new Error('cancelled');
         activity.heartbeat();
-        const got = await this.store.acquire(origin, this.settings.limits, this.leaseMs);
+        const got = await this.store.acquire(origin, limits, this.leaseMs);
         if ('lease' in got) {
           if (got.lease.probe) this.onTransition?.('half_open');
           return got;
