@@ -314,7 +314,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
             log.warn('destination slot not released', { error: (err as Error).message });
           });
         const sent = await sending.catch(async (err: unknown) => {
-          await release({ failed: false, probe: held.probe, reason: 'not sent' });
+          await release({ failed: false, probe: held.probe, reason: 'cancelled', cancelled: true });
           throw err;
         });
         await release(verdictOf(sent, held.probe));

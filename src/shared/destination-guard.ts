@@ -147,6 +147,8 @@ export interface AttemptVerdict {
   retryAfterMs?: number;
   /** The attempt's reason (kept as the circuit's reason when it opens). */
   reason: string;
+  /** Cancelled before the endpoint answered (the worker stopping): says nothing of the endpoint. */
+  cancelled?: boolean;
 }
 
 /** Attempts and failures of a destination over the breaker's window. */
@@ -182,6 +184,10 @@ export function afterDestinationAttempt(
   let next: DestinationState = { ...state };
   if (verdict.retryAfterMs !== undefined && verdict.retryAfterMs > 0) {
     next.holdUntil = Math.max(state.holdUntil ?? 0, nowMs + verdict.retryAfterMs);
+  }
+  if (verdict.probe && verdict.cancelled) {
+    // The probe never got an answer: the next attempt probes at once.
+    return { next: { ...next, circuit: 'open', reopenAt: nowMs, probeUntil: null }, transition: 'open' };
   }
   if (verdict.probe) {
     if (!verdict.failed) return { next: closed(next), transition: 'closed' };

@@ -160,6 +160,25 @@ describe('circuit breaker', () => {
     expect(bad.next).toMatchObject({ circuit: 'open', openedAt: T, reopenAt: T + 121_000 });
   });
 
+  test('a probe cancelled before any answer leaves the circuit open for the next attempt to probe at once', () => {
+    const half: DestinationState = {
+      ...freshDestination(limits, T),
+      circuit: 'half_open',
+      openedAt: T,
+      reason: 'x',
+      probeUntil: T + 90_000,
+    };
+    const v = { failed: false, probe: true, reason: 'cancelled', cancelled: true };
+    const after = afterDestinationAttempt(half, v, undefined, breaker, T + 61_000);
+    expect(after.next).toMatchObject({
+      circuit: 'open',
+      openedAt: T,
+      reopenAt: T + 61_000,
+      probeUntil: null,
+    });
+    expect(admit(after.next, 0, limits, LEASE, T + 61_000)).toMatchObject({ go: true, probe: true });
+  });
+
   test("a 429's Retry-After holds the destination, and a shorter one never shortens a hold", () => {
     const state = freshDestination(limits, T);
     const held = afterDestinationAttempt(
