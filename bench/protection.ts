@@ -119,7 +119,7 @@ async function endToEnd(protection: 'on' | 'off', events: number, receiver: Rece
           id: 'hook',
           type: 'webhook',
           url: receiver.url(hookPath),
-          body: '{"seq": {{ event.seq }}, "email": "{{ person.email }}", "total": {{ event.value }}}',
+          body: '{"seq": {{ event.seq|default:0 }}, "email": "{{ person.email }}", "total": {{ event.value }}}',
         },
       ],
     });
