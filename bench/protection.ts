@@ -12,7 +12,7 @@ import { Stack } from '../test/harness/stack';
 import { orderEvent, percentile, pool } from './stats';
 
 /**
- * `make bench-protection [ARGS="--events N --cycles N --store-only --no-postgres"]`: what endpoint
+ * `make bench-protection [ARGS="--events N --cycles N --store-only --no-postgres --on-first"]`: what endpoint
  * protection (issue 16) costs per delivery.
  *
  * 1. The store alone, on SQLite (a file) and PostgreSQL: one delivery's slot, taken and given back
@@ -168,8 +168,11 @@ async function main(): Promise<void> {
   const receiver = await Receiver.start(pki.good);
   try {
     console.log(`\nend to end: ${events} events to one endpoint, protection off then on (default limits)...`);
-    const off = await endToEnd('off', events, receiver, pki.caCert);
-    const on = await endToEnd('on', events, receiver, pki.caCert);
+    // `--on-first` swaps the order, to see how much a figure owes to going first on a busy machine.
+    const onFirst = process.argv.includes('--on-first');
+    const first = await endToEnd(onFirst ? 'on' : 'off', events, receiver, pki.caCert);
+    const second = await endToEnd(onFirst ? 'off' : 'on', events, receiver, pki.caCert);
+    const [off, on] = onFirst ? [second, first] : [first, second];
     console.log('  protection     deliveries/s    light load p50 / p95 ms');
     console.log(
       `  off            ${fmt(off.perSecond)}            ${fmt(off.lightP50, 0)} / ${fmt(off.lightP95, 0)}`,
