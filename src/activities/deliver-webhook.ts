@@ -21,7 +21,7 @@ import { DESTINATION_PAUSED } from '../shared/run-types';
 import type { AttemptVerdict } from '../shared/destination-guard';
 import { destinationOrigin } from '../shared/destination-guard';
 import type { DestinationLease } from '../db/destination-store';
-import type { DestinationGate } from './destination-gate';
+import type { DestinationGate, Entry } from './destination-gate';
 import { verdictOf } from './destination-gate';
 import type { SecretBox } from '../secrets';
 import type { TemplateRenderer } from '../templates';
@@ -89,6 +89,9 @@ function attemptPolicy(p: RetryPolicy | undefined): AttemptPolicy {
  * rotation reaches runs in flight well within any grace period.
  */
 const SIGNING_FRESH_MS = 5_000;
+
+/** When the destination state cannot be read, the delivery waits this long and asks again. */
+const STATE_RETRY_MS = 5_000;
 
 export function createDeliverWebhook(deps: WebhookDeps) {
   const versions = new Lru<string, FlowDefinition>(500);
@@ -263,11 +266,13 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       const origin = destinationOrigin(prepared.url);
       let lease: DestinationLease | undefined;
       if (deps.destinations && origin) {
-        const entry = await deps.destinations.enter(
-          origin,
-          { heartbeat: () => ctx.heartbeat(), signal: ctx.cancellationSignal },
-          limits,
-        );
+        const entry = await deps.destinations
+          .enter(origin, { heartbeat: () => ctx.heartbeat(), signal: ctx.cancellationSignal }, limits)
+          .catch((err: unknown): Entry => {
+            if (ctx.cancellationSignal.aborted) throw err;
+            log.warn('destination state unavailable: the delivery waits', { error: (err as Error).message });
+            return { pausedUntilMs: Date.now() + STATE_RETRY_MS, reason: 'protection state unavailable' };
+          });
         if (!('lease' in entry)) {
           const paused: DestinationPausedDetails = {
             deliveryId,

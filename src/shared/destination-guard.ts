@@ -49,7 +49,13 @@ export interface DestinationState {
 
 /** Why an attempt waits. */
 export type WaitReason =
-  'circuit open' | 'probe in flight' | 'held by Retry-After' | 'concurrency limit' | 'rate limit';
+  | 'circuit open'
+  | 'probe in flight'
+  | 'held by Retry-After'
+  | 'concurrency limit'
+  | 'rate limit'
+  /** The shared state could not be read (the database refused): wait rather than send unguarded. */
+  | 'protection state unavailable';
 
 export type Admission =
   { go: true; probe: boolean; next: DestinationState } | { go: false; untilMs: number; reason: WaitReason };
