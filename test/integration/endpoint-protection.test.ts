@@ -247,3 +247,69 @@ test('resuming an unknown destination is a 404 in the error shape', async () => 
   expect(res.status).toBe(404);
   expect(res.body.error.code).toBe('not_found');
 });
+
+test("the builder's advanced section sets a step's own endpoint limits, checked as typed", async () => {
+  const r = await receiver();
+  const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+    name: 'Limits',
+    trigger: { type: 'metric', metric: uniqueMetric('Limits') },
+    status: 'draft',
+    steps: [{ id: 'hook', type: 'webhook', url: r.url('/limits'), body: '{"a": 1}' }],
+  });
+  const browser = await launchBrowser();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    const owner = stack.owner!;
+    await signInThroughPage(
+      page,
+      stack.apiUrl,
+      { ...owner, code: owner.recoveryCodes.shift()! },
+      `/flows/${flow.body.id}`,
+    );
+    await page.click('[data-testid=step][data-step-id="hook"] .step-open');
+    await page.locator('[data-testid=webhook-editor]').waitFor();
+    await page.click('[data-testid=webhook-advanced] summary');
+    const message = page.locator('[data-testid=limits-message]');
+    await page.fill('[data-testid=limits-concurrency]', '0');
+    await poll(
+      () => message.innerText(),
+      (t) => t === 'Requests at once must be between 1 and 100000.',
+      10_000,
+      100,
+    );
+    expect(await page.getAttribute('[data-testid=limits-concurrency]', 'aria-invalid')).toBe('true');
+    await page.fill('[data-testid=limits-concurrency]', '2');
+    await page.fill('[data-testid=limits-ratePerSecond]', '0.5');
+    await poll(
+      () => message.innerText(),
+      (t) => t === '',
+      10_000,
+      100,
+    );
+    await page.click('[data-testid=save-flow]');
+    await poll(
+      () => page.locator('[data-testid=save-status]').innerText(),
+      (t) => /Saved/.test(t),
+      20_000,
+      100,
+    );
+  } finally {
+    await browser.close();
+  }
+  const saved = await stack.request<{ steps: { limits?: unknown }[] }>('GET', `/api/flows/${flow.body.id}`);
+  expect(saved.body.steps[0]!.limits).toEqual({ concurrency: 2, ratePerSecond: 0.5 });
+  // The API checks them as well.
+  const bad = await stack.request<{ error: { details: { path: string; message: string }[] } }>(
+    'PATCH',
+    `/api/flows/${flow.body.id}`,
+    {
+      steps: [
+        { id: 'hook', type: 'webhook', url: r.url('/limits'), body: '{"a": 1}', limits: { concurrency: 0 } },
+      ],
+    },
+  );
+  expect(bad.status).toBe(422);
+  expect(bad.body.error.details).toEqual(
+    expect.arrayContaining([{ path: 'steps.0.limits.concurrency', message: 'must be at least 1' }]),
+  );
+}, 120_000);
