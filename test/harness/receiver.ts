@@ -82,7 +82,14 @@ export class Receiver {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    res.once('close', () => this.inFlight--);
+    // A request is done when its answer is written: the 'close' event may come a turn later, after
+    // the next request (sent once the client read this answer) was already counted.
+    let done = false;
+    const finished = () => {
+      if (!done) this.inFlight--;
+      done = true;
+    };
+    res.once('close', finished);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -111,6 +118,7 @@ export class Receiver {
       const answer = reply;
       const send = () => {
         res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+        finished();
         res.end(answer.body ?? JSON.stringify({ received: true }));
       };
       if (answer.delayMs === undefined) send();
