@@ -47,7 +47,7 @@ async function storeFigures(db: Db, cycles: number) {
   const cycle = async () => {
     const got = await store.acquire(ORIGIN, OPEN_LIMITS, 25_000);
     if (!('lease' in got)) throw new Error(`no slot: ${got.reason}`);
-    await store.release(got.lease, { failed: false, probe: false, reason: 'HTTP 200' }, OPEN_LIMITS, BREAKER);
+    await store.release(got.lease, { failed: false, probe: false, reason: 'HTTP 200' }, BREAKER);
   };
   await cycle(); // creates the destination's row
   const serial: number[] = [];

@@ -99,7 +99,7 @@ export class DestinationGate {
   /** Frees the slot and counts the attempt (when the database refuses, the lease lapses on its own). */
   async leave(origin: string, lease: DestinationLease, verdict: AttemptVerdict): Promise<void> {
     try {
-      const to = await this.store.release(lease, verdict, this.settings.limits, this.settings.breaker);
+      const to = await this.store.release(lease, verdict, this.settings.breaker);
       if (to) this.onTransition?.(to);
     } finally {
       this.wakers.get(origin)?.();

@@ -154,7 +154,6 @@ export class DestinationStore {
   async release(
     lease: DestinationLease,
     verdict: AttemptVerdict,
-    limits: DestinationLimits,
     breaker: BreakerSettings,
   ): Promise<CircuitState | undefined> {
     const nowMs = this.now();

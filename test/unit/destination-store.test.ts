@@ -38,7 +38,7 @@ describe.each(TEST_DATABASES)('destination store on %s', (kind) => {
     expect(granted).toHaveLength(4);
     expect(all.filter((a) => 'reason' in a && a.reason === 'concurrency limit')).toHaveLength(8);
 
-    await store.release(granted[0]!, { failed: false, probe: false, reason: 'HTTP 200' }, limits, breaker);
+    await store.release(granted[0]!, { failed: false, probe: false, reason: 'HTTP 200' }, breaker);
     leaseOf(await store.acquire(ORIGIN, limits, LEASE));
     expect(await store.acquire(ORIGIN, limits, LEASE)).toMatchObject({ reason: 'concurrency limit' });
 
@@ -65,7 +65,6 @@ describe.each(TEST_DATABASES)('destination store on %s', (kind) => {
     const to = await store.release(
       lease,
       { failed: false, probe: false, reason: 'HTTP 429', retryAfterMs: 2000 },
-      limits,
       breaker,
     );
     expect(to).toBeUndefined();
@@ -84,12 +83,7 @@ describe.each(TEST_DATABASES)('destination store on %s', (kind) => {
     for (let i = 0; i < 20; i++) {
       const lease = leaseOf(await store.acquire(ORIGIN, limits, LEASE));
       transitions.push(
-        await store.release(
-          lease,
-          { failed: true, probe: false, reason: 'connection refused' },
-          limits,
-          breaker,
-        ),
+        await store.release(lease, { failed: true, probe: false, reason: 'connection refused' }, breaker),
       );
       now += 1000;
     }
@@ -120,37 +114,37 @@ describe.each(TEST_DATABASES)('destination store on %s', (kind) => {
     expect(both.find((a) => 'reason' in a)).toMatchObject({ reason: 'probe in flight' });
 
     // A failed probe re-opens for another cool-down.
-    expect(
-      await store.release(probes[0]!, { failed: true, probe: true, reason: 'HTTP 503' }, limits, breaker),
-    ).toBe('open');
+    expect(await store.release(probes[0]!, { failed: true, probe: true, reason: 'HTTP 503' }, breaker)).toBe(
+      'open',
+    );
     expect(await store.acquire(ORIGIN, limits, LEASE)).toMatchObject({
       reason: 'circuit open',
       waitUntilMs: now + 60_000,
     });
     now += 60_000;
     const probe = leaseOf(await store.acquire(ORIGIN, limits, LEASE));
-    expect(
-      await store.release(probe, { failed: false, probe: true, reason: 'HTTP 200' }, limits, breaker),
-    ).toBe('closed');
+    expect(await store.release(probe, { failed: false, probe: true, reason: 'HTTP 200' }, breaker)).toBe(
+      'closed',
+    );
     expect(await store.countOpen()).toBe(0);
     // The old failures were forgotten: one more failure does not re-open it.
     const next = leaseOf(await store.acquire(ORIGIN, limits, LEASE));
     expect(
-      await store.release(next, { failed: true, probe: false, reason: 'HTTP 500' }, limits, breaker),
+      await store.release(next, { failed: true, probe: false, reason: 'HTTP 500' }, breaker),
     ).toBeUndefined();
   });
 
   test('4xx answers and failures older than the window do not open the circuit', async () => {
     for (let i = 0; i < 30; i++) {
       const lease = leaseOf(await store.acquire(ORIGIN, limits, LEASE));
-      await store.release(lease, { failed: i % 5 !== 0, probe: false, reason: 'x' }, limits, breaker);
+      await store.release(lease, { failed: i % 5 !== 0, probe: false, reason: 'x' }, breaker);
     }
     expect(await store.countOpen()).toBe(0); // 24 of 30 failed: 80%
     now += 10 * 60_000;
     await store.prune(breaker.windowMs);
     for (let i = 0; i < 19; i++) {
       const lease = leaseOf(await store.acquire(ORIGIN, limits, LEASE));
-      await store.release(lease, { failed: true, probe: false, reason: 'x' }, limits, breaker);
+      await store.release(lease, { failed: true, probe: false, reason: 'x' }, breaker);
     }
     expect(await store.countOpen()).toBe(0); // 19 in the window: below the minimum
   });
@@ -160,12 +154,11 @@ describe.each(TEST_DATABASES)('destination store on %s', (kind) => {
     const leases = [];
     for (let i = 0; i < 21; i++) leases.push(leaseOf(await store.acquire(ORIGIN, wide, LEASE)));
     for (const lease of leases.slice(0, 20)) {
-      await store.release(lease, { failed: true, probe: false, reason: 'HTTP 502' }, wide, breaker);
+      await store.release(lease, { failed: true, probe: false, reason: 'HTTP 502' }, breaker);
     }
     await store.release(
       leases[20]!,
       { failed: false, probe: false, reason: 'HTTP 429', retryAfterMs: 600_000 },
-      wide,
       breaker,
     );
     expect(await store.countOpen()).toBe(1);
