@@ -281,6 +281,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
             reason: `destination paused: ${entry.reason} (${origin})`,
           };
           if (entry.reason !== 'concurrency limit' && entry.reason !== 'rate limit') {
+            paused.held = true;
             await recordWaiting(input, deliveryId, paused);
           }
           // Not a failed attempt: the workflow waits on a timer and calls again (Temporal must not retry).

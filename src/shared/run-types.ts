@@ -109,6 +109,8 @@ export interface DestinationPausedDetails {
   /** When to call again (ms since the epoch). */
   untilMs: number;
   reason: string;
+  /** Paused (circuit open, the endpoint's hold), not only short of a slot: an outage may go on. */
+  held?: boolean;
 }
 
 /** Carried as the `details[0]` of a webhook ApplicationFailure. */

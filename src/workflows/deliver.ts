@@ -22,6 +22,9 @@ export interface DeliveryResult {
 
 const { finalizeDelivery } = proxyActivities<Activities>({ startToCloseTimeout: '30s' });
 
+/** The longest a run waits between two looks at a paused destination. */
+const MAX_PAUSED_LOOK_MS = 10 * 60_000;
+
 /** The pause an activity failure carries when the destination held the delivery back. */
 function pauseOf(err: ActivityFailure): DestinationPausedDetails | undefined {
   const cause = err.cause;
@@ -44,7 +47,7 @@ export async function deliver(
   timeoutMs: number,
 ): Promise<DeliveryResult> {
   // Histories from before endpoint protection never paused: their one call replays unchanged.
-  for (let round = 0, made = 0; ; round++) {
+  for (let round = 0, made = 0, held = 0; ; round++) {
     const options = webhookActivityOptions(
       round === 0 ? activityId : `${activityId}~${round}`,
       // 0 attempts means unlimited to Temporal; else what the paused calls left of the budget.
@@ -54,7 +57,11 @@ export async function deliver(
     const outcome = await deliverOnce(options, made === 0 ? input : { ...input, attemptOffset: made }, input);
     if (outcome.status !== 'paused') return outcome;
     made = outcome.pause.attemptsMade;
-    await sleep(Math.max(1, outcome.pause.untilMs - Date.now()));
+    // Through a long outage the run looks again at growing intervals (at most every 10 minutes), so
+    // its history stays short however long the destination stays paused.
+    held = outcome.pause.held ? held + 1 : 0;
+    const floor = held > 1 ? Math.min(MAX_PAUSED_LOOK_MS, 1000 * 2 ** Math.min(held, 20)) : 0;
+    await sleep(Math.max(1, outcome.pause.untilMs - Date.now(), floor));
   }
 }
 
