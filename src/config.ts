@@ -4,6 +4,7 @@ import type { DatabaseLocation } from './db';
 import { ConfigError } from './errors';
 import { isKnownTimeZone } from './shared/time-zones';
 import type { RetrySettings } from './shared/retry';
+import type { BreakerSettings, DestinationLimits } from './shared/destination-guard';
 import type { OutboundPolicy } from './webhooks/outbound';
 import { parsePolicy } from './webhooks/outbound';
 
@@ -117,6 +118,28 @@ const envSchema = z.object({
   /** Upper bound for a delay asked by a Retry-After header (1 h). @default 3600000 */
   HOOKFLOW_RETRY_AFTER_MAX_MS: int(0).default(3_600_000),
   /**
+   * Endpoint protection (per destination: scheme, host and port, shared by every worker): `on`, or
+   * `off` to send without limits, holds or circuit breaker. @default "on"
+   */
+  HOOKFLOW_DESTINATION_PROTECTION: z.enum(['on', 'off']).default('on'),
+  /** Requests in flight at once to one destination, over every worker process. @default 32 */
+  HOOKFLOW_DESTINATION_CONCURRENCY: int(1, 100_000).default(32),
+  /** Requests started per second to one destination (0: unlimited). @default 100 */
+  HOOKFLOW_DESTINATION_RATE_PER_SECOND: z.coerce.number().min(0).max(100_000).default(100),
+  /**
+   * How long an attempt waits in the worker for a slot at its destination before the run waits on
+   * a durable timer instead (no retry is used up either way); at most 10000. @default 5000
+   */
+  HOOKFLOW_DESTINATION_WAIT_MS: int(0, 10_000).default(5000),
+  /** The circuit breaker counts failures over this many seconds. @default 300 */
+  HOOKFLOW_BREAKER_WINDOW_SECONDS: int(1, 86_400).default(300),
+  /** Attempts in the window below which the circuit never opens. @default 20 */
+  HOOKFLOW_BREAKER_MIN_ATTEMPTS: int(1, 1_000_000).default(20),
+  /** Share of failed attempts in the window, in percent, at which the circuit opens. @default 90 */
+  HOOKFLOW_BREAKER_FAILURE_PERCENT: z.coerce.number().min(1).max(100).default(90),
+  /** Seconds an open circuit waits before letting one probe through. @default 60 */
+  HOOKFLOW_BREAKER_COOLDOWN_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
+  /**
    * Keys that encrypt webhook header values: "id:base64,id2:base64" (32-byte keys), the first
    * encrypts, all decrypt. Unset: a development key is generated in the data folder.
    */
@@ -211,6 +234,14 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Endpoint protection: limits per destination, the breaker, and how long an attempt waits in process. */
+export interface ProtectionSettings {
+  limits: DestinationLimits;
+  breaker: BreakerSettings;
+  /** ms an attempt waits in the worker for a slot before its run waits on a durable timer. */
+  waitMs: number;
+}
+
 /** The retry policy of webhook steps that set none of their own. */
 export type RetryDefaults = RetrySettings;
 
@@ -253,6 +284,8 @@ export interface Config {
     retry: RetryDefaults;
     /** Seconds a rotated-out signing secret keeps signing. */
     signingGraceSeconds: number;
+    /** Endpoint protection per destination (issue 16); `undefined` when turned off. */
+    protection: ProtectionSettings | undefined;
   };
   secretKeys: string | undefined;
   /** Web UI origins the codec endpoint answers cross-origin (CORS). */
@@ -331,6 +364,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxResponseBytes: e.HOOKFLOW_WEBHOOK_MAX_RESPONSE_BYTES,
       retryAfterMaxMs: e.HOOKFLOW_RETRY_AFTER_MAX_MS,
       signingGraceSeconds: e.HOOKFLOW_SIGNING_ROTATION_GRACE_SECONDS,
+      protection:
+        e.HOOKFLOW_DESTINATION_PROTECTION === 'off'
+          ? undefined
+          : {
+              limits: {
+                concurrency: e.HOOKFLOW_DESTINATION_CONCURRENCY,
+                ratePerSecond: e.HOOKFLOW_DESTINATION_RATE_PER_SECOND,
+              },
+              breaker: {
+                windowMs: e.HOOKFLOW_BREAKER_WINDOW_SECONDS * 1000,
+                minAttempts: e.HOOKFLOW_BREAKER_MIN_ATTEMPTS,
+                failureRatio: e.HOOKFLOW_BREAKER_FAILURE_PERCENT / 100,
+                cooldownMs: e.HOOKFLOW_BREAKER_COOLDOWN_SECONDS * 1000,
+              },
+              waitMs: e.HOOKFLOW_DESTINATION_WAIT_MS,
+            },
       retry: {
         maxAttempts: e.HOOKFLOW_RETRY_MAX_ATTEMPTS,
         initialIntervalMs: e.HOOKFLOW_RETRY_INITIAL_INTERVAL_MS,

@@ -46,6 +46,8 @@ import { jsonBody } from './body-limits';
 import { requestsPerClient } from './client-limits';
 import { codecRouter } from './codec';
 import { securityHeaders } from './security-headers';
+import { DestinationStore } from '../db/destination-store';
+import { destinationsRouter } from './destinations';
 
 export interface ApiDeps {
   config: Config;
@@ -104,6 +106,7 @@ export function apiRouters(deps: ApiDeps): [mountPath: string, router: express.R
     ['/api/catalog', catalogRouter(deps.catalog, change)],
     ['/api/webhooks', webhooksRouter(deps)],
     ['/api/audit', auditRouter(deps.audit)],
+    ['/api/destinations', destinationsRouter(new DestinationStore(deps.db))],
   ];
 }
 
@@ -136,6 +139,7 @@ export function createApp(deps: ApiDeps): express.Express {
       flows: deps.flowStore,
       runs: deps.runs,
       backlog: deps.backlog,
+      destinations: new DestinationStore(deps.db),
       render,
     }),
   );

@@ -688,6 +688,37 @@ export const API_ROUTES: readonly ApiRoute[] = [
 
   R(
     'get',
+    '/api/destinations/paused',
+    'analytics:read',
+    "Destinations endpoint protection holds back (circuit open or half-open, or the endpoint's Retry-After hold)",
+    [
+      200,
+      z.object({
+        destinations: z.array(
+          z.object({
+            id: z.string(),
+            origin: z.string(),
+            circuit: z.enum(['open', 'half_open', 'held']),
+            reason: z.string(),
+            since: isoTime,
+            until: isoTime.nullable(),
+          }),
+        ),
+      }),
+    ],
+    { errors: [] },
+  ),
+  R(
+    'post',
+    '/api/destinations/:id/resume',
+    'deliveries:resend',
+    'Resume a paused destination now: its circuit closes and any hold ends (audited)',
+    [200, z.object({ id: z.string(), circuit: z.literal('closed') })],
+    { errors: [404] },
+  ),
+
+  R(
+    'get',
     '/api/audit',
     'audit:read',
     'The audit log of webhook changes',

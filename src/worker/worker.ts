@@ -14,6 +14,8 @@ import type { Db } from '../db';
 import { openDatabase } from '../db';
 import { DeliveryStore } from '../db/delivery-store';
 import { AttemptSpool } from '../db/attempt-spool';
+import { DestinationStore } from '../db/destination-store';
+import { DestinationGate } from '../activities/destination-gate';
 import { FlowStore } from '../flows/store';
 import type { Logger } from '../logger';
 import { createSecretBox } from '../secrets/from-config';
@@ -85,6 +87,15 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   const spool = new AttemptSpool(config.dataDir);
   const metrics = new WorkerMetrics(() => spool.pending());
   const deliveries = new DeliveryStore(db);
+  const protection = config.webhook.protection;
+  const destinationStore = new DestinationStore(db);
+  // A slot is held at most the attempt's timeout and the margin Temporal gives it (activity-options.ts).
+  const destinations =
+    protection &&
+    new DestinationGate(destinationStore, protection, config.webhook.timeoutMs + 15_000, (to) =>
+      metrics.destinationTransition(to),
+    );
+  metrics.watchOpenDestinations(() => destinationStore.countOpen());
   // Date sweeps and price-drop fan-outs start runs from the worker, through the same entries as the
   // API, inline (see FlowEntries.start); what they cannot start, an API process takes over.
   const clientConnection = await Connection.connect(clientConnectionOptions(config.temporal.address));
@@ -112,6 +123,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     dispatcher,
     renderer,
     webhook: config.webhook,
+    ...(destinations ? { destinations } : {}),
     eligibility: createEligibilityJudge({ db, defaultTimezone: config.dates.defaultTimezone }),
     priceDrops: new PriceDropFanOut({ db, entries, logger }),
   });
@@ -140,6 +152,11 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   });
   // Reconcile attempts the database refused earlier (see AttemptSpool).
   const reconcile = setInterval(() => {
+    if (protection) {
+      destinationStore
+        .prune(protection.breaker.windowMs)
+        .catch((err: unknown) => logger.warn({ err }, 'lapsed destination leases not pruned yet'));
+    }
     spool.drain(deliveries).then(
       (n) => n > 0 && logger.info({ records: n }, 'spooled webhook attempts recorded'),
       (err: unknown) => logger.warn({ err }, 'spooled webhook attempts not recorded yet'),
