@@ -284,7 +284,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     [200, sessionSchema],
     {
       body: signInSchema,
-      errors: [400, 422, 429],
+      errors: [400, 401, 422, 429],
     },
   ),
   R(
@@ -295,7 +295,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     [201, sessionSchema],
     {
       body: setupSchema,
-      errors: [400, 422, 429],
+      errors: [400, 403, 409, 422, 429],
     },
   ),
   R('post', '/api/auth/sign-out', 'public', 'End the session of the token or cookie sent', [204]),
@@ -313,7 +313,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'account:manage',
     'Start two-step authentication: an otpauth URI and its QR code',
     [200, z.looseObject({ otpauthUri: z.string(), qrSvg: z.string() })],
-    { body: reauthSchema, errors: [400, 422] },
+    { body: reauthSchema, errors: [400, 409, 422] },
   ),
   R(
     'post',
@@ -321,11 +321,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'account:manage',
     'Confirm with a code; answers the recovery codes, once',
     [200, z.looseObject({ recoveryCodes: z.array(z.string()) })],
-    { body: codeSchema, errors: [400, 422] },
+    { body: codeSchema, errors: [400, 409, 422] },
   ),
   R('post', '/api/auth/two-step/disable', 'account:manage', 'Turn two-step authentication off', [204], {
     body: codeSchema,
-    errors: [400, 422],
+    errors: [400, 409, 422],
   }),
   R('get', '/api/users', 'users:list', 'List users', [200, listOf('users', userSchema)]),
   R('post', '/api/users', 'users:manage', 'Create a user', [201, userSchema], {
@@ -709,7 +709,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Malformed request (e.g. JSON that does not parse)',
-  401: 'No valid API key, session token or session cookie',
+  401: 'No valid API key, session token or session cookie (sign-in: wrong email, password or code)',
   403: 'Not allowed: missing scope or role, or two-step authentication required',
   404: 'Not found',
   409: 'Conflicts with the current state',
@@ -727,6 +727,59 @@ const RETRY_AFTER_HEADER = z.object({
   'Retry-After': z.string().meta({ description: 'Seconds to wait before sending the request again.' }),
 });
 
+/**
+ * OpenAPI links from an answer that creates or lists something to the routes that act on it, for
+ * clients and for the stateful phase of `make fuzz` (schemathesis follows them: create, then read,
+ * change, delete). A route gets a link when it sits under `prefix` and every path parameter it
+ * takes is given here, as a runtime expression into the answer's body.
+ */
+const LINKS: readonly { from: string; prefix: string; params: Record<string, string> }[] = [
+  {
+    from: 'post /api/flows',
+    prefix: '/api/flows/:id',
+    params: { id: '$response.body#/id', stepId: '$response.body#/steps/0/id' },
+  },
+  { from: 'post /api/flows/:id/duplicate', prefix: '/api/flows/:id', params: { id: '$response.body#/id' } },
+  { from: 'post /api/lists', prefix: '/api/lists/:id', params: { id: '$response.body#/id' } },
+  { from: 'post /api/segments', prefix: '/api/segments/:id', params: { id: '$response.body#/id' } },
+  { from: 'post /api/profiles', prefix: '/api/profiles/:id', params: { id: '$response.body#/id' } },
+  {
+    from: 'put /api/catalog/items/:id',
+    prefix: '/api/catalog/items/:id',
+    params: { id: '$response.body#/item/id' },
+  },
+  { from: 'post /api/keys', prefix: '/api/keys/:id', params: { id: '$response.body#/id' } },
+  { from: 'post /api/users', prefix: '/api/users/:id', params: { id: '$response.body#/id' } },
+  { from: 'post /api/events', prefix: '/api/runs/:runId', params: { runId: '$response.body#/runs/0/runId' } },
+  {
+    from: 'get /api/webhooks/deliveries',
+    prefix: '/api/webhooks/deliveries/:id',
+    params: { id: '$response.body#/deliveries/0/id' },
+  },
+];
+
+function operationId(route: ApiRoute): string {
+  return `${route.method}${route.path.replace(/[^a-zA-Z0-9]+(\w)?/g, (_m, c?: string) => (c ?? '').toUpperCase())}`;
+}
+
+/** The links of `route`'s success answer (see {@link LINKS}), by the target's operation id. */
+function linksOf(
+  route: ApiRoute,
+): Record<string, { operationId: string; parameters: Record<string, string> }> {
+  const out: Record<string, { operationId: string; parameters: Record<string, string> }> = {};
+  for (const link of LINKS.filter((l) => l.from === `${route.method} ${route.path}`)) {
+    for (const target of API_ROUTES) {
+      if (target === route || !(target.path === link.prefix || target.path.startsWith(`${link.prefix}/`)))
+        continue;
+      const names = [...target.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
+      if (!names.every((n) => n in link.params)) continue;
+      const id = operationId(target);
+      out[id] = { operationId: id, parameters: Object.fromEntries(names.map((n) => [n, link.params[n]!])) };
+    }
+  }
+  return out;
+}
+
 /** `/api/flows/:id` → `/api/flows/{id}`. */
 export function openApiPath(expressPath: string): string {
   return expressPath.replace(/:(\w+)/g, '{$1}');
@@ -735,9 +788,14 @@ export function openApiPath(expressPath: string): string {
 function operation(route: ApiRoute): ZodOpenApiOperationObject {
   const pathParams = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
   const [okStatus, okSchema] = route.ok;
+  const links = linksOf(route);
   const responses: Record<string, ZodOpenApiResponseObject> = {
     [okStatus]: okSchema
-      ? { description: 'OK', content: { 'application/json': { schema: okSchema } } }
+      ? {
+          description: 'OK',
+          content: { 'application/json': { schema: okSchema } },
+          ...(Object.keys(links).length > 0 ? { links } : {}),
+        }
       : route.path === '/metrics'
         ? { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }
         : route.path === '/api/openapi.json'
@@ -760,7 +818,7 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
     };
   }
   const op: ZodOpenApiOperationObject = {
-    operationId: `${route.method}${route.path.replace(/[^a-zA-Z0-9]+(\w)?/g, (_m, c?: string) => (c ?? '').toUpperCase())}`,
+    operationId: operationId(route),
     summary: route.summary,
     description: route.access === 'public' ? 'Public: no credentials.' : `Requires \`${route.access}\`.`,
     responses,
