@@ -8,7 +8,8 @@ import { Stack } from '../test/harness/stack';
  * owner's API key, at least `--requests` generated requests (10,000 by default) over every
  * operation; exits 1 on any 5xx, any answer that does not match its documented status, content type
  * or schema, or any answer containing a secret seeded before the run.
- * `make fuzz ARGS="--requests 500"` for a short run.
+ * `make fuzz ARGS="--requests 500 --phases examples,fuzzing,stateful"` for a short run (the coverage
+ * phase alone sends some 4,700 requests).
  */
 function requestsArg(): number {
   const i = process.argv.indexOf('--requests');
@@ -17,8 +18,28 @@ function requestsArg(): number {
   return value;
 }
 
+const PHASES = ['examples', 'coverage', 'fuzzing', 'stateful'] as const;
+
+/** `--phases fuzzing,stateful`: schemathesis's phases to run (all four by default). */
+function phasesArg(): (typeof PHASES)[number][] {
+  const i = process.argv.indexOf('--phases');
+  if (i < 0) return [...PHASES];
+  const asked = (process.argv[i + 1] ?? '').split(',');
+  const unknown = asked.filter((p) => !(PHASES as readonly string[]).includes(p));
+  if (unknown.length > 0 || asked.length === 0)
+    throw new Error(`--phases takes a comma-separated list of ${PHASES.join(', ')}`);
+  return asked as (typeof PHASES)[number][];
+}
+
+/** `--checks all` explores with every schemathesis check; the pass condition is FUZZ_CHECKS (test/harness/fuzz.ts). */
+function checksArg(): string[] | undefined {
+  const i = process.argv.indexOf('--checks');
+  return i < 0 ? undefined : [...(process.argv[i + 1] ?? '').split(','), 'no_secret_leak'];
+}
+
 async function main(): Promise<void> {
   const requests = requestsArg();
+  const phases = phasesArg();
   // Before the stack: creating the venv blocks for a while.
   ensureFuzzVenv((l) => console.log(l));
   const pki = createTestPki();
@@ -28,7 +49,14 @@ async function main(): Promise<void> {
   let passed = false;
   try {
     const secrets = await seedSecrets(stack, receiver);
-    const result = await runFuzz(stack, { requests, secrets, name: 'make-fuzz', log: (l) => console.log(l) });
+    const result = await runFuzz(stack, {
+      requests,
+      phases,
+      checks: checksArg(),
+      secrets,
+      name: 'make-fuzz',
+      log: (l) => console.log(l),
+    });
     console.log(formatFuzzSummary(result));
     passed = fuzzPassed(result);
   } finally {

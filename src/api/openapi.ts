@@ -225,6 +225,8 @@ interface ApiRoute {
   access: string;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** The route reads a missing body as `{}`; every other body is required (a 422 without one). */
+  bodyOptional?: true;
   /** The success status and its body (none for 204). */
   ok: [status: number, schema?: z.ZodType];
   /** Refusals this route may answer besides 401/403 (added for non-public routes). */
@@ -239,7 +241,7 @@ const R = (
   access: string,
   summary: string,
   ok: ApiRoute['ok'],
-  more: Partial<Pick<ApiRoute, 'query' | 'body' | 'errors' | 'alsoOk'>> = {},
+  more: Partial<Pick<ApiRoute, 'query' | 'body' | 'bodyOptional' | 'errors' | 'alsoOk'>> = {},
 ): ApiRoute => ({ method, path, access, summary, ok, ...more });
 
 const listOf = (key: string, schema: z.ZodType) => z.object({ [key]: z.array(schema) });
@@ -392,7 +394,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'flows:read',
     'Render a webhook step with sample data',
     [200, object('Preview', 'The rendered URL, headers (masked) and body, or the template errors.')],
-    { body: previewSchema, errors: [400, 404, 422] },
+    { body: previewSchema, bodyOptional: true, errors: [400, 404, 422] },
   ),
   R(
     'post',
@@ -417,7 +419,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'webhooks:test',
     'Send a webhook step once to its endpoint',
     [200, object('TestSend', 'What the endpoint answered (status, excerpt) or why nothing was sent.')],
-    { body: testSendSchema, errors: [400, 404, 422] },
+    { body: testSendSchema, bodyOptional: true, errors: [400, 404, 422] },
   ),
 
   R(
@@ -638,7 +640,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'deliveries:resend',
     'Resend failed and skipped deliveries matching a filter',
     [202, resendTotalsSchema],
-    { body: bulkBody, errors: [400, 422] },
+    { body: bulkBody, bodyOptional: true, errors: [400, 422] },
   ),
   R(
     'get',
@@ -829,7 +831,11 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
     params.path = z.object(Object.fromEntries(pathParams.map((p) => [p, z.string()])));
   if (route.query) params.query = route.query;
   if (Object.keys(params).length > 0) op.requestParams = params;
-  if (route.body) op.requestBody = { content: { 'application/json': { schema: route.body } } };
+  if (route.body)
+    op.requestBody = {
+      required: route.bodyOptional !== true,
+      content: { 'application/json': { schema: route.body } },
+    };
   return op;
 }
 

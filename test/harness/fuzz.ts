@@ -165,6 +165,11 @@ export interface FuzzOptions {
    * (every boundary of every schema), so a short run leaves it out.
    */
   phases?: readonly ('examples' | 'coverage' | 'fuzzing' | 'stateful')[];
+  /**
+   * schemathesis checks besides the custom `no_secret_leak`, e.g. `all` to explore.
+   * @default {@link FUZZ_CHECKS}: the pass condition
+   */
+  checks?: readonly string[];
   /** A label for the files under test-artifacts/fuzz/. */
   name: string;
   log?: (line: string) => void;
@@ -208,8 +213,8 @@ export async function runFuzz(stack: Stack, opts: FuzzOptions): Promise<FuzzResu
   try {
     while (total < opts.requests) {
       const round = exitCodes.length + 1;
-      // Examples per operation and phase; the coverage phase adds its own on top.
-      const perOperation = Math.max(1, Math.ceil((opts.requests - total) / operations.length / 2));
+      // About one request per example and operation; the coverage phase and stateful scenarios add theirs.
+      const perOperation = Math.max(1, Math.ceil((opts.requests - total) / operations.length));
       const tallyFile = path.join(work, `tally-${round}.json`);
       const args = [
         'run',
@@ -219,7 +224,7 @@ export async function runFuzz(stack: Stack, opts: FuzzOptions): Promise<FuzzResu
         '--header',
         `Authorization: Bearer ${stack.owner!.apiKey}`,
         '--checks',
-        FUZZ_CHECKS.join(','),
+        (opts.checks ?? FUZZ_CHECKS).join(','),
         '--max-examples',
         String(perOperation),
         '--seed',
