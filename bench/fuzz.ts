@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const requests = requestsArg();
   const phases = phasesArg();
   // Before the stack: creating the venv blocks for a while.
-  ensureFuzzVenv((l) => console.log(l));
+  ensureFuzzVenv({ log: (l) => console.log(l) });
   const pki = createTestPki();
   const receiver = await Receiver.start(pki.good);
   console.log('starting the stack (Temporal dev server, worker, API)...');

@@ -806,6 +806,11 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
   };
   for (const status of route.alsoOk ?? []) responses[status] = responses[okStatus]!;
   const refusals = new Set(route.errors ?? []);
+  // The JSON parser runs before every route: a body it cannot parse is a 400, one over its limit a 413.
+  if (route.body) {
+    refusals.add(400);
+    refusals.add(413);
+  }
   if (route.access !== 'public') {
     refusals.add(401);
     refusals.add(403);

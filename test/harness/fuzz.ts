@@ -12,7 +12,6 @@ const FUZZ_DIR = path.join(ROOT, 'fuzz');
 const REQUIREMENTS = path.join(FUZZ_DIR, 'requirements.txt');
 /** Created once, reused, rebuilt when fuzz/requirements.txt changes (its hash is kept beside it). */
 export const VENV = path.join(ROOT, '.tools', 'fuzz-venv');
-const VENV_STAMP = path.join(VENV, 'requirements.sha256');
 
 /** The checks whose failures fail the run: the pass condition of `make fuzz`. */
 export const FUZZ_CHECKS = [
@@ -24,37 +23,45 @@ export const FUZZ_CHECKS = [
 ] as const;
 
 /** The fix when `python3 -m venv` cannot work (Debian ships venv apart from python3). */
-const VENV_FIX =
-  'apt-get install -y python3-venv (make test and make fuzz run the doctor, which installs it)';
+const VENV_FIX = 'apt-get install -y python3-venv (make test runs the doctor, which installs it)';
+
+export interface VenvOptions {
+  log?: (line: string) => void;
+  /** @default .tools/fuzz-venv */
+  venv?: string;
+  /** The interpreter that makes the venv. @default python3 (from PATH) */
+  python?: string;
+}
 
 /**
  * The schemathesis CLI in `.tools/fuzz-venv`, creating the venv first when it is missing or was
  * made from other requirements. Throws with the fixing command when python3 cannot make a venv.
  */
-export function ensureFuzzVenv(log: (line: string) => void = () => {}): string {
-  const st = path.join(VENV, 'bin', 'st');
+export function ensureFuzzVenv(opts: VenvOptions = {}): string {
+  const { log = () => {}, venv = VENV, python = 'python3' } = opts;
+  const st = path.join(venv, 'bin', 'st');
+  const stamp = path.join(venv, 'requirements.sha256');
   const wanted = crypto.createHash('sha256').update(fs.readFileSync(REQUIREMENTS)).digest('hex');
-  if (fs.existsSync(st) && fs.existsSync(VENV_STAMP) && fs.readFileSync(VENV_STAMP, 'utf8') === wanted)
-    return st;
-  log(`creating ${path.relative(ROOT, VENV)} from fuzz/requirements.txt...`);
-  fs.rmSync(VENV, { recursive: true, force: true });
-  fs.mkdirSync(path.dirname(VENV), { recursive: true });
-  const venv = spawnSync('python3', ['-m', 'venv', VENV], { encoding: 'utf8' });
-  if (venv.error || venv.status !== 0 || !fs.existsSync(path.join(VENV, 'bin', 'pip'))) {
-    fs.rmSync(VENV, { recursive: true, force: true });
-    const why = venv.error?.message ?? `${venv.stderr}${venv.stdout}`.trim();
-    throw new Error(`python3 -m venv failed (${why || 'no pip in the venv'}); fix: ${VENV_FIX}`);
+  if (fs.existsSync(st) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === wanted) return st;
+  log(`creating ${path.relative(ROOT, venv)} from fuzz/requirements.txt...`);
+  fs.rmSync(venv, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(venv), { recursive: true });
+  const made = spawnSync(python, ['-m', 'venv', venv], { encoding: 'utf8' });
+  if (made.error || made.status !== 0 || !fs.existsSync(path.join(venv, 'bin', 'pip'))) {
+    fs.rmSync(venv, { recursive: true, force: true });
+    const why = made.error?.message ?? `${made.stderr}${made.stdout}`.trim();
+    throw new Error(`${python} -m venv failed (${why || 'no pip in the venv'}); fix: ${VENV_FIX}`);
   }
   const pip = spawnSync(
-    path.join(VENV, 'bin', 'pip'),
+    path.join(venv, 'bin', 'pip'),
     ['install', '--quiet', '--disable-pip-version-check', '-r', REQUIREMENTS],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );
   if (pip.status !== 0 || !fs.existsSync(st)) {
-    fs.rmSync(VENV, { recursive: true, force: true });
+    fs.rmSync(venv, { recursive: true, force: true });
     throw new Error(`pip install -r fuzz/requirements.txt failed:\n${pip.stderr}${pip.stdout}`);
   }
-  fs.writeFileSync(VENV_STAMP, wanted);
+  fs.writeFileSync(stamp, wanted);
   return st;
 }
 
@@ -197,7 +204,7 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
  */
 export async function runFuzz(stack: Stack, opts: FuzzOptions): Promise<FuzzResult> {
   const log = opts.log ?? (() => {});
-  const st = ensureFuzzVenv(log);
+  const st = ensureFuzzVenv({ log });
   const dir = path.join(ARTIFACTS, 'fuzz');
   fs.mkdirSync(dir, { recursive: true });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hookflow-fuzz-'));

@@ -1,0 +1,124 @@
+import { createTestPki } from '../harness/certs';
+import type { FuzzResult } from '../harness/fuzz';
+import { ensureFuzzVenv, formatFuzzSummary, runFuzz, seedSecrets } from '../harness/fuzz';
+import { Receiver } from '../harness/receiver';
+import { Stack } from '../harness/stack';
+
+/**
+ * The short run of `make fuzz` (issue 17 §2): schemathesis against the real stack, a few hundred
+ * requests, failing on any finding; then what the fuzzer found, each as a regression: the answer the
+ * real stack gives and the document's word on it.
+ */
+
+let stack: Stack;
+let receiver: Receiver;
+
+interface Operation {
+  requestBody?: { required?: boolean };
+  responses: Record<string, unknown>;
+}
+type Document = { paths: Record<string, Record<string, Operation>> };
+let doc: Document;
+
+beforeAll(async () => {
+  // First, apart: creating the venv blocks, and a missing python3-venv must fail the suite, with its fix.
+  ensureFuzzVenv();
+  const pki = createTestPki();
+  receiver = await Receiver.start(pki.good);
+  stack = await Stack.start({ name: 'fuzz', caCert: pki.caCert });
+  doc = (await stack.requestAs<Document>(undefined, 'GET', '/api/openapi.json')).body;
+}, 300_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await receiver?.close();
+});
+
+/** The statuses the document lists for an operation. */
+function documented(method: string, path: string): string[] {
+  const op = doc.paths[path]?.[method];
+  if (!op) throw new Error(`${method.toUpperCase()} ${path} is not in the document`);
+  return Object.keys(op.responses);
+}
+
+test('a short fuzz run finds no 5xx, no undocumented answer and no leaked secret', async () => {
+  const secrets = await seedSecrets(stack, receiver);
+  const result: FuzzResult = await runFuzz(stack, {
+    requests: 300,
+    // The coverage phase alone sends some 4,700 requests: make fuzz runs it.
+    phases: ['examples', 'fuzzing', 'stateful'],
+    secrets,
+    name: 'jest-fuzz',
+  });
+  const summary = formatFuzzSummary(result);
+  expect(result.totalRequests).toBeGreaterThanOrEqual(300);
+  // Every documented operation but the document itself (schemathesis does not call its own source).
+  expect(Object.keys(result.tally.requests).length).toBeGreaterThanOrEqual(result.operations.length - 1);
+  expect([summary, result.tally.findings, result.tally.errors]).toEqual([summary, [], []]);
+  expect(result.exitCodes.every((c) => c === 0)).toBe(true);
+}, 300_000);
+
+describe('found by the fuzzer', () => {
+  test('sign-in with a wrong password answers 401, which the document lists', async () => {
+    const res = await stack.requestAs(undefined, 'POST', '/api/auth/sign-in', {
+      email: stack.owner!.email,
+      password: 'not the password',
+    });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ error: { code: 'invalid_credentials' } });
+    expect(documented('post', '/api/auth/sign-in')).toContain('401');
+  });
+
+  test('setup with a link that is not valid answers 403, which the document lists (and 409)', async () => {
+    const res = await stack.requestAs(undefined, 'POST', '/api/setup', {
+      token: 'not-a-setup-token',
+      email: 'second@example.com',
+      password: 'a long enough password 1',
+    });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ error: { code: 'setup_link_invalid' } });
+    expect(documented('post', '/api/setup')).toEqual(expect.arrayContaining(['403', '409']));
+  });
+
+  test('two-step setup while it is on answers 409, which the document lists', async () => {
+    const res = await stack.requestAs(stack.owner!.session.token, 'POST', '/api/auth/two-step/setup', {
+      password: stack.owner!.password,
+    });
+    expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ error: { code: 'two_step_enabled' } });
+    for (const p of ['/api/auth/two-step/setup', '/api/auth/two-step/confirm', '/api/auth/two-step/disable'])
+      expect([p, documented('post', p)]).toEqual([p, expect.arrayContaining(['409'])]);
+  });
+
+  test('a body the route needs is required in the document; one it reads as {} is not', async () => {
+    const none = await stack.request('POST', '/api/flows');
+    expect(none.status).toBe(422);
+    expect(none.body).toMatchObject({
+      error: { details: [{ path: '(body)', message: 'a JSON body is required' }] },
+    });
+    expect(doc.paths['/api/flows']!.post!.requestBody?.required).toBe(true);
+    expect(doc.paths['/api/webhooks/deliveries/resend']!.post!.requestBody?.required).toBe(false);
+    const resend = await stack.request('POST', '/api/webhooks/deliveries/resend');
+    expect(resend.status).toBe(202);
+  });
+
+  test('a body over the limit answers 413 JSON on any route, and every route with a body lists 413', async () => {
+    const flow = await stack.request<{ id: string }>('POST', '/api/flows', {
+      name: 'fuzz: big patch',
+      trigger: { type: 'metric', metric: 'Fuzz big patch' },
+      steps: [],
+    });
+    expect(flow.status).toBe(201);
+    const big = await stack.request('PATCH', `/api/flows/${flow.body.id}`, { name: 'x'.repeat(600_000) });
+    expect(big.status).toBe(413);
+    expect(big.body).toMatchObject({ error: { code: 'payload_too_large' } });
+    for (const [p, item] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(item))
+        if (op.requestBody)
+          expect([method, p, documented(method, p)]).toEqual([
+            method,
+            p,
+            expect.arrayContaining(['400', '413']),
+          ]);
+  });
+});
