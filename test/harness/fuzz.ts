@@ -134,19 +134,28 @@ export interface FuzzTally extends HookTally {
 
 /** schemathesis's JSON report, the part read here. */
 interface StReport {
-  failures: { code: string; title: string; count: number; operations: string[] }[];
+  failures: { type: string; code: string; title: string; count: number; operations: string[] }[];
   errors: { title: string; count: number }[];
 }
 
-/** The check a failure title belongs to (titles come from schemathesis's failure classes). */
-export function checkOf(title: string): string {
-  if (title.includes('`no_secret_leak`')) return 'no_secret_leak';
-  if (title.startsWith('Server error')) return 'not_a_server_error';
-  if (title === 'Undocumented status code') return 'status_code_conformance';
-  if (/content-type|media type/i.test(title)) return 'content_type_conformance';
-  if (title === 'Response violates schema' || title === 'JSON deserialization error')
-    return 'response_schema_conformance';
-  return 'other';
+/** The check each failure class of schemathesis (the report's `type`) belongs to. */
+const CHECK_OF_TYPE: Record<string, (typeof FUZZ_CHECKS)[number]> = {
+  ServerError: 'not_a_server_error',
+  UndefinedStatusCode: 'status_code_conformance',
+  MissingContentType: 'content_type_conformance',
+  MalformedMediaType: 'content_type_conformance',
+  UndefinedContentType: 'content_type_conformance',
+  JsonSchemaError: 'response_schema_conformance',
+  MalformedJson: 'response_schema_conformance',
+  ContentDeserializationError: 'response_schema_conformance',
+  DiscriminatorMismatch: 'response_schema_conformance',
+};
+
+/** The check a failure belongs to, from its class and title; `other` for checks outside the pass condition. */
+export function checkOf(failure: { type: string; title: string }): string {
+  if (failure.title.includes('`no_secret_leak`')) return 'no_secret_leak';
+  if (failure.title.startsWith('Server error')) return 'not_a_server_error';
+  return CHECK_OF_TYPE[failure.type] ?? 'other';
 }
 
 export interface FuzzResult {
@@ -283,7 +292,7 @@ export async function runFuzz(stack: Stack, opts: FuzzOptions): Promise<FuzzResu
         throw new Error(`schemathesis wrote no report (exit ${code}); see ${logFile}`);
       fs.copyFileSync(reportFile, path.join(dir, `${opts.name}-report-${round}.json`));
       const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as StReport;
-      for (const f of report.failures) tally.findings.push({ check: checkOf(f.title), ...f });
+      for (const f of report.failures) tally.findings.push({ check: checkOf(f), ...f });
       tally.errors.push(...report.errors);
       const sent = Object.values(part.requests).reduce((a, b) => a + b, 0);
       if (sent === 0) throw new Error(`schemathesis sent no request (exit ${code}); see ${logFile}`);

@@ -1,8 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createTestPki } from '../harness/certs';
 import type { FuzzResult } from '../harness/fuzz';
-import { ensureFuzzVenv, formatFuzzSummary, runFuzz, seedSecrets } from '../harness/fuzz';
+import { VENV, ensureFuzzVenv, formatFuzzSummary, runFuzz, seedSecrets } from '../harness/fuzz';
 import { Receiver } from '../harness/receiver';
-import { Stack } from '../harness/stack';
+import { ROOT, Stack } from '../harness/stack';
 
 /**
  * The short run of `make fuzz` (issue 17 §2): schemathesis against the real stack, a few hundred
@@ -57,6 +61,62 @@ test('a short fuzz run finds no 5xx, no undocumented answer and no leaked secret
   expect([summary, result.tally.findings, result.tally.errors]).toEqual([summary, [], []]);
   expect(result.exitCodes.every((c) => c === 0)).toBe(true);
 }, 300_000);
+
+/** Runs `no_secret_leak` of fuzz/hooks.py on made-up answers; prints one verdict per answer. */
+function secretCheckVerdicts(
+  secrets: string[],
+  answers: { method: string; path: string; body: string }[],
+): string[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookflow-leak-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'secrets.json'), JSON.stringify(secrets));
+    const script = [
+      'import json, sys',
+      'from types import SimpleNamespace as NS',
+      'import hooks',
+      'for a in json.loads(sys.argv[1]):',
+      '    case = NS(method=a["method"], operation=NS(path=a["path"]))',
+      '    response = NS(text=a["body"], headers={"content-type": ["application/json"]})',
+      '    try:',
+      '        hooks.no_secret_leak(None, response, case)',
+      '        print("ok")',
+      '    except AssertionError as e:',
+      '        print("leak: " + str(e))',
+    ].join('\n');
+    const out = spawnSync(path.join(VENV, 'bin', 'python'), ['-c', script, JSON.stringify(answers)], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        PYTHONPATH: path.join(ROOT, 'fuzz'),
+        HOOKFLOW_FUZZ_SECRETS: path.join(dir, 'secrets.json'),
+        HOOKFLOW_FUZZ_TALLY: path.join(dir, 'tally.json'),
+      },
+    });
+    if (out.status !== 0) throw new Error(out.stderr);
+    return out.stdout.trim().split('\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('the secret check fails on a seeded secret, and on a signing secret past the answer that created it', () => {
+  const whsec = `whsec_${'A'.repeat(43)}=`;
+  const verdicts = secretCheckVerdicts(
+    ['header-value-1234567890'],
+    [
+      { method: 'GET', path: '/api/flows/{id}', body: '{"headers":{"X-Token":"head••••1a2b"}}' },
+      { method: 'GET', path: '/api/flows/{id}', body: '{"echo":"header-value-1234567890"}' },
+      {
+        method: 'POST',
+        path: '/api/flows',
+        body: JSON.stringify({ signingSecrets: [{ stepId: 'a', secret: whsec }] }),
+      },
+      { method: 'GET', path: '/api/flows/{id}', body: JSON.stringify({ signingSecret: 'whsec_AAAA••••' }) },
+      { method: 'GET', path: '/api/audit', body: JSON.stringify({ entries: [{ after: whsec }] }) },
+    ],
+  );
+  expect(verdicts.map((v) => v.split(':')[0])).toEqual(['ok', 'leak', 'ok', 'ok', 'leak']);
+});
 
 describe('found by the fuzzer', () => {
   test('sign-in with a wrong password answers 401, which the document lists', async () => {
