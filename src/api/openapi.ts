@@ -336,7 +336,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   }),
   R('patch', '/api/users/:id', 'users:manage', "Change a user's role", [200, userSchema], {
     body: roleSchema,
-    errors: [400, 404, 422],
+    errors: [400, 404, 409, 422],
   }),
   R('delete', '/api/users/:id', 'users:manage', 'Disable a user', [200, userSchema], { errors: [404, 409] }),
   R('get', '/api/keys', 'keys:manage', 'Your API keys (never their secret)', [

@@ -22,6 +22,9 @@ export const FUZZ_CHECKS = [
   'no_secret_leak',
 ] as const;
 
+/** Operations for a signed-in user only (users, keys, own account): fuzzed again with the session. */
+const SESSION_ONLY = '^/api/(users|keys|auth/(me|password|two-step/))';
+
 /** The fix when `python3 -m venv` cannot work (Debian ships venv apart from python3). */
 const VENV_FIX = 'apt-get install -y python3-venv (make test runs the doctor, which installs it)';
 
@@ -226,79 +229,95 @@ export async function runFuzz(stack: Stack, opts: FuzzOptions): Promise<FuzzResu
   const exitCodes: number[] = [];
   const started = Date.now();
   let total = 0;
+  /** One schemathesis run with a fresh seed; adds what it did to the tally, returns the requests sent. */
+  const round = async (spec: { token: string; perOperation: number; include?: string }): Promise<number> => {
+    const n = exitCodes.length + 1;
+    const tallyFile = path.join(work, `tally-${n}.json`);
+    const reportFile = path.join(work, `report-${n}.json`);
+    const args = [
+      'run',
+      `${stack.apiUrl}/api/openapi.json`,
+      '--url',
+      stack.apiUrl,
+      '--header',
+      `Authorization: Bearer ${spec.token}`,
+      ...(spec.include ? ['--include-path-regex', spec.include] : []),
+      '--checks',
+      (opts.checks ?? FUZZ_CHECKS).join(','),
+      '--max-examples',
+      String(spec.perOperation),
+      '--seed',
+      String(crypto.randomInt(2 ** 31)),
+      '--workers',
+      '1',
+      '--request-timeout',
+      '20',
+      '--suppress-health-check',
+      'all',
+      '--generation-database',
+      'none',
+      '--phases',
+      (opts.phases ?? ['examples', 'coverage', 'fuzzing', 'stateful']).join(','),
+      '--no-color',
+      '--continue-on-failure',
+      '--report',
+      'json',
+      '--report-json-path',
+      reportFile,
+    ];
+    log(
+      `round ${n}: st run --max-examples ${spec.perOperation}${spec.include ? ` --include-path-regex '${spec.include}' (session)` : ''} ...`,
+    );
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(st, args, {
+        cwd: work,
+        env: {
+          ...process.env,
+          PYTHONPATH: FUZZ_DIR,
+          SCHEMATHESIS_HOOKS: 'hooks',
+          HOOKFLOW_FUZZ_SECRETS: secretsFile,
+          HOOKFLOW_FUZZ_TALLY: tallyFile,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const out = fs.createWriteStream(logFile, { flags: 'a' });
+      child.stdout.pipe(out);
+      child.stderr.pipe(out);
+      child.once('error', reject);
+      child.once('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    });
+    exitCodes.push(code);
+    if (!fs.existsSync(tallyFile))
+      throw new Error(`schemathesis wrote no tally (exit ${code}); see ${logFile}`);
+    if (!fs.existsSync(reportFile))
+      throw new Error(`schemathesis wrote no report (exit ${code}); see ${logFile}`);
+    const part = JSON.parse(fs.readFileSync(tallyFile, 'utf8')) as HookTally;
+    addCounts(tally.requests, part.requests);
+    addCounts(tally.statusClasses, part.statusClasses);
+    fs.copyFileSync(reportFile, path.join(dir, `${opts.name}-report-${n}.json`));
+    const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as StReport;
+    for (const f of report.failures) tally.findings.push({ check: checkOf(f), ...f });
+    tally.errors.push(...report.errors);
+    const sent = Object.values(part.requests).reduce((a, b) => a + b, 0);
+    if (sent === 0) throw new Error(`schemathesis sent no request (exit ${code}); see ${logFile}`);
+    log(`round ${n}: ${sent} requests, exit ${code}`);
+    return sent;
+  };
+  const owner = stack.owner!;
   try {
+    // As the owner's API key: every operation (those only a signed-in user may call answer 403).
     while (total < opts.requests) {
-      const round = exitCodes.length + 1;
       // About one request per example and operation; the coverage phase and stateful scenarios add theirs.
       const perOperation = Math.max(1, Math.ceil((opts.requests - total) / operations.length));
-      const tallyFile = path.join(work, `tally-${round}.json`);
-      const args = [
-        'run',
-        `${stack.apiUrl}/api/openapi.json`,
-        '--url',
-        stack.apiUrl,
-        '--header',
-        `Authorization: Bearer ${stack.owner!.apiKey}`,
-        '--checks',
-        (opts.checks ?? FUZZ_CHECKS).join(','),
-        '--max-examples',
-        String(perOperation),
-        '--seed',
-        String(crypto.randomInt(2 ** 31)),
-        '--workers',
-        '1',
-        '--request-timeout',
-        '20',
-        '--suppress-health-check',
-        'all',
-        '--generation-database',
-        'none',
-        '--phases',
-        (opts.phases ?? ['examples', 'coverage', 'fuzzing', 'stateful']).join(','),
-        '--no-color',
-        '--continue-on-failure',
-        '--report',
-        'json',
-        '--report-json-path',
-        path.join(work, `report-${round}.json`),
-      ];
-      log(`round ${round}: st ${args.slice(0, 2).join(' ')} --max-examples ${perOperation} ...`);
-      const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn(st, args, {
-          cwd: work,
-          env: {
-            ...process.env,
-            PYTHONPATH: FUZZ_DIR,
-            SCHEMATHESIS_HOOKS: 'hooks',
-            HOOKFLOW_FUZZ_SECRETS: secretsFile,
-            HOOKFLOW_FUZZ_TALLY: tallyFile,
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        const out = fs.createWriteStream(logFile, { flags: 'a' });
-        child.stdout.pipe(out);
-        child.stderr.pipe(out);
-        child.once('error', reject);
-        child.once('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
-      });
-      exitCodes.push(code);
-      if (!fs.existsSync(tallyFile))
-        throw new Error(`schemathesis wrote no tally (exit ${code}); see ${logFile}`);
-      const part = JSON.parse(fs.readFileSync(tallyFile, 'utf8')) as HookTally;
-      addCounts(tally.requests, part.requests);
-      addCounts(tally.statusClasses, part.statusClasses);
-      const reportFile = path.join(work, `report-${round}.json`);
-      if (!fs.existsSync(reportFile))
-        throw new Error(`schemathesis wrote no report (exit ${code}); see ${logFile}`);
-      fs.copyFileSync(reportFile, path.join(dir, `${opts.name}-report-${round}.json`));
-      const report = JSON.parse(fs.readFileSync(reportFile, 'utf8')) as StReport;
-      for (const f of report.failures) tally.findings.push({ check: checkOf(f), ...f });
-      tally.errors.push(...report.errors);
-      const sent = Object.values(part.requests).reduce((a, b) => a + b, 0);
-      if (sent === 0) throw new Error(`schemathesis sent no request (exit ${code}); see ${logFile}`);
-      total += sent;
-      log(`round ${round}: ${sent} requests, exit ${code}`);
+      total += await round({ token: owner.apiKey, perOperation });
     }
+    // As the owner's session, the operations an API key may not call: users, keys, two-step (not
+    // sign-out, which would end the session the round uses).
+    total += await round({
+      token: owner.session.token,
+      perOperation: Math.max(3, Math.ceil(opts.requests / operations.length / 4)),
+      include: SESSION_ONLY,
+    });
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
