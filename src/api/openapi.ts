@@ -303,7 +303,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   R('post', '/api/auth/sign-out', 'public', 'End the session of the token or cookie sent', [204]),
   R('post', '/api/auth/password', 'account:manage', 'Change your password (signed-in user)', [204], {
     body: passwordSchema,
-    errors: [400, 422],
+    errors: [400, 422, 429],
   }),
   R('get', '/api/auth/me', 'account:read', 'Who is calling: user, session or API key, scopes', [
     200,
@@ -315,7 +315,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'account:manage',
     'Start two-step authentication: an otpauth URI and its QR code',
     [200, z.looseObject({ otpauthUri: z.string(), qrSvg: z.string() })],
-    { body: reauthSchema, errors: [400, 409, 422] },
+    { body: reauthSchema, errors: [400, 409, 422, 429] },
   ),
   R(
     'post',
@@ -327,7 +327,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ),
   R('post', '/api/auth/two-step/disable', 'account:manage', 'Turn two-step authentication off', [204], {
     body: codeSchema,
-    errors: [400, 409, 422],
+    errors: [400, 409, 422, 429],
   }),
   R('get', '/api/users', 'users:list', 'List users', [200, listOf('users', userSchema)]),
   R('post', '/api/users', 'users:manage', 'Create a user', [201, userSchema], {

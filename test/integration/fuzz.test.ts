@@ -142,6 +142,27 @@ describe('found by the fuzzer', () => {
       expect([p, documented('post', p)]).toEqual([p, expect.arrayContaining(['409'])]);
   });
 
+  test('wrong current passwords lock the account out with 429, which the document lists where a password or code is asked', async () => {
+    const session = stack.owner!.session.token;
+    const attempt = () =>
+      stack.requestAs(session, 'POST', '/api/auth/password', {
+        currentPassword: 'not the password',
+        newPassword: 'another long password 1',
+      });
+    // Five failures lock the account (the wrong sign-in above counted too): 422 each, then 429.
+    const statuses: number[] = [];
+    let locked = await attempt();
+    while (locked.status === 422 && statuses.length < 6) {
+      statuses.push(locked.status);
+      locked = await attempt();
+    }
+    expect(statuses.length).toBeGreaterThanOrEqual(4);
+    expect(locked.status).toBe(429);
+    expect(locked.body).toMatchObject({ error: { code: 'locked_out' } });
+    for (const p of ['/api/auth/password', '/api/auth/two-step/setup', '/api/auth/two-step/disable'])
+      expect([p, documented('post', p)]).toEqual([p, expect.arrayContaining(['429'])]);
+  });
+
   test('a body the route needs is required in the document; one it reads as {} is not', async () => {
     const none = await stack.request('POST', '/api/flows');
     expect(none.status).toBe(422);
