@@ -806,11 +806,15 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
   };
   for (const status of route.alsoOk ?? []) responses[status] = responses[okStatus]!;
   const refusals = new Set(route.errors ?? []);
-  // The JSON parser runs before every route: a body it cannot parse is a 400, one over its limit a 413.
+  // The JSON parser runs before every route: a body it cannot parse is a 400, one over its limit a
+  // 413, one with a NUL character a 422 (src/api/no-nul.ts).
   if (route.body) {
     refusals.add(400);
     refusals.add(413);
+    refusals.add(422);
   }
+  // A path parameter that names nothing is a 404 (one with a NUL character included).
+  if (pathParams.length > 0) refusals.add(404);
   if (route.access !== 'public') {
     refusals.add(401);
     refusals.add(403);

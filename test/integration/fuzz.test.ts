@@ -163,6 +163,40 @@ describe('found by the fuzzer', () => {
       expect([p, documented('post', p)]).toEqual([p, expect.arrayContaining(['429'])]);
   });
 
+  test('a NUL character is refused by field (422) or as a path (404) on both databases, never a 500', async () => {
+    const stats = await stack.request('GET', '/api/webhooks/stats?flowId=a%00b');
+    expect(stats.status).toBe(422);
+    expect(stats.body).toMatchObject({ error: { details: [{ path: 'flowId' }] } });
+    const profile = await stack.request('POST', '/api/profiles', {
+      email: 'nul@example.com',
+      properties: { 'a\u0000b': 'x', plain: ['ok', 'c\u0000d'] },
+    });
+    expect(profile.status).toBe(422);
+    const paths = (profile.body as { error: { details: { path: string }[] } }).error.details.map(
+      (d) => d.path,
+    );
+    expect(paths.sort()).toEqual(['properties.a\u0000b', 'properties.plain.1']);
+    expect((await stack.request('GET', '/api/flows/flw_%00')).status).toBe(404);
+    expect(
+      (await stack.request('PUT', '/api/catalog/items/x%00', { title: 'T', price: 1, currency: 'USD' }))
+        .status,
+    ).toBe(404);
+    for (const [p, item] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(item))
+        if (p.includes('{'))
+          expect([method, p, Object.keys(op.responses)]).toEqual([
+            method,
+            p,
+            expect.arrayContaining(['404']),
+          ]);
+  });
+
+  test('an audit cursor beyond a 32-bit id answers 422 naming it (it was a 500 on PostgreSQL)', async () => {
+    const res = await stack.requestAs(stack.owner!.session.token, 'GET', '/api/audit?before=1099511627777');
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ error: { details: [{ path: 'before' }] } });
+  });
+
   test('a body the route needs is required in the document; one it reads as {} is not', async () => {
     const none = await stack.request('POST', '/api/flows');
     expect(none.status).toBe(422);
