@@ -1,3 +1,4 @@
+import { startPostgres } from '../src/cluster/postgres';
 import { createTestPki } from '../test/harness/certs';
 import { ensureFuzzVenv, formatFuzzSummary, fuzzPassed, runFuzz, seedSecrets } from '../test/harness/fuzz';
 import { Receiver } from '../test/harness/receiver';
@@ -9,7 +10,7 @@ import { Stack } from '../test/harness/stack';
  * operation; exits 1 on any 5xx, any answer that does not match its documented status, content type
  * or schema, or any answer containing a secret seeded before the run.
  * `make fuzz ARGS="--requests 500 --phases examples,fuzzing,stateful"` for a short run (the coverage
- * phase alone sends some 4,700 requests).
+ * phase alone sends some 4,700 requests); `ARGS="--db postgres"` on PostgreSQL.
  */
 function requestsArg(): number {
   const i = process.argv.indexOf('--requests');
@@ -42,10 +43,23 @@ async function main(): Promise<void> {
   const phases = phasesArg();
   // Before the stack: creating the venv blocks for a while.
   ensureFuzzVenv({ log: (l) => console.log(l) });
+  // `--db postgres`: hookflow's database on a throwaway PostgreSQL cluster (it refuses some input
+  // SQLite takes, such as NUL characters and integers past 32 bits).
+  const cluster =
+    process.argv.includes('--db') && process.argv[process.argv.indexOf('--db') + 1] === 'postgres'
+      ? await startPostgres()
+      : undefined;
+  if (cluster) await cluster.createDatabase('hookflow_fuzz');
   const pki = createTestPki();
   const receiver = await Receiver.start(pki.good);
-  console.log('starting the stack (Temporal dev server, worker, API)...');
-  const stack = await Stack.start({ name: 'fuzz', caCert: pki.caCert, env: { LOG_LEVEL: 'info' } });
+  console.log(
+    `starting the stack (Temporal dev server, worker, API; ${cluster ? 'PostgreSQL' : 'SQLite'})...`,
+  );
+  const stack = await Stack.start({
+    name: 'fuzz',
+    caCert: pki.caCert,
+    env: { LOG_LEVEL: 'info', ...(cluster ? { HOOKFLOW_DATABASE_URL: cluster.url('hookflow_fuzz') } : {}) },
+  });
   let passed = false;
   try {
     const secrets = await seedSecrets(stack, receiver);
@@ -62,6 +76,7 @@ async function main(): Promise<void> {
   } finally {
     await stack.stop();
     await receiver.close();
+    await cluster?.stop();
   }
   process.exit(passed ? 0 : 1);
 }
