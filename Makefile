@@ -20,7 +20,7 @@ TEMPORAL_UI_SERVER := $(TEMPORAL_UI_SERVER_DIR)/server
 # PostgreSQL for `make start-cluster`, else what builds.
 DOCTOR_FOR := $(if $(filter start-cluster,$(MAKECMDGOALS)),cluster,$(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build)))
 
-.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop bench-protection clean
+.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop bench-protection fuzz clean
 
 start: deps build
 	node dist/start.js
@@ -80,6 +80,13 @@ bench-dates: deps build
 bench-price-drop: deps build
 	npm run build:bench
 	node dist-bench/bench/price-drop.js $(ARGS)
+
+# schemathesis (fuzz/requirements.txt, in the venv .tools/fuzz-venv) against a real stack's
+# /api/openapi.json as its owner: at least 10,000 requests (ARGS="--requests N"), every phase; fails on
+# a 5xx, an answer off its documented status, content type or schema, or a leaked secret (issue 17).
+fuzz: deps build
+	npm run build:bench
+	node dist-bench/bench/fuzz.js $(ARGS)
 
 # Every prerequisite, found or missing, with the command that fixes it; installs nothing.
 doctor:

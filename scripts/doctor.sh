@@ -36,6 +36,7 @@ CHROMIUM=/usr/bin/chromium
 APT_BUILD="build-essential python3"
 APT_CHROMIUM="chromium"
 APT_POSTGRES="postgresql"
+APT_VENV="python3-venv"
 
 failures=0
 apt_updated=0
@@ -114,6 +115,7 @@ describe() {
     "C/C++ toolchain") printf '%s, %s' "$(gcc --version | head -n 1)" "$(g++ --version | head -n 1 | sed 's/ (.*)//')" ;;
     make) make --version | head -n 1 ;;
     python3) python3 --version 2>&1 ;;
+    "python3 venv") printf '%s -m venv' "$(python3 --version 2>&1)" ;;
     Chromium) "$CHROMIUM" --version 2>/dev/null | head -n 1 ;;
     PostgreSQL) printf '%s at %s' "$("$(postgres_bin)/postgres" --version 2>/dev/null)" "$(postgres_bin)" ;;
   esac
@@ -213,6 +215,11 @@ check_or_install python3 "command -v python3 >/dev/null 2>&1" "$APT_BUILD"
 # Debian's Chromium for the page tests (playwright-core drives it; nothing downloads a browser).
 if [ "$PURPOSE" = test ] || [ "$PURPOSE" = all ]; then
   check_or_install Chromium "[ -x $CHROMIUM ]" "$APT_CHROMIUM"
+fi
+
+# python3 -m venv for schemathesis (make fuzz, and its short run in make test): Debian ships it apart.
+if [ "$PURPOSE" = test ] || [ "$PURPOSE" = all ]; then
+  check_or_install "python3 venv" "python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null" "$APT_VENV"
 fi
 
 # PostgreSQL: the test suite runs on it too (a throwaway cluster per run); `make start-cluster` keeps one.

@@ -12,6 +12,7 @@ import type { RunService } from '../runs/service';
 import type { ResendService } from '../analytics/resend';
 import type { AnalyticsStore } from '../analytics/store';
 import { errorHandler, notFound, requestLog, sameOriginWrites } from './middleware';
+import { refuseNul } from './no-nul';
 import { webhooksRouter } from './webhooks';
 import type { Accounts } from '../auth/accounts';
 import { accountsRouter } from './accounts';
@@ -127,6 +128,7 @@ export function createApp(deps: ApiDeps): express.Express {
   );
   app.use(sameOriginWrites);
   app.use(jsonBody(deps.config.api.body));
+  app.use(refuseNul);
   app.use(resolvePrincipal(deps.accounts));
   for (const [at, router] of apiRouters(deps)) app.use(at, routeBase, router);
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));

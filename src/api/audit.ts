@@ -6,7 +6,8 @@ import { parseQuery } from './validation';
 
 export const auditQuery = z.strictObject({
   flowId: z.string().min(1).max(100).optional(),
-  before: z.coerce.number().int().min(1).optional(),
+  // An audit entry id: a 32-bit integer column on PostgreSQL (a larger number was a 500 there).
+  before: z.coerce.number().int().min(1).max(2_147_483_647, 'must be at most 2147483647').optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 

@@ -225,6 +225,8 @@ interface ApiRoute {
   access: string;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** The route reads a missing body as `{}`; every other body is required (a 422 without one). */
+  bodyOptional?: true;
   /** The success status and its body (none for 204). */
   ok: [status: number, schema?: z.ZodType];
   /** Refusals this route may answer besides 401/403 (added for non-public routes). */
@@ -239,7 +241,7 @@ const R = (
   access: string,
   summary: string,
   ok: ApiRoute['ok'],
-  more: Partial<Pick<ApiRoute, 'query' | 'body' | 'errors' | 'alsoOk'>> = {},
+  more: Partial<Pick<ApiRoute, 'query' | 'body' | 'bodyOptional' | 'errors' | 'alsoOk'>> = {},
 ): ApiRoute => ({ method, path, access, summary, ok, ...more });
 
 const listOf = (key: string, schema: z.ZodType) => z.object({ [key]: z.array(schema) });
@@ -284,7 +286,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     [200, sessionSchema],
     {
       body: signInSchema,
-      errors: [400, 422, 429],
+      errors: [400, 401, 422, 429],
     },
   ),
   R(
@@ -295,13 +297,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
     [201, sessionSchema],
     {
       body: setupSchema,
-      errors: [400, 422, 429],
+      errors: [400, 403, 409, 422, 429],
     },
   ),
   R('post', '/api/auth/sign-out', 'public', 'End the session of the token or cookie sent', [204]),
   R('post', '/api/auth/password', 'account:manage', 'Change your password (signed-in user)', [204], {
     body: passwordSchema,
-    errors: [400, 422],
+    errors: [400, 422, 429],
   }),
   R(
     'get',
@@ -324,7 +326,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'account:manage',
     'Start two-step authentication: an otpauth URI and its QR code',
     [200, z.looseObject({ otpauthUri: z.string(), qrSvg: z.string() })],
-    { body: reauthSchema, errors: [400, 422] },
+    { body: reauthSchema, errors: [400, 409, 422, 429] },
   ),
   R(
     'post',
@@ -341,11 +343,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
         user: userSchema,
       }),
     ],
-    { body: codeSchema, errors: [400, 422] },
+    { body: codeSchema, errors: [400, 409, 422] },
   ),
   R('post', '/api/auth/two-step/disable', 'account:manage', 'Turn two-step authentication off', [204], {
     body: codeSchema,
-    errors: [400, 422],
+    errors: [400, 409, 422, 429],
   }),
   R('get', '/api/users', 'users:list', 'List users', [200, listOf('users', userSchema)]),
   R('post', '/api/users', 'users:manage', 'Create a user', [201, userSchema], {
@@ -354,7 +356,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   }),
   R('patch', '/api/users/:id', 'users:manage', "Change a user's role", [200, userSchema], {
     body: roleSchema,
-    errors: [400, 404, 422],
+    errors: [400, 404, 409, 422],
   }),
   R('delete', '/api/users/:id', 'users:manage', 'Disable a user', [200, userSchema], { errors: [404, 409] }),
   R('get', '/api/keys', 'keys:manage', 'Your API keys (never their secret)', [
@@ -412,7 +414,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'flows:read',
     'Render a webhook step with sample data',
     [200, object('Preview', 'The rendered URL, headers (masked) and body, or the template errors.')],
-    { body: previewSchema, errors: [400, 404, 422] },
+    { body: previewSchema, bodyOptional: true, errors: [400, 404, 422] },
   ),
   R(
     'post',
@@ -437,7 +439,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'webhooks:test',
     'Send a webhook step once to its endpoint',
     [200, object('TestSend', 'What the endpoint answered (status, excerpt) or why nothing was sent.')],
-    { body: testSendSchema, errors: [400, 404, 422] },
+    { body: testSendSchema, bodyOptional: true, errors: [400, 404, 422] },
   ),
 
   R(
@@ -658,7 +660,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'deliveries:resend',
     'Resend failed and skipped deliveries matching a filter',
     [202, resendTotalsSchema],
-    { body: bulkBody, errors: [400, 422] },
+    { body: bulkBody, bodyOptional: true, errors: [400, 422] },
   ),
   R(
     'get',
@@ -760,7 +762,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Malformed request (e.g. JSON that does not parse)',
-  401: 'No valid API key, session token or session cookie',
+  401: 'No valid API key, session token or session cookie (sign-in: wrong email, password or code)',
   403: 'Not allowed: missing scope or role, or two-step authentication required',
   404: 'Not found',
   409: 'Conflicts with the current state',
@@ -778,6 +780,59 @@ const RETRY_AFTER_HEADER = z.object({
   'Retry-After': z.string().meta({ description: 'Seconds to wait before sending the request again.' }),
 });
 
+/**
+ * OpenAPI links from an answer that creates or lists something to the routes that act on it, for
+ * clients and for the stateful phase of `make fuzz` (schemathesis follows them: create, then read,
+ * change, delete). A route gets a link when it sits under `prefix` and every path parameter it
+ * takes is given here, as a runtime expression into the answer's body.
+ */
+const LINKS: readonly { from: string; prefix: string; params: Record<string, string> }[] = [
+  {
+    from: 'post /api/flows',
+    prefix: '/api/flows/:id',
+    params: { id: '$response.body#/id', stepId: '$response.body#/steps/0/id' },
+  },
+  { from: 'post /api/flows/:id/duplicate', prefix: '/api/flows/:id', params: { id: '$response.body#/id' } },
+  { from: 'post /api/lists', prefix: '/api/lists/:id', params: { id: '$response.body#/id' } },
+  { from: 'post /api/segments', prefix: '/api/segments/:id', params: { id: '$response.body#/id' } },
+  { from: 'post /api/profiles', prefix: '/api/profiles/:id', params: { id: '$response.body#/id' } },
+  {
+    from: 'put /api/catalog/items/:id',
+    prefix: '/api/catalog/items/:id',
+    params: { id: '$response.body#/item/id' },
+  },
+  { from: 'post /api/keys', prefix: '/api/keys/:id', params: { id: '$response.body#/id' } },
+  { from: 'post /api/users', prefix: '/api/users/:id', params: { id: '$response.body#/id' } },
+  { from: 'post /api/events', prefix: '/api/runs/:runId', params: { runId: '$response.body#/runs/0/runId' } },
+  {
+    from: 'get /api/webhooks/deliveries',
+    prefix: '/api/webhooks/deliveries/:id',
+    params: { id: '$response.body#/deliveries/0/id' },
+  },
+];
+
+function operationId(route: ApiRoute): string {
+  return `${route.method}${route.path.replace(/[^a-zA-Z0-9]+(\w)?/g, (_m, c?: string) => (c ?? '').toUpperCase())}`;
+}
+
+/** The links of `route`'s success answer (see {@link LINKS}), by the target's operation id. */
+function linksOf(
+  route: ApiRoute,
+): Record<string, { operationId: string; parameters: Record<string, string> }> {
+  const out: Record<string, { operationId: string; parameters: Record<string, string> }> = {};
+  for (const link of LINKS.filter((l) => l.from === `${route.method} ${route.path}`)) {
+    for (const target of API_ROUTES) {
+      if (target === route || !(target.path === link.prefix || target.path.startsWith(`${link.prefix}/`)))
+        continue;
+      const names = [...target.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
+      if (!names.every((n) => n in link.params)) continue;
+      const id = operationId(target);
+      out[id] = { operationId: id, parameters: Object.fromEntries(names.map((n) => [n, link.params[n]!])) };
+    }
+  }
+  return out;
+}
+
 /** `/api/flows/:id` → `/api/flows/{id}`. */
 export function openApiPath(expressPath: string): string {
   return expressPath.replace(/:(\w+)/g, '{$1}');
@@ -786,9 +841,14 @@ export function openApiPath(expressPath: string): string {
 function operation(route: ApiRoute): ZodOpenApiOperationObject {
   const pathParams = [...route.path.matchAll(/:(\w+)/g)].map((m) => m[1]!);
   const [okStatus, okSchema] = route.ok;
+  const links = linksOf(route);
   const responses: Record<string, ZodOpenApiResponseObject> = {
     [okStatus]: okSchema
-      ? { description: 'OK', content: { 'application/json': { schema: okSchema } } }
+      ? {
+          description: 'OK',
+          content: { 'application/json': { schema: okSchema } },
+          ...(Object.keys(links).length > 0 ? { links } : {}),
+        }
       : route.path === '/metrics'
         ? { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } }
         : route.path === '/api/openapi.json'
@@ -797,8 +857,15 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
   };
   for (const status of route.alsoOk ?? []) responses[status] = responses[okStatus]!;
   const refusals = new Set(route.errors ?? []);
-  // Every JSON body is bounded in size (413) and nesting depth (400) before the route sees it.
-  if (route.body) for (const status of [400, 413]) refusals.add(status);
+  // Every JSON body is bounded in size (413) and nesting depth (400) before the route sees it; one
+  // with a NUL character is a 422 (src/api/no-nul.ts).
+  if (route.body) {
+    refusals.add(400);
+    refusals.add(413);
+    refusals.add(422);
+  }
+  // A path parameter that names nothing is a 404 (one with a NUL character included).
+  if (pathParams.length > 0) refusals.add(404);
   if (route.access !== 'public') {
     refusals.add(401);
     refusals.add(403);
@@ -813,7 +880,7 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
     };
   }
   const op: ZodOpenApiOperationObject = {
-    operationId: `${route.method}${route.path.replace(/[^a-zA-Z0-9]+(\w)?/g, (_m, c?: string) => (c ?? '').toUpperCase())}`,
+    operationId: operationId(route),
     summary: route.summary,
     description: route.access === 'public' ? 'Public: no credentials.' : `Requires \`${route.access}\`.`,
     responses,
@@ -824,7 +891,11 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
     params.path = z.object(Object.fromEntries(pathParams.map((p) => [p, z.string()])));
   if (route.query) params.query = route.query;
   if (Object.keys(params).length > 0) op.requestParams = params;
-  if (route.body) op.requestBody = { content: { 'application/json': { schema: route.body } } };
+  if (route.body)
+    op.requestBody = {
+      required: route.bodyOptional !== true,
+      content: { 'application/json': { schema: route.body } },
+    };
   return op;
 }
 
