@@ -3,7 +3,7 @@ import { api } from '../lib/http';
 
 /**
  * What every page runs (views/layout.njk loads it before the page's own script): times in the
- * viewer's time zone, Sign out, and the Resend buttons of the analytics and delivery pages. It is
+ * viewer's time zone, Sign out, the Resend buttons of the analytics and delivery pages and Resume now. It is
  * a file under /assets, not inline, so the Content-Security-Policy can forbid inline script.
  */
 
@@ -76,6 +76,21 @@ async function resendAll(btn: HTMLButtonElement): Promise<void> {
   btn.disabled = false;
 }
 
+/** Resume now (Webhook Analytics): the destination's circuit closes and its hold ends, for every worker. */
+async function resumeDestination(btn: HTMLButtonElement): Promise<void> {
+  const id = btn.dataset.resume!;
+  const note = document.getElementById(`note-${id}`)!;
+  btn.disabled = true;
+  try {
+    await api('POST', `/api/destinations/${encodeURIComponent(id)}/resume`, {});
+    note.textContent = 'Resumed: deliveries go on.';
+    note.dataset.status = 'resumed';
+  } catch (e) {
+    showError(note, 'Resume failed: ', e);
+    btn.disabled = false;
+  }
+}
+
 document.addEventListener('click', (ev) => {
   const target = ev.target instanceof Element ? ev.target : null;
   if (target?.closest('button[data-sign-out]')) {
@@ -87,5 +102,7 @@ document.addEventListener('click', (ev) => {
   const one = target?.closest<HTMLButtonElement>('button[data-resend]');
   if (one) return void resendOne(one);
   const all = target?.closest<HTMLButtonElement>('button[data-resend-all]');
-  if (all) void resendAll(all);
+  if (all) return void resendAll(all);
+  const resume = target?.closest<HTMLButtonElement>('button[data-resume]');
+  if (resume) void resumeDestination(resume);
 });
