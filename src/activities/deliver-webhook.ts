@@ -135,6 +135,48 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     return prepareRequest(signed, input.context, deps, key);
   }
 
+  /**
+   * Writes the attempt's row before its request goes out (outcome `sending`, completed by
+   * {@link record}), so a worker dying mid-send leaves an attempt of unknown outcome instead of
+   * nothing. When the database refuses it after a few tries, the request is not sent: a request
+   * the history cannot show is the one thing this row exists to prevent, so the attempt ends
+   * retryable (recorded, or spooled, like any other) and Temporal tries again later.
+   */
+  async function writeAhead(
+    input: DeliverWebhookInput,
+    deliveryId: string,
+    attempt: number,
+    startedAt: Date,
+  ): Promise<SendResult | undefined> {
+    const start = {
+      deliveryId,
+      attempt,
+      manual: input.resend !== undefined,
+      startedAt: startedAt.toISOString(),
+    };
+    for (let i = 0; ; i++) {
+      try {
+        await deps.deliveries.beginAttempt(start);
+        return undefined;
+      } catch (err) {
+        if (i >= 2) {
+          log.error('webhook attempt not sent: the database refused its write-ahead record', {
+            deliveryId,
+            attempt,
+            error: (err as Error).message,
+          });
+          return {
+            class: 'retryable',
+            reason: 'not sent: the attempt could not be recorded before sending (database unavailable)',
+            errorClass: 'record_unavailable',
+            durationMs: Date.now() - startedAt.getTime(),
+          };
+        }
+        await new Promise((r) => setTimeout(r, 50 * (i + 1)));
+      }
+    }
+  }
+
   async function record(
     input: DeliverWebhookInput,
     deliveryId: string,
@@ -207,8 +249,12 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     let secretValues: string[] = [];
     let host: string | undefined;
     let sentAt = renderedAt;
+    // Written ahead only when a request is about to go out.
+    const unsent = isOutcome(prepared) ? undefined : await writeAhead(input, deliveryId, attempt, startedAt);
     if (isOutcome(prepared)) {
       result = { ...prepared, durationMs: 0 };
+    } else if (unsent) {
+      result = unsent;
     } else {
       deps.metrics?.rendered(performance.now() - renderStarted);
       host = destinationHost(prepared.url);
