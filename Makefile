@@ -20,7 +20,7 @@ TEMPORAL_UI_SERVER := $(TEMPORAL_UI_SERVER_DIR)/server
 # PostgreSQL for `make start-cluster`, else what builds.
 DOCTOR_FOR := $(if $(filter start-cluster,$(MAKECMDGOALS)),cluster,$(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build)))
 
-.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop clean
+.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop chaos clean
 
 start: deps build
 	node dist/start.js
@@ -74,6 +74,14 @@ bench-dates: deps build
 bench-price-drop: deps build
 	npm run build:bench
 	node dist-bench/bench/price-drop.js $(ARGS)
+
+# The fault suite (bench/chaos.ts): events under load while the worker, the Temporal dev server or
+# the API is killed (SIGKILL), the endpoint answers 503 then refuses connections, or the SQLite
+# database is locked; one row per scenario; fails when an accepted event was not delivered, a
+# delivery is counted wrong or a run is stuck. ARGS="--events 300 --outage 60 --only worker-kill,db-lock".
+chaos: deps build
+	npm run build:bench
+	node dist-bench/bench/chaos.js $(ARGS)
 
 # Every prerequisite, found or missing, with the command that fixes it; installs nothing.
 doctor:
