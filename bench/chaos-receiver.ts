@@ -23,6 +23,11 @@ export type ReceiverMode = 'ok' | 'unavailable' | 'refusing';
 export class ChaosReceiver {
   readonly requests: ChaosRequest[] = [];
   private mode: ReceiverMode = 'ok';
+  /**
+   * How long each answer takes: a real endpoint's latency, which also keeps requests in flight
+   * for a fault to hit (a worker killed between sending and hearing back).
+   */
+  answerDelayMs = 200;
 
   private constructor(
     private readonly server: https.Server,
@@ -46,7 +51,7 @@ export class ChaosReceiver {
 
   /** The requests to `path` the receiver answered 2xx: the deliveries the endpoint accepted. */
   delivered(path: string): ChaosRequest[] {
-    return this.requests.filter((r) => r.path === path && r.status < 300);
+    return this.requests.filter((r) => r.path === path && r.seq >= 0 && r.status < 300);
   }
 
   /** Switches how the receiver answers; `refusing` closes the port (and open connections) until the next mode. */
@@ -74,6 +79,11 @@ export class ChaosReceiver {
         // Not one of the suite's events: recorded with seq -1, never counted as a delivery of one.
       }
       const status = this.mode === 'ok' ? 200 : 503;
+      // Save-time probes (HEAD) are no deliveries: answered, not recorded.
+      if (req.method !== 'POST') {
+        res.writeHead(status).end();
+        return;
+      }
       const key = req.headers['idempotency-key'];
       this.requests.push({
         path: req.url ?? '/',
@@ -82,8 +92,10 @@ export class ChaosReceiver {
         status,
         at: Date.now(),
       });
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(status === 200 ? '{"received":true}' : '{"error":"unavailable"}');
+      setTimeout(() => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(status === 200 ? '{"received":true}' : '{"error":"unavailable"}');
+      }, this.answerDelayMs);
     });
   }
 

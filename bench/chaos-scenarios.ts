@@ -243,7 +243,7 @@ export async function runScenario(
         id: 'hook',
         type: 'webhook',
         url: receiver.url(hookPath),
-        body: '{"seq": {{ event.seq }}, "email": "{{ person.email }}"}',
+        body: '{"seq": {{ event.seq|default:-1 }}, "email": "{{ person.email }}"}',
       },
     ],
   });
@@ -306,7 +306,7 @@ export async function runScenario(
 
   const delivered = receiver.delivered(hookPath);
   const bySeq = new Map<number, Set<string | undefined>>();
-  for (const r of receiver.requests.filter((x) => x.path === hookPath)) {
+  for (const r of receiver.requests.filter((x) => x.path === hookPath && x.seq >= 0)) {
     const keys = bySeq.get(r.seq) ?? new Set();
     keys.add(r.idempotencyKey);
     bySeq.set(r.seq, keys);

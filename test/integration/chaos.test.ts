@@ -1,5 +1,5 @@
 import { ChaosReceiver } from '../../bench/chaos-receiver';
-import { CHAOS_ENV, rowProblems, runScenario } from '../../bench/chaos-scenarios';
+import { CHAOS_ENV, formatTable, rowProblems, runScenario } from '../../bench/chaos-scenarios';
 import { createTestPki } from '../harness/certs';
 import { Stack } from '../harness/stack';
 
@@ -26,6 +26,7 @@ const options = { events: 100, concurrency: 8, outageMs: 10_000, drainTimeoutMs:
 
 test('the worker killed under load: every accepted event delivered once or with the same key, counted right', async () => {
   const row = await runScenario('worker-kill', stack, receiver, options);
+  process.stdout.write(`${formatTable([row])}\n`);
   expect(rowProblems(row)).toEqual([]);
   expect(row).toMatchObject({
     accepted: 100,
@@ -39,6 +40,7 @@ test('the worker killed under load: every accepted event delivered once or with 
 
 test('the endpoint answers 503, then refuses connections: every event delivered after it recovers', async () => {
   const row = await runScenario('receiver-outage', stack, receiver, options);
+  process.stdout.write(`${formatTable([row])}\n`);
   expect(rowProblems(row)).toEqual([]);
   expect(row).toMatchObject({ accepted: 100, unique: 100, duplicates: 0, stuck: 0, analyticsAgree: true });
 }, 300_000);
