@@ -28,6 +28,8 @@ export class ChaosReceiver {
    * for a fault to hit (a worker killed between sending and hearing back).
    */
   answerDelayMs = 200;
+  /** Requests received and not answered yet. */
+  inFlight = 0;
 
   private constructor(
     private readonly server: https.Server,
@@ -92,7 +94,9 @@ export class ChaosReceiver {
         status,
         at: Date.now(),
       });
+      this.inFlight++;
       setTimeout(() => {
+        this.inFlight--;
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(status === 200 ? '{"received":true}' : '{"error":"unavailable"}');
       }, this.answerDelayMs);

@@ -145,12 +145,16 @@ async function inject(
   o: ChaosOptions,
 ): Promise<void> {
   switch (name) {
-    case 'worker-kill':
-      // Requests in flight die with it: Temporal retries them after their start-to-close timeout.
+    case 'worker-kill': {
+      // Killed while the endpoint holds requests (the worst moment): Temporal retries them after
+      // their start-to-close timeout, and the endpoint may get them twice.
+      const until = Date.now() + 10_000;
+      while (receiver.inFlight === 0 && Date.now() < until) await sleep(5);
       await stack.killWorker();
       await sleep(1000);
       await stack.startWorker();
       return;
+    }
     case 'temporal-kill': {
       const server = stack.server.process;
       await new Promise<void>((resolve) => {
@@ -260,7 +264,8 @@ export async function runScenario(
     const body = {
       metric,
       profile: { email: `chaos${i}@example.com` },
-      properties: { seq: i },
+      // From 1: the template's default (-1, for the sample data) must never look like an event.
+      properties: { seq: i + 1 },
       unique_id: `${tag}-${i}`,
     };
     if (await postUntilAccepted(stack, body, giveUpAt, () => reposts++)) accepted++;
@@ -294,6 +299,8 @@ export async function runScenario(
       drainedAt = Date.now();
       break;
     }
+    if ((Date.now() - drainStart) % 15_000 < 1000)
+      log(`${name}: ${uniqueSeqs()} delivered at the endpoint, ${ended} ended of ${accepted}`);
     if (Date.now() - drainStart > o.drainTimeoutMs) {
       drainedAt = Date.now();
       break;
