@@ -82,8 +82,8 @@ export type AttemptView = Pick<
 /** One delivery with its attempts, as GET /api/webhooks/deliveries/:id and its page show it. */
 export interface DeliveryDetail {
   /**
-   * `possibleDuplicate`: an attempt of unknown outcome came before the one delivered, so the
-   * endpoint may have received the request twice (with the same Idempotency-Key).
+   * `possibleDuplicate`: the endpoint may have received the request more than once (with the same
+   * Idempotency-Key): an attempt of unknown outcome came before the delivered one, or two delivered.
    */
   delivery: DeliverySummary & { possibleDuplicate: boolean };
   attempts: AttemptView[];
@@ -420,9 +420,12 @@ export class AnalyticsStore {
         responseExcerpt: a.response_excerpt,
       };
     });
+    // Received twice for sure (an attempt that outlived its timeout answered after its retry was
+    // sent), or maybe (an attempt of unknown outcome before the delivered one).
     const firstDelivered = attempts.findIndex((a) => a.class === 'delivered');
     const possibleDuplicate =
-      firstDelivered > 0 && attempts.slice(0, firstDelivered).some((a) => a.class === 'unknown');
+      attempts.filter((a) => a.class === 'delivered').length > 1 ||
+      (firstDelivered > 0 && attempts.slice(0, firstDelivered).some((a) => a.class === 'unknown'));
     return { delivery: { ...toSummary(row), possibleDuplicate }, attempts };
   }
 }

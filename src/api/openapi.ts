@@ -668,7 +668,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
         delivery: deliverySchema.extend({
           possibleDuplicate: z.boolean().meta({
             description:
-              'An attempt of unknown outcome came before the delivered one: the endpoint may have received the request twice, with the same Idempotency-Key.',
+              'The endpoint may have received the request more than once, with the same Idempotency-Key: an attempt of unknown outcome came before the delivered one, or two attempts were delivered.',
           }),
         }),
         attempts: z.array(attemptSchema),

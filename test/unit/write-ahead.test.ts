@@ -104,6 +104,20 @@ describe.each(TEST_DATABASES)('on %s', (dbKind) => {
     await db.destroy();
   });
 
+  test('two delivered attempts (the first outlived its timeout, then answered) flag a duplicate', async () => {
+    const db = await openTestDatabase(dbKind, 'write-ahead-twice');
+    const store = new DeliveryStore(db);
+    await begin(store, 1);
+    await begin(store, 2);
+    await store.recordAttempt(outcome(2, true));
+    await store.recordAttempt(outcome(1, true));
+    const detail = await new AnalyticsStore(db).get('dlv_1');
+    expect(detail?.attempts.map((a) => a.class)).toEqual(['delivered', 'delivered']);
+    // The late first attempt never moves the delivery back.
+    expect(detail?.delivery).toMatchObject({ status: 'delivered', attempts: 2, possibleDuplicate: true });
+    await db.destroy();
+  });
+
   test('finalizing a delivery whose last attempt never completed settles that attempt unknown', async () => {
     const db = await openTestDatabase(dbKind, 'write-ahead-finalize');
     const store = new DeliveryStore(db);
