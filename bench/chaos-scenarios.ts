@@ -1,5 +1,6 @@
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
+import type { TestCluster } from '../test/harness/cluster';
 import type { Stack } from '../test/harness/stack';
 import type { ChaosReceiver } from './chaos-receiver';
 import { pool } from './stats';
@@ -22,7 +23,14 @@ export const CHAOS_ENV: Record<string, string> = {
   HOOKFLOW_WEBHOOK_TIMEOUT_MS: '3000',
 };
 
-export type ScenarioName = 'worker-kill' | 'temporal-kill' | 'api-kill' | 'receiver-outage' | 'db-lock';
+export type ScenarioName =
+  | 'worker-kill'
+  | 'temporal-kill'
+  | 'api-kill'
+  | 'receiver-outage'
+  | 'db-lock'
+  | 'temporal-server-restart'
+  | 'postgres-stop';
 
 export const SCENARIOS: readonly ScenarioName[] = [
   'worker-kill',
@@ -32,13 +40,21 @@ export const SCENARIOS: readonly ScenarioName[] = [
   'db-lock',
 ];
 
+/** On the cluster (`--cluster`: the Temporal server and hookflow on PostgreSQL). */
+export const CLUSTER_SCENARIOS: readonly ScenarioName[] = [
+  'worker-kill',
+  'temporal-server-restart',
+  'postgres-stop',
+  'api-kill',
+];
+
 export interface ChaosOptions {
   events: number;
   /** POSTs in flight at once. */
   concurrency: number;
   /** receiver-outage: 503 for half of it, then connections refused for the other half. */
   outageMs: number;
-  /** db-lock: how long another connection holds the SQLite write lock. */
+  /** db-lock: how long another connection holds the SQLite write lock; postgres-stop: how long PostgreSQL is down. */
   lockMs: number;
   /** temporal-kill: how long the dev server stays down before it starts again on its data. */
   temporalDownMs: number;
@@ -143,8 +159,21 @@ async function inject(
   stack: Stack,
   receiver: ChaosReceiver,
   o: ChaosOptions,
+  cluster: TestCluster | undefined,
 ): Promise<void> {
+  const onCluster = () => {
+    if (!cluster) throw new Error(`${name} runs on the cluster only (--cluster)`);
+    return cluster;
+  };
   switch (name) {
+    case 'temporal-server-restart':
+      // SIGKILL, then the same server again on its PostgreSQL: history and task queues survive.
+      await onCluster().restartServer();
+      return;
+    case 'postgres-stop':
+      // hookflow's database and the Temporal server's, both down for the lock time.
+      await onCluster().pausePostgres(o.lockMs);
+      return;
     case 'worker-kill': {
       // Killed while the endpoint holds requests (the worst moment): Temporal retries them after
       // their start-to-close timeout, and the endpoint may get them twice.
@@ -233,6 +262,7 @@ export async function runScenario(
   receiver: ChaosReceiver,
   options: Partial<ChaosOptions> = {},
   log: (line: string) => void = () => undefined,
+  cluster?: TestCluster,
 ): Promise<ChaosRow> {
   const o = { ...DEFAULT_OPTIONS, ...options };
   const tag = `${name}-${Date.now()}`;
@@ -271,7 +301,7 @@ export async function runScenario(
     if (await postUntilAccepted(stack, body, giveUpAt, () => reposts++)) accepted++;
     if (accepted >= trigger && !fault) {
       log(`${name}: injecting the fault`);
-      fault = inject(name, stack, receiver, o);
+      fault = inject(name, stack, receiver, o, cluster);
     }
   });
   await fault;
