@@ -36,4 +36,5 @@ test('other errors are faults', () => {
   );
   expect(isDatabaseUnavailable(Object.assign(new Error('terminating'), { code: '57P01' }))).toBe(true);
   expect(isDatabaseUnavailable(undefined)).toBe(false);
+  expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
 });
