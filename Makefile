@@ -78,8 +78,9 @@ bench-price-drop: deps build
 # The fault suite (bench/chaos.ts): events under load while the worker, the Temporal dev server or
 # the API is killed (SIGKILL), the endpoint answers 503 then refuses connections, or the SQLite
 # database is locked; one row per scenario; fails when an accepted event was not delivered, a
-# delivery is counted wrong or a run is stuck. ARGS="--events 300 --outage 60 --only worker-kill,db-lock".
-chaos: deps build
+# delivery is counted wrong or a run is stuck. ARGS="--events 300 --outage 60 --only worker-kill,db-lock";
+# ARGS="--cluster" runs its scenarios on the Temporal cluster on PostgreSQL (its binaries built first).
+chaos: deps build $(if $(findstring --cluster,$(ARGS)),cluster-tools)
 	npm run build:bench
 	node dist-bench/bench/chaos.js $(ARGS)
 
