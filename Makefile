@@ -20,7 +20,7 @@ TEMPORAL_UI_SERVER := $(TEMPORAL_UI_SERVER_DIR)/server
 # PostgreSQL for `make start-cluster`, else what builds.
 DOCTOR_FOR := $(if $(filter start-cluster,$(MAKECMDGOALS)),cluster,$(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build)))
 
-.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop chaos clean
+.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop bench-protection chaos clean
 
 start: deps build
 	node dist/start.js
@@ -47,6 +47,12 @@ bench: deps build $(if $(findstring --cluster,$(ARGS)),cluster-tools)
 	node dist-bench/bench/bench.js $(ARGS)
 
 # Events accepted per second by POST /api/events beside a bare Express endpoint, in one run (issue 15).
+# What endpoint protection costs per delivery (bench/protection.ts): the destination store's two
+# transactions alone on SQLite and PostgreSQL, then deliveries end to end with it off and on.
+bench-protection: deps build
+	npm run build:bench
+	node dist-bench/bench/protection.js $(ARGS)
+
 bench-ingest: deps build
 	npm run build:bench
 	node dist-bench/bench/ingest.js $(ARGS)

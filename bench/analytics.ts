@@ -343,6 +343,7 @@ async function timePage(
       flows: flowStore,
       runs: { temporalUrl: (runId: string) => runId },
       backlog: { queued: 0 },
+      destinations: { paused: () => Promise.resolve([]) },
       render: createViews(path.join(repositoryRoot(), 'views')),
     }),
   );

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterOf } from '../src/temporal/payload-codec';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createTestPki } from '../test/harness/certs';
 import { TestCluster } from '../test/harness/cluster';
@@ -13,6 +14,7 @@ import { orderEvent, peakRssMiB, percentile, pool } from './stats';
 import type { TimedDelivery } from './stages';
 import { measureStages, printStages } from './stages';
 import { benchTemplates } from './templates';
+import { measureCryptoOverhead, printCryptoOverhead } from './codec';
 
 /**
  * `npm run bench [-- --events N --concurrency C --light L]`: the whole stack on loopback, a live
@@ -214,11 +216,12 @@ async function main(): Promise<void> {
     const serverRss = peakRssMiB(stack.server.process.pid, (f) => fs.readFileSync(f, 'utf8'));
 
     const connection = await Connection.connect({ address: stack.server.address });
-    const client = new Client({ connection });
+    const client = new Client({ connection, dataConverter: dataConverterOf(stack.payloadCodec()) });
     const sample = runIds.slice(0, 20);
     await Promise.all(sample.map((id) => client.workflow.getHandle(id).result()));
     const histories = await Promise.all(sample.map((id) => client.workflow.getHandle(id).fetchHistory()));
     const historyEvents = histories.reduce((n, h) => n + (h.events?.length ?? 0), 0) / histories.length;
+    const cryptoOverhead = await measureCryptoOverhead(histories, stack.payloadCodec());
 
     const db = await stack.openDatabase();
     const stages = await measureStages(client, db, dev.lightRuns).finally(() => db.destroy());
@@ -259,6 +262,7 @@ async function main(): Promise<void> {
       `  hookflow / floor p50 latency    ${fmt(percentile(light, 50) / percentile(floor.latencies, 50), 2)}  (light load vs the floor's closed loop)`,
     );
     printIngest(ingest);
+    printCryptoOverhead(cryptoOverhead, { p50Ms: percentile(light, 50) });
   } finally {
     await stack.stop();
   }

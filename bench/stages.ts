@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import type { Db } from '../src/db';
@@ -47,8 +48,16 @@ type HistoryEvent = NonNullable<
 
 const at = (e: HistoryEvent | undefined): number => optionalTsToMs(e?.eventTime) ?? NaN;
 
-/** The marks of one delivery, or undefined when its run did not end in a delivered attempt. */
-function marksOf(d: TimedDelivery, createdAt: number, events: readonly HistoryEvent[]): Marks | undefined {
+/**
+ * The marks of one delivery, or undefined when its run did not end in a delivered attempt. `decode`
+ * is the client's payload codec (the activity's result is encrypted in history).
+ */
+async function marksOf(
+  d: TimedDelivery,
+  createdAt: number,
+  events: readonly HistoryEvent[],
+  decode: (p: Payload[]) => Promise<Payload[]>,
+): Promise<Marks | undefined> {
   const scheduled = events.find(
     (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverWebhook',
   );
@@ -57,7 +66,8 @@ function marksOf(d: TimedDelivery, createdAt: number, events: readonly HistoryEv
     (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled.eventId),
   );
   const payload = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
-  const result = payload ? defaultPayloadConverter.fromPayload<DeliverWebhookResult>(payload) : undefined;
+  const [plain] = payload ? await decode([payload]) : [];
+  const result = plain ? defaultPayloadConverter.fromPayload<DeliverWebhookResult>(plain) : undefined;
   const t = result?.timings;
   if (!t) return undefined;
   return {
@@ -111,11 +121,16 @@ export async function measureStages(
     for (const r of rows) created.set(r.id, Date.parse(r.created_at));
   }
   const all: Marks[] = [];
+  const codecs = client.options.loadedDataConverter.payloadCodecs;
+  const decode = async (ps: Payload[]) => {
+    for (const c of [...codecs].reverse()) ps = await c.decode(ps);
+    return ps;
+  };
   for (const d of deliveries) {
     const handle = client.workflow.getHandle(d.runId);
     await handle.result().catch(() => undefined);
     const history = await handle.fetchHistory();
-    const m = marksOf(d, created.get(d.runId) ?? NaN, history.events ?? []);
+    const m = await marksOf(d, created.get(d.runId) ?? NaN, history.events ?? [], decode);
     if (m && Object.values(m).every(Number.isFinite)) all.push(m);
   }
   const spans = (from: Mark | 'posted', to: Mark) => all.map((m) => m[to] - m[from]);

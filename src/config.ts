@@ -4,6 +4,7 @@ import type { DatabaseLocation } from './db';
 import { ConfigError } from './errors';
 import { isKnownTimeZone } from './shared/time-zones';
 import type { RetrySettings } from './shared/retry';
+import type { BreakerSettings, DestinationLimits } from './shared/destination-guard';
 import type { OutboundPolicy } from './webhooks/outbound';
 import { parsePolicy } from './webhooks/outbound';
 
@@ -87,6 +88,21 @@ const envSchema = z.object({
       },
     )
     .optional(),
+  /** Largest JSON request body the API accepts, in bytes (larger: 413). @default 524288 */
+  HOOKFLOW_API_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(512 * 1024),
+  /** Deepest nesting of objects and arrays in a JSON request body (deeper: 400). @default 64 */
+  HOOKFLOW_API_MAX_JSON_DEPTH: int(2, 10_000).default(64),
+  /** Time a client has to send a request's headers before its connection is closed. @default 10000 */
+  HOOKFLOW_API_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(10_000),
+  /** Time a client has to send a whole request, headers and body, before its connection is closed. @default 30000 */
+  HOOKFLOW_API_REQUEST_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+  /** How long an idle keep-alive connection stays open between requests. @default 5000 */
+  HOOKFLOW_API_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(5000),
+  /**
+   * Connections one client address may hold open at once (beyond: 429 and closed); behind a trusted
+   * proxy, requests in flight per forwarded client address instead. `0`: no limit. @default 256
+   */
+  HOOKFLOW_API_MAX_CONNECTIONS_PER_CLIENT: int(0, 1_000_000).default(256),
   /** Time allowed for one webhook attempt, connect to last byte. @default 10000 */
   HOOKFLOW_WEBHOOK_TIMEOUT_MS: int(100, 300_000).default(10_000),
   /** Bytes of a response body read before it is cut off. @default 65536 */
@@ -102,10 +118,43 @@ const envSchema = z.object({
   /** Upper bound for a delay asked by a Retry-After header (1 h). @default 3600000 */
   HOOKFLOW_RETRY_AFTER_MAX_MS: int(0).default(3_600_000),
   /**
+   * Endpoint protection (per destination: scheme, host and port, shared by every worker): `on`, or
+   * `off` to send without limits, holds or circuit breaker. @default "on"
+   */
+  HOOKFLOW_DESTINATION_PROTECTION: z.enum(['on', 'off']).default('on'),
+  /** Requests in flight at once to one destination, over every worker process. @default 32 */
+  HOOKFLOW_DESTINATION_CONCURRENCY: int(1, 100_000).default(32),
+  /** Requests started per second to one destination (0: unlimited). @default 100 */
+  HOOKFLOW_DESTINATION_RATE_PER_SECOND: z.coerce.number().min(0).max(100_000).default(100),
+  /**
+   * How long an attempt waits in the worker for a slot at its destination before the run waits on
+   * a durable timer instead (no retry is used up either way); at most 10000. @default 5000
+   */
+  HOOKFLOW_DESTINATION_WAIT_MS: int(0, 10_000).default(5000),
+  /** The circuit breaker counts failures over this many seconds. @default 300 */
+  HOOKFLOW_BREAKER_WINDOW_SECONDS: int(1, 86_400).default(300),
+  /** Attempts in the window below which the circuit never opens. @default 20 */
+  HOOKFLOW_BREAKER_MIN_ATTEMPTS: int(1, 1_000_000).default(20),
+  /** Share of failed attempts in the window, in percent, at which the circuit opens. @default 90 */
+  HOOKFLOW_BREAKER_FAILURE_PERCENT: z.coerce.number().min(1).max(100).default(90),
+  /** Seconds an open circuit waits before letting one probe through. @default 60 */
+  HOOKFLOW_BREAKER_COOLDOWN_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
+  /**
    * Keys that encrypt webhook header values: "id:base64,id2:base64" (32-byte keys), the first
    * encrypts, all decrypt. Unset: a development key is generated in the data folder.
    */
   HOOKFLOW_SECRET_KEYS: z.string().optional(),
+  /**
+   * Origins (scheme://host:port, comma-separated) of Temporal Web UIs allowed to call the codec
+   * endpoint (`/codec/decode`) from the browser. @default the origin of TEMPORAL_UI_URL
+   */
+  HOOKFLOW_CODEC_ORIGINS: z
+    .string()
+    .regex(
+      /^\s*https?:\/\/[^\s,/]+\s*(,\s*https?:\/\/[^\s,/]+\s*)*$/,
+      'must be origins like http://localhost:8233, comma-separated',
+    )
+    .optional(),
   /** Seconds a rotated-out webhook signing secret keeps signing beside the new one (24 h). @default 86400 */
   HOOKFLOW_SIGNING_ROTATION_GRACE_SECONDS: int(0, 366 * 86_400).default(86_400),
   /**
@@ -185,6 +234,14 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** Endpoint protection: limits per destination, the breaker, and how long an attempt waits in process. */
+export interface ProtectionSettings {
+  limits: DestinationLimits;
+  breaker: BreakerSettings;
+  /** ms an attempt waits in the worker for a slot before its run waits on a durable timer. */
+  waitMs: number;
+}
+
 /** The retry policy of webhook steps that set none of their own. */
 export type RetryDefaults = RetrySettings;
 
@@ -210,6 +267,15 @@ export interface Config {
     keyCacheMs: number;
     /** ms the live flows of a metric are reused without a database read (0: never). */
     liveFlowCacheMs: number;
+    /** JSON request bodies: bytes and nesting depth. */
+    body: { maxBytes: number; maxDepth: number };
+    /** Slow and greedy clients: the HTTP server's timeouts and connections per client address. */
+    server: {
+      headersTimeoutMs: number;
+      requestTimeoutMs: number;
+      keepAliveTimeoutMs: number;
+      maxConnectionsPerClient: number;
+    };
   };
   webhook: {
     timeoutMs: number;
@@ -218,8 +284,12 @@ export interface Config {
     retry: RetryDefaults;
     /** Seconds a rotated-out signing secret keeps signing. */
     signingGraceSeconds: number;
+    /** Endpoint protection per destination (issue 16); `undefined` when turned off. */
+    protection: ProtectionSettings | undefined;
   };
   secretKeys: string | undefined;
+  /** Web UI origins the codec endpoint answers cross-origin (CORS). */
+  codec: { origins: string[] };
   outbound: OutboundPolicy;
   owner: { email: string; password: string } | undefined;
   /** Seconds between sweeps of the price-drop fan-out outbox. */
@@ -255,6 +325,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'HOOKFLOW_RUN_STARTER_LEASE_SECONDS: must last at least three HOOKFLOW_RUN_STARTER_POLL_MS intervals';
     throw new ConfigError(`invalid configuration: ${problem}`, [problem]);
   }
+  // Node refuses a header timeout longer than the whole-request timeout.
+  if (e.HOOKFLOW_API_HEADERS_TIMEOUT_MS > e.HOOKFLOW_API_REQUEST_TIMEOUT_MS) {
+    const problem = 'HOOKFLOW_API_HEADERS_TIMEOUT_MS: must not exceed HOOKFLOW_API_REQUEST_TIMEOUT_MS';
+    throw new ConfigError(`invalid configuration: ${problem}`, [problem]);
+  }
   const dataDir = path.resolve(e.HOOKFLOW_DATA_DIR);
   const dbPath = path.resolve(e.HOOKFLOW_DB_PATH ?? path.join(dataDir, 'hookflow.sqlite'));
   return {
@@ -276,12 +351,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trustProxy: trustProxy(e.HOOKFLOW_TRUST_PROXY),
       keyCacheMs: e.HOOKFLOW_API_KEY_CACHE_MS,
       liveFlowCacheMs: e.HOOKFLOW_LIVE_FLOW_CACHE_MS,
+      body: { maxBytes: e.HOOKFLOW_API_MAX_BODY_BYTES, maxDepth: e.HOOKFLOW_API_MAX_JSON_DEPTH },
+      server: {
+        headersTimeoutMs: e.HOOKFLOW_API_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: e.HOOKFLOW_API_REQUEST_TIMEOUT_MS,
+        keepAliveTimeoutMs: e.HOOKFLOW_API_KEEP_ALIVE_TIMEOUT_MS,
+        maxConnectionsPerClient: e.HOOKFLOW_API_MAX_CONNECTIONS_PER_CLIENT,
+      },
     },
     webhook: {
       timeoutMs: e.HOOKFLOW_WEBHOOK_TIMEOUT_MS,
       maxResponseBytes: e.HOOKFLOW_WEBHOOK_MAX_RESPONSE_BYTES,
       retryAfterMaxMs: e.HOOKFLOW_RETRY_AFTER_MAX_MS,
       signingGraceSeconds: e.HOOKFLOW_SIGNING_ROTATION_GRACE_SECONDS,
+      protection:
+        e.HOOKFLOW_DESTINATION_PROTECTION === 'off'
+          ? undefined
+          : {
+              limits: {
+                concurrency: e.HOOKFLOW_DESTINATION_CONCURRENCY,
+                ratePerSecond: e.HOOKFLOW_DESTINATION_RATE_PER_SECOND,
+              },
+              breaker: {
+                windowMs: e.HOOKFLOW_BREAKER_WINDOW_SECONDS * 1000,
+                minAttempts: e.HOOKFLOW_BREAKER_MIN_ATTEMPTS,
+                failureRatio: e.HOOKFLOW_BREAKER_FAILURE_PERCENT / 100,
+                cooldownMs: e.HOOKFLOW_BREAKER_COOLDOWN_SECONDS * 1000,
+              },
+              waitMs: e.HOOKFLOW_DESTINATION_WAIT_MS,
+            },
       retry: {
         maxAttempts: e.HOOKFLOW_RETRY_MAX_ATTEMPTS,
         initialIntervalMs: e.HOOKFLOW_RETRY_INITIAL_INTERVAL_MS,
@@ -290,6 +388,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
     secretKeys: e.HOOKFLOW_SECRET_KEYS,
+    codec: {
+      origins: e.HOOKFLOW_CODEC_ORIGINS
+        ? e.HOOKFLOW_CODEC_ORIGINS.split(',').map((o) => o.trim())
+        : [new URL(e.TEMPORAL_UI_URL).origin],
+    },
     outbound: parseOutbound(e.HOOKFLOW_OUTBOUND_ALLOW, e.HOOKFLOW_OUTBOUND_PORTS),
     owner:
       e.HOOKFLOW_OWNER_EMAIL && e.HOOKFLOW_OWNER_PASSWORD

@@ -43,6 +43,8 @@ async function main(): Promise<void> {
   const [host = 'localhost', portText = '7233'] = config.temporal.address.split(':');
   let server: DevServer | undefined;
   let uiUrl = config.temporal.uiUrl;
+  // The UI at the API's host name: the session cookie reaches the codec endpoint only same-site.
+  const browserHost = ['0.0.0.0', '::'].includes(config.api.host) ? 'localhost' : config.api.host;
   if (await portInUse(host, Number(portText))) {
     console.log(`Temporal is already listening on ${config.temporal.address}; using it.`);
   } else {
@@ -51,12 +53,13 @@ async function main(): Promise<void> {
       ip: host === 'localhost' ? '127.0.0.1' : host,
       port: Number(portText),
       uiPort,
+      codecEndpoint: `http://${browserHost}:${config.api.port}/codec`,
       dbFile: path.join(config.dataDir, 'temporal.sqlite'),
       sqliteSync: config.temporal.sqliteSync,
       namespace: config.temporal.namespace,
       logFile: path.join(config.dataDir, 'temporal.log'),
     });
-    uiUrl = `http://localhost:${uiPort}`;
+    uiUrl = `http://${browserHost}:${uiPort}`;
   }
 
   const env = { ...process.env, TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL ?? uiUrl };

@@ -21,6 +21,8 @@ export interface WebhookStepDraft {
   headers: Record<string, string>;
   body: string;
   retry?: RetryOverride;
+  /** Endpoint protection limits over the defaults (set through the API; kept as they are on Save). */
+  limits?: { concurrency?: number; ratePerSecond?: number };
   /** Standard Webhooks signing; absent on a step not saved yet (new steps sign by default). */
   signing?: boolean;
   /** The signing secret, masked; sent back unchanged it keeps the secret. */

@@ -72,8 +72,40 @@ export const RETRY_FIELDS: readonly RetryField[] = [
   },
 ];
 
+/** A step's endpoint protection limits (limits.* in src/flows/model.ts), with the bounds the API accepts. */
+export interface LimitField {
+  key: 'concurrency' | 'ratePerSecond';
+  label: string;
+  hint: string;
+  min: number;
+  max: number;
+  integer: boolean;
+}
+
+export const LIMIT_FIELDS: readonly LimitField[] = [
+  {
+    key: 'concurrency',
+    label: 'Requests at once',
+    hint: 'to this destination, over every worker, 1–100000',
+    min: 1,
+    max: 100_000,
+    integer: true,
+  },
+  {
+    key: 'ratePerSecond',
+    label: 'Requests per second',
+    hint: 'started at most, 0–100000 (0: unlimited)',
+    min: 0,
+    max: 100_000,
+    integer: false,
+  },
+];
+
 /** A typed retry value: undefined when empty (the default applies), else the number or why it is refused. */
-export function parseRetryValue(field: RetryField, raw: string): { value?: number; problem?: string } {
+export function parseRetryValue(
+  field: Pick<RetryField, 'min' | 'max' | 'integer'>,
+  raw: string,
+): { value?: number; problem?: string } {
   const text = raw.trim();
   if (text === '') return {};
   const n = Number(text);

@@ -18,7 +18,8 @@ import type {
 } from './types';
 import type { Variable } from './variables-panel';
 import { VariablesPanel } from './variables-panel';
-import { RETRY_FIELDS, parseRetryValue, retryCrossProblem, urlProblem } from './webhook-checks';
+import type { LimitField } from './webhook-checks';
+import { LIMIT_FIELDS, RETRY_FIELDS, parseRetryValue, retryCrossProblem, urlProblem } from './webhook-checks';
 import { injectWebhookEditorStyle } from './webhook-editor-style';
 
 /** What preview answers (src/flows/step-tools.ts PreviewResult). */
@@ -78,6 +79,8 @@ class WebhookEditor implements WebhookEditorHandle {
   private readonly testButton: HTMLButtonElement;
   private readonly testResult: HTMLElement;
   private readonly retryInputs = new Map<keyof RetryOverride, HTMLInputElement>();
+  private readonly limitInputs = new Map<LimitField['key'], HTMLInputElement>();
+  private readonly limitsMessage: HTMLElement;
   private readonly retryMessage: HTMLElement;
   private readonly signing: HTMLInputElement;
   private readonly rotateButton: HTMLButtonElement;
@@ -244,6 +247,36 @@ class WebhookEditor implements WebhookEditorHandle {
         h('p', { id: `${p}-retry-${f.key}-hint`, class: 'wh-muted' }, f.hint),
       );
     });
+    this.limitsMessage = h('p', {
+      class: 'wh-msg wh-bad',
+      'data-testid': 'limits-message',
+      'aria-live': 'polite',
+    });
+    const limitFields = LIMIT_FIELDS.map((f) => {
+      const input = h('input', {
+        id: `${p}-limits-${f.key}`,
+        type: 'number',
+        inputmode: f.integer ? 'numeric' : 'decimal',
+        min: f.min,
+        max: f.max,
+        step: f.integer ? 1 : 'any',
+        placeholder: 'default',
+        'data-testid': `limits-${f.key}`,
+        'aria-describedby': `${p}-limits-${f.key}-hint`,
+        disabled: ro,
+        oninput: () => this.edited(false),
+      });
+      const v = this.step.limits?.[f.key];
+      if (v !== undefined) input.value = String(v);
+      this.limitInputs.set(f.key, input);
+      return h(
+        'div',
+        {},
+        h('label', { for: input.id, class: 'wh-label' }, f.label),
+        input,
+        h('p', { id: `${p}-limits-${f.key}-hint`, class: 'wh-muted' }, f.hint),
+      );
+    });
     this.otherProblems = h('ul', {
       class: 'wh-problems',
       'data-testid': 'step-problems',
@@ -303,7 +336,7 @@ class WebhookEditor implements WebhookEditorHandle {
       h(
         'details',
         { 'data-testid': 'webhook-advanced' },
-        h('summary', {}, 'Advanced: retries'),
+        h('summary', {}, 'Advanced: retries and endpoint limits'),
         h(
           'p',
           { class: 'wh-muted' },
@@ -311,6 +344,13 @@ class WebhookEditor implements WebhookEditorHandle {
         ),
         h('div', { class: 'wh-retry' }, ...retryFields),
         this.retryMessage,
+        h(
+          'p',
+          { class: 'wh-muted' },
+          'Endpoint limits: leave empty for the defaults (32 at once, 100 per second). Requests over them wait; none fails.',
+        ),
+        h('div', { class: 'wh-retry', 'data-testid': 'webhook-limits' }, ...limitFields),
+        this.limitsMessage,
       ),
       this.otherProblems,
     );
@@ -360,6 +400,9 @@ class WebhookEditor implements WebhookEditorHandle {
     const retry = this.readRetry();
     if (retry) next.retry = retry;
     else delete next.retry;
+    const limits = this.readLimits();
+    if (limits) next.limits = limits;
+    else delete next.limits;
     return next;
   }
 
@@ -368,6 +411,21 @@ class WebhookEditor implements WebhookEditorHandle {
       this.url.value === '' && !this.url.matches(':focus') ? undefined : urlProblem(this.url.value);
     this.urlMessage.textContent = problem ?? '';
     this.url.setAttribute('aria-invalid', problem ? 'true' : 'false');
+  }
+
+  /** The endpoint limits typed, checked as typed; undefined when none is set. */
+  private readLimits(): WebhookStepDraft['limits'] {
+    const out: NonNullable<WebhookStepDraft['limits']> = {};
+    const problems: string[] = [];
+    for (const f of LIMIT_FIELDS) {
+      const input = this.limitInputs.get(f.key)!;
+      const r = parseRetryValue(f, input.value);
+      input.setAttribute('aria-invalid', r.problem ? 'true' : 'false');
+      if (r.problem) problems.push(`${f.label} ${r.problem}.`);
+      else if (r.value !== undefined) out[f.key] = r.value;
+    }
+    this.limitsMessage.textContent = problems.join(' ');
+    return Object.keys(out).length > 0 ? out : undefined;
   }
 
   /** The retry settings typed, checked as typed; undefined when none is set. */
@@ -576,8 +634,15 @@ class WebhookEditor implements WebhookEditorHandle {
 
     const retry = problems.filter((q) => q.path.startsWith('retry'));
     if (retry.length) this.retryMessage.textContent = retry.map((q) => `${q.path}: ${q.message}`).join(' ');
+    const limits = problems.filter((q) => q.path.startsWith('limits'));
+    if (limits.length)
+      this.limitsMessage.textContent = limits.map((q) => `${q.path}: ${q.message}`).join(' ');
     const known = (q: StepProblem) =>
-      q.path === 'url' || q.path === 'body' || q.path.startsWith('headers') || q.path.startsWith('retry');
+      q.path === 'url' ||
+      q.path === 'body' ||
+      q.path.startsWith('headers') ||
+      q.path.startsWith('retry') ||
+      q.path.startsWith('limits');
     this.otherProblems.replaceChildren(
       ...problems.filter((q) => !known(q)).map((q) => h('li', {}, `${q.path}: ${q.message}`)),
     );

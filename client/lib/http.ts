@@ -34,11 +34,38 @@ export function csrfToken(): string {
   return document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content ?? '';
 }
 
-export async function api<T>(
-  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
-  url: string,
-  body?: unknown,
-): Promise<T> {
+type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+
+/**
+ * The session was renewed since the page loaded (two-step authentication turned on in another
+ * tab): the page's token is stale. Asks for the current one and keeps it in the meta element.
+ */
+async function refreshCsrfToken(): Promise<boolean> {
+  const res = await fetch('/api/auth/me', {
+    headers: { accept: 'application/json' },
+    credentials: 'same-origin',
+  });
+  const csrf = res.ok ? ((await res.json()) as { csrf?: unknown }).csrf : undefined;
+  if (typeof csrf !== 'string' || csrf === csrfToken()) return false;
+  document.querySelector('meta[name="csrf-token"]')?.setAttribute('content', csrf);
+  return true;
+}
+
+export async function api<T>(method: Method, url: string, body?: unknown): Promise<T> {
+  try {
+    return await request<T>(method, url, body);
+  } catch (err) {
+    if (
+      err instanceof ApiError &&
+      err.code === 'csrf_failed' &&
+      (await refreshCsrfToken().catch(() => false))
+    )
+      return request<T>(method, url, body);
+    throw err;
+  }
+}
+
+async function request<T>(method: Method, url: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method !== 'GET') headers['x-csrf-token'] = csrfToken();
   if (body !== undefined) headers['content-type'] = 'application/json';

@@ -7,11 +7,22 @@ import type { Config } from '../config';
 import type { AttemptSpool } from '../db/attempt-spool';
 import type { AttemptRecord, DeliveryStore } from '../db/delivery-store';
 import type { FlowStore } from '../flows/store';
-import type { Flow, FlowDefinition, WebhookStep } from '../flows/model';
+import type { DestinationLimitsOverride, Flow, FlowDefinition, WebhookStep } from '../flows/model';
 import { findStep } from '../flows/model';
 import type { AttemptPolicy, DeliveryEnd } from '../shared/delivery-outcome';
 import { afterAttempt } from '../shared/delivery-outcome';
-import type { DeliverWebhookInput, DeliverWebhookResult, WebhookFailureDetails } from '../shared/run-types';
+import type {
+  DeliverWebhookInput,
+  DeliverWebhookResult,
+  DestinationPausedDetails,
+  WebhookFailureDetails,
+} from '../shared/run-types';
+import { DESTINATION_PAUSED } from '../shared/run-types';
+import type { AttemptVerdict } from '../shared/destination-guard';
+import { destinationOrigin } from '../shared/destination-guard';
+import type { DestinationLease } from '../db/destination-store';
+import type { DestinationGate, Entry } from './destination-gate';
+import { verdictOf } from './destination-gate';
 import type { SecretBox } from '../secrets';
 import type { TemplateRenderer } from '../templates';
 import type { AttemptOutcome } from '../webhooks/classify';
@@ -43,6 +54,8 @@ export interface WebhookDeps {
   renderer: TemplateRenderer;
   spool: AttemptSpool;
   webhook: Config['webhook'];
+  /** Endpoint protection shared by every worker (issue 16); none: send without limits. */
+  destinations?: DestinationGate;
 }
 
 /** One delivery is one webhook step of one run: the same id on every attempt, a new one per run. */
@@ -76,6 +89,9 @@ function attemptPolicy(p: RetryPolicy | undefined): AttemptPolicy {
  * rotation reaches runs in flight well within any grace period.
  */
 const SIGNING_FRESH_MS = 5_000;
+
+/** When the destination state cannot be read, the delivery waits this long and asks again. */
+const STATE_RETRY_MS = 5_000;
 
 export function createDeliverWebhook(deps: WebhookDeps) {
   const versions = new Lru<string, FlowDefinition>(500);
@@ -119,20 +135,24 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     return step?.type === 'webhook' ? step : undefined;
   }
 
-  async function prepare(input: DeliverWebhookInput): Promise<PreparedRequest | AttemptOutcome> {
+  /** The request to send (or why none can be), and the step's own endpoint protection limits. */
+  async function prepare(
+    input: DeliverWebhookInput,
+  ): Promise<[PreparedRequest | AttemptOutcome, DestinationLimitsOverride | undefined]> {
     const step = await loadStep(input);
     if (!step) {
-      return {
+      const missing: AttemptOutcome = {
         class: 'non_retryable',
         reason: `step ${input.stepId} of flow ${input.flowId} version ${input.flowVersion} no longer exists`,
         errorClass: 'step_missing',
       };
+      return [missing, undefined];
     }
     // Compiled once per flow version and step (the cache key), in the renderer's threads. A resend
     // renders the current step, which may change between its retries: its cache key is the source.
     const key = input.resend ? undefined : `${input.flowId}@${input.flowVersion}#${step.id}`;
     const signed = input.resend ? step : await withCurrentSigning(input, step);
-    return prepareRequest(signed, input.context, deps, key);
+    return [await prepareRequest(signed, input.context, deps, key), step.limits];
   }
 
   /**
@@ -180,15 +200,17 @@ export function createDeliverWebhook(deps: WebhookDeps) {
   async function record(
     input: DeliverWebhookInput,
     deliveryId: string,
-    attempt: number,
+    attempts: { number: number; ofThisCall: number },
     policy: AttemptPolicy,
     startedAt: Date,
     result: SendResult,
     excerpt: string | undefined,
   ): Promise<AttemptRecord['status']> {
+    const attempt = attempts.number;
+    // Temporal's policy counts this call's attempts (the workflow gave it what was left of the budget).
     const report = {
       class: result.class,
-      attempt,
+      attempt: attempts.ofThisCall,
       endedAtMs: startedAt.getTime() + result.durationMs,
       ...(result.retryAfterMs !== undefined ? { retryAfterMs: result.retryAfterMs } : {}),
     };
@@ -237,46 +259,127 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     }
   }
 
+  /** The delivery waits for its destination: shown retrying, with why and until when. */
+  async function recordWaiting(
+    input: DeliverWebhookInput,
+    deliveryId: string,
+    paused: DestinationPausedDetails,
+  ) {
+    try {
+      await deps.deliveries.recordWaiting({
+        deliveryId,
+        runId: input.runId,
+        flowId: input.flowId,
+        flowVersion: input.flowVersion,
+        stepId: input.stepId,
+        profileId: input.profileId,
+        reason: paused.reason,
+        nextAttemptAt: new Date(paused.untilMs).toISOString(),
+        context: JSON.stringify(input.context),
+        manual: input.resend !== undefined,
+        resendOf: input.resend?.originalId ?? null,
+      });
+    } catch (err) {
+      // Only the page's wording depends on it: the run waits all the same.
+      log.warn('a waiting delivery could not be marked', { deliveryId, error: (err as Error).message });
+    }
+  }
+
   return async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
     const ctx = Context.current();
-    const attempt = ctx.info.attempt;
+    // After its destination paused it, the delivery goes on from the attempts it had made.
+    const offset = input.attemptOffset ?? 0;
+    const attempt = offset + ctx.info.attempt;
     const deliveryId = input.resend?.deliveryId ?? deliveryIdFor(input.runId, input.stepId);
     const startedAt = new Date();
     const renderStarted = performance.now();
-    const prepared = await prepare(input);
+    const [prepared, limits] = await prepare(input);
     const renderedAt = Date.now();
     let result: SendResult;
     let secretValues: string[] = [];
     let host: string | undefined;
     let sentAt = renderedAt;
-    // Written ahead only when a request is about to go out.
-    const unsent = isOutcome(prepared) ? undefined : await writeAhead(input, deliveryId, attempt, startedAt);
     if (isOutcome(prepared)) {
       result = { ...prepared, durationMs: 0 };
-    } else if (unsent) {
-      result = unsent;
     } else {
       deps.metrics?.rendered(performance.now() - renderStarted);
       host = destinationHost(prepared.url);
       secretValues = [...Object.values(prepared.headers), ...(prepared.signingSecrets ?? [])];
+      const origin = destinationOrigin(prepared.url);
+      let lease: DestinationLease | undefined;
+      if (deps.destinations && origin) {
+        const entry = await deps.destinations
+          .enter(origin, { heartbeat: () => ctx.heartbeat(), signal: ctx.cancellationSignal }, limits)
+          .catch((err: unknown): Entry => {
+            if (ctx.cancellationSignal.aborted) throw err;
+            log.warn('destination state unavailable: the delivery waits', { error: (err as Error).message });
+            return { pausedUntilMs: Date.now() + STATE_RETRY_MS, reason: 'protection state unavailable' };
+          });
+        if (!('lease' in entry)) {
+          const paused: DestinationPausedDetails = {
+            deliveryId,
+            attemptsMade: attempt - 1,
+            untilMs: entry.pausedUntilMs,
+            reason: `destination paused: ${entry.reason} (${origin})`,
+          };
+          if (entry.reason !== 'concurrency limit' && entry.reason !== 'rate limit') {
+            paused.held = true;
+            await recordWaiting(input, deliveryId, paused);
+          }
+          // Not a failed attempt: the workflow waits on a timer and calls again (Temporal must not retry).
+          throw ApplicationFailure.create({
+            type: DESTINATION_PAUSED,
+            message: paused.reason,
+            nonRetryable: true,
+            details: [paused],
+          });
+        }
+        lease = entry.lease;
+      }
+      // Written ahead once the request is about to go out (past the destination's gate); when
+      // that record cannot be written, nothing is sent (see writeAhead).
+      const unsent = await writeAhead(input, deliveryId, attempt, startedAt);
       sentAt = Date.now();
-      result = await sendWebhook(
-        {
-          url: prepared.url,
-          headers: prepared.headers,
-          body: prepared.body,
-          idempotencyKey: deliveryId,
-          ...(prepared.signingSecrets ? { signingSecrets: prepared.signingSecrets } : {}),
-        },
-        {
-          dispatcher: deps.dispatcher,
-          timeoutMs: deps.webhook.timeoutMs,
-          maxResponseBytes: deps.webhook.maxResponseBytes,
-          retryAfterMaxMs: deps.webhook.retryAfterMaxMs,
-          signal: ctx.cancellationSignal,
-          redact: secretValues,
-        },
-      );
+      const sending = unsent
+        ? Promise.resolve(unsent)
+        : sendWebhook(
+            {
+              url: prepared.url,
+              headers: prepared.headers,
+              body: prepared.body,
+              idempotencyKey: deliveryId,
+              ...(prepared.signingSecrets ? { signingSecrets: prepared.signingSecrets } : {}),
+            },
+            {
+              dispatcher: deps.dispatcher,
+              timeoutMs: deps.webhook.timeoutMs,
+              maxResponseBytes: deps.webhook.maxResponseBytes,
+              retryAfterMaxMs: deps.webhook.retryAfterMaxMs,
+              signal: ctx.cancellationSignal,
+              redact: secretValues,
+            },
+          );
+      if (lease && origin && deps.destinations) {
+        const [gate, held] = [deps.destinations, lease];
+        const release = (verdict: AttemptVerdict) =>
+          gate.leave(origin, held, verdict).catch((err: unknown) => {
+            // The outcome stands: the slot frees itself when its lease lapses.
+            log.warn('destination slot not released', { error: (err as Error).message });
+          });
+        const sent = await sending.catch(async (err: unknown) => {
+          await release({ failed: false, probe: held.probe, reason: 'cancelled', cancelled: true });
+          throw err;
+        });
+        // Not sent (its record could not be written ahead): says nothing of the endpoint.
+        await release(
+          unsent
+            ? { failed: false, probe: held.probe, reason: unsent.reason, cancelled: true }
+            : verdictOf(sent, held.probe),
+        );
+        result = sent;
+      } else {
+        result = await sending;
+      }
     }
     const respondedAt = Date.now();
     deps.metrics?.attempt(result.class, host, result.durationMs);
@@ -284,9 +387,9 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     const status = await record(
       input,
       deliveryId,
-      attempt,
+      { number: attempt, ofThisCall: ctx.info.attempt },
       attemptPolicy(ctx.info.retryPolicy),
-      startedAt,
+      new Date(sentAt),
       result,
       result.excerpt,
     );

@@ -3,7 +3,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { ROLES, SCOPES } from '../permissions';
 import type { Accounts } from '../auth/accounts';
-import { SESSION_TTL_MS } from '../auth/sessions';
+import type { StartedSession } from '../auth/sessions';
+import { sessionCookieOptions } from './session-cookie';
 import { parseBody } from './validation';
 import { principalOf, requires, SESSION_COOKIE, sessionFor, tokenOf } from './auth';
 
@@ -40,31 +41,32 @@ export const keySchema = z.strictObject({
 export function accountsRouter(accounts: Accounts): Router {
   const r = Router();
 
-  const setCookie = (req: Request, res: Response, token: string) =>
-    res.cookie(SESSION_COOKIE, token, {
-      httpOnly: true,
-      sameSite: 'lax',
-      secure: req.secure,
-      path: '/',
-      maxAge: SESSION_TTL_MS,
-    });
+  /**
+   * Every sign-in gets a new session id (never one the browser already had, against session
+   * fixation), and the session the request carried, if any, ends.
+   */
+  const startSession = async (req: Request, res: Response, out: StartedSession) => {
+    const previous = tokenOf(req);
+    if (previous && previous !== out.token) await accounts.sessions.signOut(previous);
+    res.cookie(SESSION_COOKIE, out.token, sessionCookieOptions(req));
+  };
 
   r.post('/auth/sign-in', async (req, res) => {
     const out = await accounts.sessions.signIn(parseBody(signInSchema, req.body), req.ip ?? 'unknown');
-    setCookie(req, res, out.token);
+    await startSession(req, res, out);
     res.json(out);
   });
 
   r.post('/setup', async (req, res) => {
     const out = await accounts.firstOwner.complete(parseBody(setupSchema, req.body), req.ip ?? 'unknown');
-    setCookie(req, res, out.token);
+    await startSession(req, res, out);
     res.status(201).json(out);
   });
 
   r.post('/auth/sign-out', async (req, res) => {
     const token = tokenOf(req);
     if (token) await accounts.sessions.signOut(token);
-    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.clearCookie(SESSION_COOKIE, { ...sessionCookieOptions(req), maxAge: undefined });
     res.status(204).end();
   });
 
@@ -77,7 +79,12 @@ export function accountsRouter(accounts: Accounts): Router {
 
   r.get('/auth/me', requires('account:read'), (_req, res) => {
     const p = principalOf(res);
-    res.json({ user: p.user, via: p.kind, ...(p.kind === 'api_key' ? { scopes: p.scopes } : {}) });
+    // A session's CSRF token, so a page whose session was renewed elsewhere (another tab) can carry on.
+    res.json({
+      user: p.user,
+      via: p.kind,
+      ...(p.kind === 'api_key' ? { scopes: p.scopes } : { csrf: p.csrf }),
+    });
   });
 
   r.post('/auth/two-step/setup', async (req, res) => {
@@ -88,7 +95,12 @@ export function accountsRouter(accounts: Accounts): Router {
   });
   r.post('/auth/two-step/confirm', async (req, res) => {
     const { code } = parseBody(codeSchema, req.body);
-    res.json(await accounts.twoStep.confirm(sessionFor(res, 'account:manage').user, code));
+    const p = sessionFor(res, 'account:manage');
+    const { recoveryCodes } = await accounts.twoStep.confirm(p.user, code);
+    // The session now counts as two-step: it gets a new id (and CSRF token), the old one ends.
+    const out = await accounts.sessions.rotate(tokenOf(req)!, { ...p.user, twoStepEnabled: true });
+    res.cookie(SESSION_COOKIE, out.token, sessionCookieOptions(req));
+    res.json({ recoveryCodes, ...out });
   });
   r.post('/auth/two-step/disable', async (req, res) => {
     const { code } = parseBody(codeSchema, req.body);

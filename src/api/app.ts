@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import express from 'express';
 import type { Config } from '../config';
 import type { Db } from '../db';
@@ -41,11 +42,19 @@ import { probesRouter } from './probes';
 import type { RunBacklog } from '../runs/backlog';
 import { REFUSED_CHANGE, REFUSED_EVENT, admitRuns } from './backlog';
 import { openApiRouter } from './openapi';
+import { jsonBody } from './body-limits';
+import { requestsPerClient } from './client-limits';
+import { codecRouter } from './codec';
+import { securityHeaders } from './security-headers';
+import { DestinationStore } from '../db/destination-store';
+import { destinationsRouter } from './destinations';
 
 export interface ApiDeps {
   config: Config;
   db: Db;
   client: Client;
+  /** The Temporal payload codec, served to the Web UI at /codec. */
+  payloadCodec: PayloadCodec;
   flows: FlowService;
   events: EventService;
   runs: RunService;
@@ -97,6 +106,7 @@ export function apiRouters(deps: ApiDeps): [mountPath: string, router: express.R
     ['/api/catalog', catalogRouter(deps.catalog, change)],
     ['/api/webhooks', webhooksRouter(deps)],
     ['/api/audit', auditRouter(deps.audit)],
+    ['/api/destinations', destinationsRouter(new DestinationStore(deps.db))],
   ];
 }
 
@@ -106,9 +116,17 @@ export function createApp(deps: ApiDeps): express.Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.config.api.trustProxy);
   app.use(requestLog(deps.logger));
+  app.use(securityHeaders);
   app.use(deps.metrics.middleware());
+  // Counted before any body is read: a refused request costs no parsing.
+  app.use(requestsPerClient(deps.config.api.server.maxConnectionsPerClient));
+  // Before the Origin and CSRF checks: the Web UI calls it cross-origin (see codec.ts for why that is safe).
+  app.use(
+    '/codec',
+    codecRouter({ codec: deps.payloadCodec, accounts: deps.accounts, origins: deps.config.codec.origins }),
+  );
   app.use(sameOriginWrites);
-  app.use(express.json({ limit: '512kb', strict: false }));
+  app.use(jsonBody(deps.config.api.body));
   app.use(resolvePrincipal(deps.accounts));
   for (const [at, router] of apiRouters(deps)) app.use(at, routeBase, router);
   app.use('/assets', express.static(PUBLIC_DIR, { index: false, fallthrough: true, maxAge: 0 }));
@@ -121,6 +139,7 @@ export function createApp(deps: ApiDeps): express.Express {
       flows: deps.flowStore,
       runs: deps.runs,
       backlog: deps.backlog,
+      destinations: new DestinationStore(deps.db),
       render,
     }),
   );

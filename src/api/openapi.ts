@@ -320,10 +320,21 @@ export const API_ROUTES: readonly ApiRoute[] = [
     body: passwordSchema,
     errors: [400, 422],
   }),
-  R('get', '/api/auth/me', 'account:read', 'Who is calling: user, session or API key, scopes', [
-    200,
-    z.looseObject({ user: userSchema, via: z.string(), scopes: z.array(z.string()).optional() }),
-  ]),
+  R(
+    'get',
+    '/api/auth/me',
+    'account:read',
+    'Who is calling: user, session (with its CSRF token) or API key, scopes',
+    [
+      200,
+      z.looseObject({
+        user: userSchema,
+        via: z.string(),
+        scopes: z.array(z.string()).optional(),
+        csrf: z.string().optional(),
+      }),
+    ],
+  ),
   R(
     'post',
     '/api/auth/two-step/setup',
@@ -336,8 +347,17 @@ export const API_ROUTES: readonly ApiRoute[] = [
     'post',
     '/api/auth/two-step/confirm',
     'account:manage',
-    'Confirm with a code; answers the recovery codes, once',
-    [200, z.looseObject({ recoveryCodes: z.array(z.string()) })],
+    'Confirm with a code; answers the recovery codes, once, and a new session (the old token stops working)',
+    [
+      200,
+      z.looseObject({
+        recoveryCodes: z.array(z.string()),
+        token: z.string(),
+        csrf: z.string(),
+        expiresAt: isoTime,
+        user: userSchema,
+      }),
+    ],
     { body: codeSchema, errors: [400, 422] },
   ),
   R('post', '/api/auth/two-step/disable', 'account:manage', 'Turn two-step authentication off', [204], {
@@ -690,6 +710,37 @@ export const API_ROUTES: readonly ApiRoute[] = [
 
   R(
     'get',
+    '/api/destinations/paused',
+    'analytics:read',
+    "Destinations endpoint protection holds back (circuit open or half-open, or the endpoint's Retry-After hold)",
+    [
+      200,
+      z.object({
+        destinations: z.array(
+          z.object({
+            id: z.string(),
+            origin: z.string(),
+            circuit: z.enum(['open', 'half_open', 'held']),
+            reason: z.string(),
+            since: isoTime,
+            until: isoTime.nullable(),
+          }),
+        ),
+      }),
+    ],
+    { errors: [] },
+  ),
+  R(
+    'post',
+    '/api/destinations/:id/resume',
+    'deliveries:resend',
+    'Resume a paused destination now: its circuit closes and any hold ends (audited)',
+    [200, z.object({ id: z.string(), circuit: z.literal('closed') })],
+    { errors: [404] },
+  ),
+
+  R(
+    'get',
     '/api/audit',
     'audit:read',
     'The audit log of webhook changes',
@@ -768,6 +819,8 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
   };
   for (const status of route.alsoOk ?? []) responses[status] = responses[okStatus]!;
   const refusals = new Set(route.errors ?? []);
+  // Every JSON body is bounded in size (413) and nesting depth (400) before the route sees it.
+  if (route.body) for (const status of [400, 413]) refusals.add(status);
   if (route.access !== 'public') {
     refusals.add(401);
     refusals.add(403);

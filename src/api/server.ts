@@ -27,6 +27,7 @@ import type { ListDirectory } from '../audience/segments';
 import { SegmentService } from '../audience/segments';
 import { ListStore } from '../db/list-store';
 import { createApp } from './app';
+import { createLimitedServer } from './client-limits';
 import { ApiMetrics } from './metrics';
 import { FlowEntries } from '../audience/entries';
 import { RunLauncher } from '../audience/run-launcher';
@@ -38,6 +39,7 @@ import { DateSweeper } from '../audience/date-sweep';
 import { RunStarter } from '../temporal/run-starter';
 import { DateSchedules } from '../temporal/schedules';
 import { clientConnectionOptions } from '../temporal/connection';
+import { createPayloadCodec, dataConverterOf } from '../temporal/payload-codec';
 import { RunBacklog } from '../runs/backlog';
 
 /** The live URL check waits at most this long for the endpoint. */
@@ -75,7 +77,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   // Lazy: the API starts and takes events in while Temporal is down (they wait in the runs outbox);
   // each call connects, and /ready says whether Temporal answers.
   const connection = Connection.lazy(clientConnectionOptions(config.temporal.address));
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  // One codec for the client (history encrypted) and the codec server the Web UI decodes through.
+  const payloadCodec = createPayloadCodec(config);
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterOf(payloadCodec),
+  });
   const flowStore = new FlowStore(db);
   const eventStore = new EventStore(db);
   const deliveryStore = new DeliveryStore(db);
@@ -175,6 +183,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     config,
     db,
     client,
+    payloadCodec,
     logger,
     metrics,
     backlog,
@@ -214,7 +223,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     resend: new ResendService(deliveryStore, analytics, flowStore, client, config),
   });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.api.port, config.api.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+    const s = createLimitedServer(app, config.api.server);
+    s.once('error', reject);
+    s.listen(config.api.port, config.api.host, () => resolve(s));
   });
   // Runs a killed process or a failed worker start left queued are taken over by the starter's
   // poll once their claim lapses. Price-drop fan-outs recorded but not started (the start failed

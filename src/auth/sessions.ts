@@ -73,6 +73,16 @@ export class SessionService {
     return { token, csrf: session.csrf, expiresAt: session.expires_at, user };
   }
 
+  /**
+   * A new session for the same user, ending `oldToken`'s: called when the session's privilege
+   * changes (two-step authentication turned on), so an id someone planted or saw before no longer works.
+   */
+  async rotate(oldToken: string, user: User): Promise<StartedSession> {
+    const fresh = await this.start(user);
+    await this.signOut(oldToken);
+    return fresh;
+  }
+
   async signOut(token: string): Promise<void> {
     await this.sessions.delete(sha256(token));
   }

@@ -13,6 +13,11 @@ export interface UiServerOptions {
   /** @default "127.0.0.1" */
   host?: string;
   defaultNamespace: string;
+  /**
+   * hookflow's codec endpoint (`<API URL>/codec`): the UI decodes payloads through it, sending the
+   * browser's hookflow session cookie (includeCredentials), so only signed-in members see them.
+   */
+  codecEndpoint?: string;
 }
 
 /**
@@ -34,6 +39,9 @@ export function spawnUiServer(opts: UiServerOptions): ChildProcess {
       'disableNewsFetch: true',
       'notifyOnNewVersion: false',
       'showTemporalSystemNamespace: false',
+      ...(opts.codecEndpoint
+        ? ['codec:', `  endpoint: ${opts.codecEndpoint}`, '  includeCredentials: true']
+        : []),
       'cors:',
       '  cookieInsecure: true',
       '',

@@ -324,6 +324,75 @@ export class DeliveryStore {
   }
 
   /**
+   * The delivery waits for its destination (circuit open, the endpoint's hold): shown retrying,
+   * with why and when it tries again, and no attempt recorded. Created so when no attempt was made
+   * yet; a delivery that has ended is left alone.
+   */
+  async recordWaiting(w: {
+    deliveryId: string;
+    runId: string;
+    flowId: string;
+    flowVersion: number;
+    stepId: string;
+    profileId: string;
+    reason: string;
+    nextAttemptAt: string;
+    context: string | null;
+    manual: boolean;
+    resendOf: string | null;
+  }): Promise<void> {
+    const now = new Date().toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      await holdDelivery(trx, w.deliveryId);
+      const row = await trx
+        .selectFrom('deliveries')
+        .select(['status', 'attempts', 'created_at', 'flow_id', 'step_id'])
+        .where('id', '=', w.deliveryId)
+        .executeTakeFirst();
+      if (row && row.status !== 'pending' && row.status !== 'retrying') return;
+      if (row) {
+        await trx
+          .updateTable('deliveries')
+          .set({ status: 'retrying', reason: w.reason, next_attempt_at: w.nextAttemptAt, updated_at: now })
+          .where('id', '=', w.deliveryId)
+          .execute();
+        if (row.status !== 'retrying') {
+          await bumpRollup(trx, row.flow_id, row.step_id, row.created_at, row.status, row.attempts, -1);
+          await bumpRollup(trx, row.flow_id, row.step_id, row.created_at, 'retrying', row.attempts, 1);
+        }
+        return;
+      }
+      await trx
+        .insertInto('deliveries')
+        .values({
+          id: w.deliveryId,
+          run_id: w.runId,
+          flow_id: w.flowId,
+          flow_version: w.flowVersion,
+          step_id: w.stepId,
+          profile_id: w.profileId,
+          status: 'retrying',
+          attempts: 0,
+          first_attempt_at: null,
+          last_attempt_at: null,
+          next_attempt_at: w.nextAttemptAt,
+          last_http_status: null,
+          reason: w.reason,
+          latency_ms: null,
+          created_at: now,
+          updated_at: now,
+          context: w.context,
+          manual: w.manual ? 1 : 0,
+          resend_of: w.resendOf,
+          resent_to: null,
+          resent_at: null,
+        })
+        .execute();
+      await bumpRollup(trx, w.flowId, w.stepId, now, 'retrying', 0, 1);
+    });
+  }
+
+  /**
    * Ends a delivery the workflow gave up on when its last attempt was never recorded (the worker
    * died, or the attempt timed out): without this it would stay pending or retrying for ever.
    */

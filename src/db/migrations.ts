@@ -642,6 +642,53 @@ const migrations: Record<string, Migration> = {
       await sql`insert into flow_changes (id, n) values (1, 0)`.execute(db);
     },
   },
+  '0015_destinations': {
+    // Issue 16: endpoint protection, shared by every worker process. A destination (scheme, host,
+    // port) holds its circuit, the endpoint's Retry-After hold and a token bucket; each request in
+    // flight holds a lease that lapses on its own, so a killed worker frees its slot. Times are ms
+    // since the epoch (bigint), which the token and lease arithmetic reads directly.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('destinations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('origin', 'text', (c) => c.notNull().unique())
+        .addColumn('circuit', 'text', (c) => c.notNull())
+        .addColumn('opened_at', 'bigint')
+        .addColumn('reason', 'text')
+        .addColumn('reopen_at', 'bigint')
+        .addColumn('probe_until', 'bigint')
+        .addColumn('hold_until', 'bigint')
+        .addColumn('tokens', realType(db), (c) => c.notNull())
+        .addColumn('tokens_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('destination_leases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('destination_id', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('destination_leases_live_idx')
+        .on('destination_leases')
+        .columns(['destination_id', 'expires_at'])
+        .execute();
+    },
+  },
+  '0016_destination_outcomes': {
+    // Issue 16: the breaker's window, one row per destination and minute (attempts, failures), so
+    // any worker reads the last few minutes of every worker in one grouped read.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('destination_outcomes')
+        .addColumn('destination_id', 'text', (c) => c.notNull())
+        .addColumn('minute', 'bigint', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('destination_outcomes_pk', ['destination_id', 'minute'])
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,6 +1,7 @@
 import type { Generated } from 'kysely';
 import type { DeliveryState } from '../shared/delivery-outcome';
 import { DELIVERY_STATUSES } from '../shared/delivery-outcome';
+import type { CircuitState } from '../shared/destination-guard';
 
 /** Timestamps are ISO-8601 strings in UTC: they sort correctly as text in SQLite and PostgreSQL alike. */
 type Iso = string;
@@ -348,6 +349,42 @@ export interface Database {
   catalog_price_history: CatalogPriceHistoryTable;
   price_drops: PriceDropsTable;
   price_drop_fanouts: PriceDropFanoutsTable;
+  destinations: DestinationsTable;
+  destination_leases: DestinationLeasesTable;
+  destination_outcomes: DestinationOutcomesTable;
+}
+
+/** A destination's shared protection state (issue 16); times in ms since the epoch. */
+export interface DestinationsTable {
+  /** `dst_` and a hash of the origin. */
+  id: string;
+  /** `https://host:port` */
+  origin: string;
+  circuit: CircuitState;
+  opened_at: number | null;
+  reason: string | null;
+  reopen_at: number | null;
+  probe_until: number | null;
+  hold_until: number | null;
+  tokens: number;
+  tokens_at: number;
+  updated_at: number;
+}
+
+/** One request in flight to a destination; a lapsed lease no longer counts. */
+export interface DestinationLeasesTable {
+  id: string;
+  destination_id: string;
+  expires_at: number;
+}
+
+/** A destination's attempts and failures in one minute (the breaker's window). */
+export interface DestinationOutcomesTable {
+  destination_id: string;
+  /** Minutes since the epoch. */
+  minute: number;
+  attempts: number;
+  failures: number;
 }
 
 export interface CatalogItemsTable {

@@ -36,6 +36,25 @@ export const retryOverrideSchema = z
   );
 export type RetryOverride = z.infer<typeof retryOverrideSchema>;
 
+/**
+ * A step's own endpoint protection limits (issue 16), over the configured defaults: each optional.
+ * They bound this step's requests; other steps to the same destination keep theirs.
+ */
+export const destinationLimitsOverrideSchema = z.strictObject({
+  concurrency: z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(100_000, 'must be at most 100000')
+    .optional(),
+  ratePerSecond: z
+    .number({ error: 'must be a number' })
+    .min(0, 'must not be negative (0: unlimited)')
+    .max(100_000, 'must be at most 100000')
+    .optional(),
+});
+export type DestinationLimitsOverride = z.infer<typeof destinationLimitsOverrideSchema>;
+
 export const webhookStepSchema = z.strictObject({
   id: stepId,
   type: z.literal('webhook'),
@@ -52,6 +71,8 @@ export const webhookStepSchema = z.strictObject({
     .min(1, 'must not be empty')
     .max(100_000, 'must be at most 100000 characters'),
   retry: retryOverrideSchema.optional(),
+  /** Endpoint protection limits of this step's requests, over the defaults. */
+  limits: destinationLimitsOverrideSchema.optional(),
   /** Standard Webhooks signing; new steps sign unless this is `false`, existing steps keep their choice. */
   signing: z.boolean({ error: 'must be true or false' }).optional(),
   /** Only the masked value a read answers, sent back to keep the secret (hookflow generates secrets). */
@@ -321,6 +342,8 @@ export interface WebhookStep {
   headers: Record<string, SealedValue>;
   body: string;
   retry?: RetryOverride;
+  /** Endpoint protection limits over the configured defaults (issue 16). */
+  limits?: DestinationLimitsOverride;
   /** Absent: requests are not signed (steps saved before signing existed stay so until turned on). */
   signing?: StepSigning;
 }

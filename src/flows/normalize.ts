@@ -74,7 +74,7 @@ export function normalizeSteps(
           if (urlProblem)
             problems.push({ path: `${at}.url`, message: `${urlProblem.message} [${urlProblem.rule}]` });
           try {
-            compileTemplate(raw.body);
+            compileTemplate(raw.body, { atSave: true });
           } catch (err) {
             if (!(err instanceof TemplateError)) throw err;
             const where = err.line !== undefined ? ` (line ${err.line}, column ${err.column ?? 0})` : '';
@@ -92,6 +92,7 @@ export function normalizeSteps(
           const step: WebhookStep = { id, type: 'webhook', url: raw.url.trim(), headers, body: raw.body };
           if (raw.name !== undefined) step.name = raw.name;
           if (raw.retry !== undefined) step.retry = raw.retry;
+          if (raw.limits !== undefined && Object.keys(raw.limits).length > 0) step.limits = raw.limits;
           const signing = signingOf(raw, prev, at, problems);
           if (signing === 'generate') {
             const secret = generateSigningSecret();

@@ -55,6 +55,7 @@ export function webhookChanges(before: readonly Step[], after: readonly Step[]):
     if (old.body !== step.body) fields.push('body');
     if ((old.name ?? null) !== (step.name ?? null)) fields.push('name');
     if (JSON.stringify(old.retry ?? null) !== JSON.stringify(step.retry ?? null)) fields.push('retry');
+    if (JSON.stringify(old.limits ?? null) !== JSON.stringify(step.limits ?? null)) fields.push('limits');
     fields.push(...headerChanges(old, step));
     if (!old.signing !== !step.signing) fields.push('signing');
     else if (old.signing && step.signing && old.signing.secret.ct !== step.signing.secret.ct) {

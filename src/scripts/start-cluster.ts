@@ -85,6 +85,8 @@ async function main(): Promise<void> {
     await prepareNamespace(config.temporal.address, config.temporal.namespace);
 
     let uiUrl = config.temporal.uiUrl;
+    // The UI at the API's host name: the session cookie reaches the codec endpoint only same-site.
+    const browserHost = ['0.0.0.0', '::'].includes(config.api.host) ? 'localhost' : config.api.host;
     if (fs.existsSync(tools.uiServer)) {
       supervisor.add({
         name: 'temporal-ui',
@@ -96,9 +98,10 @@ async function main(): Promise<void> {
             port: settings.uiPort,
             host: ip,
             defaultNamespace: config.temporal.namespace,
+            codecEndpoint: `http://${browserHost}:${config.api.port}/codec`,
           }),
       });
-      uiUrl = process.env.TEMPORAL_UI_URL ?? `http://localhost:${settings.uiPort}`;
+      uiUrl = process.env.TEMPORAL_UI_URL ?? `http://${browserHost}:${settings.uiPort}`;
     } else {
       console.log(
         `The Temporal Web UI server (${TEMPORAL_UI_SERVER_VERSION}) is not built: "make cluster-tools" builds it. Run links point to ${uiUrl}.`,

@@ -43,6 +43,12 @@ export interface DeliverWebhookInput {
    * again. A resend uses the flow's current version of the step (URL, headers, body).
    */
   resend?: { deliveryId: string; originalId: string };
+  /**
+   * Attempts made before this call (its destination paused the delivery, and the workflow called
+   * again after waiting): attempt numbers go on from here. Absent when 0, so inputs recorded before
+   * endpoint protection stay the same.
+   */
+  attemptOffset?: number;
 }
 
 /** Asked before every webhook step (behind the `eligibility-before-webhook` patch). */
@@ -86,6 +92,25 @@ export interface DeliveryTimings {
   respondedAt: number;
   /** The attempt was written to the database (or spooled). */
   recordedAt: number;
+}
+
+/**
+ * The failure type of a delivery whose destination is paused (circuit open, the endpoint's
+ * Retry-After hold, or no slot within the wait): not a failed attempt. The workflow waits on a
+ * durable timer until `untilMs` and calls the activity again, so no retry is used up.
+ */
+export const DESTINATION_PAUSED = 'DestinationPaused';
+
+/** Carried as the `details[0]` of a {@link DESTINATION_PAUSED} failure. */
+export interface DestinationPausedDetails {
+  deliveryId: string;
+  /** Attempts made in all so far (the next call's `attemptOffset`). */
+  attemptsMade: number;
+  /** When to call again (ms since the epoch). */
+  untilMs: number;
+  reason: string;
+  /** Paused (circuit open, the endpoint's hold), not only short of a slot: an outage may go on. */
+  held?: boolean;
 }
 
 /** Carried as the `details[0]` of a webhook ApplicationFailure. */

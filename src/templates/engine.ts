@@ -280,6 +280,81 @@ function unknownFilters(root: unknown): { name: string; line: number; column: nu
   return found;
 }
 
+/**
+ * Finds what a template may never do, so that it is refused at save rather than quietly rendering
+ * nothing: reading `constructor`, `__proto__` or another Object.prototype name, and calling
+ * anything but a macro the template defines (or `caller` inside one).
+ */
+function forbiddenAccess(
+  root: unknown,
+): { message: string; line: number; column: number; token: string } | undefined {
+  const nodes: AstNode[] = [];
+  const seen = new Set<unknown>();
+  const walk = (node: unknown) => {
+    if (!node || typeof node !== 'object' || seen.has(node)) return;
+    seen.add(node);
+    const n = node as AstNode;
+    if (typeof n.typename === 'string') nodes.push(n);
+    for (const v of Object.values(n)) {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') walk(v);
+    }
+  };
+  walk(root);
+  const macros = new Set(['caller']);
+  for (const n of nodes)
+    if (n.typename === 'Macro' && typeof n.name?.value === 'string') macros.add(n.name.value);
+  const at = (n: AstNode) => ({ line: (n.lineno ?? 0) + 1, column: (n.colno ?? 0) + 1 });
+  /** The name a lookup reads (`a.b`, `a["b"]`) or a symbol is, when written literally. */
+  const nameOf = (n: AstNode | undefined): string | undefined => {
+    if (n?.typename === 'Symbol' && typeof n.value === 'string') return n.value;
+    const val = n?.typename === 'LookupVal' ? (n.val as AstNode | undefined) : undefined;
+    return val?.typename === 'Literal' && typeof val.value === 'string' ? val.value : undefined;
+  };
+  const sorted = [...nodes].sort(
+    (a, b) => (a.lineno ?? 0) - (b.lineno ?? 0) || (a.colno ?? 0) - (b.colno ?? 0),
+  );
+  for (const n of sorted) {
+    if (n.typename === 'LookupVal' || n.typename === 'Symbol') {
+      const key = nameOf(n);
+      if (key !== undefined && isObjectProtoName(key))
+        return { message: `"${key}" may not be read in a template`, token: key, ...at(n) };
+    } else if (n.typename === 'FunCall') {
+      const callee = n.name as AstNode | undefined;
+      const name = callee?.typename === 'Symbol' ? nameOf(callee) : undefined;
+      if (name === undefined || !macros.has(name)) {
+        return {
+          message: `templates cannot call functions${name === undefined ? '' : ` ("${name}" is not a macro of this template)`}; use filters instead`,
+          token: nameOf(callee) ?? '(',
+          ...at(callee ?? n),
+        };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The 1-based column in the author's source of `token`, found on line `line` of the translated
+ * template at or after `column`: the Django translation wraps output tags, which shifts columns,
+ * but keeps lines and the order of names on them.
+ */
+function sourceColumn(
+  source: string,
+  translated: string,
+  line: number,
+  column: number,
+  token: string,
+): number {
+  const tLine = translated.split('\n')[line - 1] ?? '';
+  const sLine = source.split('\n')[line - 1] ?? '';
+  let k = 0;
+  for (let i = tLine.indexOf(token); i !== -1 && i < column - 1; i = tLine.indexOf(token, i + 1)) k++;
+  let at = sLine.indexOf(token);
+  for (let j = 0; j < k && at !== -1; j++) at = sLine.indexOf(token, at + 1);
+  return at === -1 ? column : at + 1;
+}
+
 export interface CompiledTemplate {
   /** With a meter, throws {@link MeterExceeded} when the render outgrows it. */
   render(ctx: TemplateContext, limits?: RenderLimits, meter?: RenderMeter): string;
@@ -297,8 +372,13 @@ export function parseTemplate(source: string): unknown {
   );
 }
 
-/** Compiles a template; throws {@link TemplateError} naming an unknown tag or filter and its line. */
-export function compileTemplate(source: string): CompiledTemplate {
+/**
+ * Compiles a template; throws {@link TemplateError} naming an unknown tag or filter and its line.
+ * With `atSave`, also refuses what the sandbox would only neutralise at render (reading
+ * `constructor`, calling functions), so an author hears of it; templates saved before that rule
+ * still render, sandboxed.
+ */
+export function compileTemplate(source: string, opts: { atSave?: boolean } = {}): CompiledTemplate {
   const translated = translateDjango(source);
   let tpl: nunjucks.Template;
   try {
@@ -306,6 +386,11 @@ export function compileTemplate(source: string): CompiledTemplate {
     const unknown = unknownFilters(ast)[0];
     if (unknown) {
       throw new TemplateError(`unknown filter "${unknown.name}"`, unknown.line, unknown.column);
+    }
+    const forbidden = opts.atSave ? forbiddenAccess(ast) : undefined;
+    if (forbidden) {
+      const { message, line, column, token } = forbidden;
+      throw new TemplateError(message, line, sourceColumn(source, translated, line, column, token));
     }
     tpl = nunjucks.compile(translated, env);
     // nunjucks compiles lazily; force it so syntax errors surface here, at save time.

@@ -25,6 +25,12 @@ export interface DevServerOptions {
   port: number;
   /** Web UI port; no UI when omitted. */
   uiPort?: number;
+  /**
+   * hookflow's codec endpoint (`<API URL>/codec`), so the Web UI shows payloads decrypted. The dev
+   * server has no setting to send credentials with it: each browser turns that on in the UI's
+   * Data Encoder settings (README "Encrypted workflow history").
+   */
+  codecEndpoint?: string;
   /** SQLite file that keeps runs across restarts; in memory when omitted. */
   dbFile?: string;
   /**
@@ -56,6 +62,7 @@ export class DevServer {
     const args = ['server', 'start-dev', '--ip', ip, '--port', String(opts.port), '--log-level', 'warn'];
     if (opts.uiPort !== undefined) args.push('--ui-port', String(opts.uiPort));
     else args.push('--headless');
+    if (opts.uiPort !== undefined && opts.codecEndpoint) args.push('--ui-codec-endpoint', opts.codecEndpoint);
     if (opts.dbFile) {
       fs.mkdirSync(path.dirname(opts.dbFile), { recursive: true });
       args.push('--db-filename', opts.dbFile);

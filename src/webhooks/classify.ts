@@ -31,6 +31,7 @@ export const ERROR_CLASSES = {
   network_unreachable: 'WebhookNetworkError',
   timeout: 'WebhookNetworkError',
   socket_closed: 'WebhookNetworkError',
+  invalid_response: 'WebhookNetworkError',
   network_error: 'WebhookNetworkError',
 } as const;
 
@@ -187,6 +188,15 @@ const TRANSIENT_ERRORS: Record<string, { errorClass: ErrorClass; reason: string 
     reason: 'the connection closed before the response was complete',
   },
   ECONNABORTED: { errorClass: 'socket_closed', reason: 'the connection was aborted' },
+  // A hostile or broken endpoint: the response is refused unread past what undici bounds.
+  UND_ERR_HEADERS_OVERFLOW: {
+    errorClass: 'invalid_response',
+    reason: 'the response headers are larger than 16 KiB; hookflow stopped reading them',
+  },
+  HPE_HEADER_OVERFLOW: {
+    errorClass: 'invalid_response',
+    reason: 'the response headers are larger than 16 KiB; hookflow stopped reading them',
+  },
 };
 
 function errorCodes(err: unknown): string[] {
@@ -229,6 +239,9 @@ export function classifyError(err: unknown, timeoutMs: number): AttemptOutcome {
   for (const code of codes) {
     const transient = TRANSIENT_ERRORS[code];
     if (transient) return { class: 'retryable', reason: transient.reason, errorClass: transient.errorClass };
+  }
+  if (codes.some((c) => c.startsWith('HPE_'))) {
+    return { class: 'retryable', reason: 'the response is not valid HTTP', errorClass: 'invalid_response' };
   }
   if (codes.some((c) => c.startsWith('ERR_SSL') || c.startsWith('ERR_TLS') || c === 'EPROTO')) {
     return { class: 'non_retryable', reason: 'TLS: the handshake failed', errorClass: 'tls_handshake' };

@@ -51,7 +51,9 @@ export const RESERVED_HEADERS = [
 ] as const;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7E\x80-\xFF]*$/;
+// Visible ASCII, space and tab, and Latin-1 letters; not DEL nor the C1 controls (0x7F-0x9F), which
+// some servers and proxies treat as line breaks or drop.
+const FIELD_VALUE = /^[\t\x20-\x7E\xA0-\xFF]*$/;
 export const MAX_HEADER_VALUE_LENGTH = 8192;
 export const MAX_HEADERS = 50;
 
@@ -80,7 +82,7 @@ export function checkHeaderValue(value: string): RuleViolation | undefined {
     return {
       rule: 'header_value',
       message:
-        'is not a valid HTTP header value (no line breaks, control characters or characters beyond Latin-1)',
+        'is not a valid HTTP header value (no line breaks, control or invisible characters, nor characters beyond Latin-1)',
     };
   }
   if (value !== value.trim())

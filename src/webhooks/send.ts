@@ -9,6 +9,8 @@ import { redactSecrets } from './redact';
 import { signingHeaders } from './signing';
 
 export const USER_AGENT = `hookflow/${VERSION}`;
+/** Largest response head (status line and headers) read; beyond it the attempt ends unread. */
+export const MAX_RESPONSE_HEADER_BYTES = 16 * 1024;
 /** Longest response excerpt kept on an attempt record. */
 export const EXCERPT_BYTES = 2048;
 
@@ -61,6 +63,7 @@ export function createDispatcher(opts: {
     connect,
     keepAliveTimeout: 10_000,
     connections: 64,
+    maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
     // pipelining 0 turns keep-alive off: every request opens (and validates) a new connection.
     ...(opts.keepAlive === false ? { pipelining: 0 } : {}),
   });

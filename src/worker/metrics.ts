@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DeliveryMetrics } from '../activities/deliver-webhook';
 import type { DeliveryEnd } from '../shared/delivery-outcome';
+import type { CircuitState } from '../shared/destination-guard';
 
 /** Seconds buckets for one webhook attempt: endpoints answer in tens of ms to the 10 s timeout. */
 const ATTEMPT_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -18,6 +19,8 @@ export class WorkerMetrics implements DeliveryMetrics {
   private readonly renderSeconds: Histogram;
   private readonly recorded: Counter<'to'>;
   private readonly runs: Counter;
+  private readonly transitions: Counter<'to'>;
+  private openDestinations: () => Promise<number> = () => Promise.resolve(0);
 
   /** `spoolRecords` counts the attempt records waiting on disk, read at each scrape. */
   constructor(spoolRecords: () => number) {
@@ -59,6 +62,23 @@ export class WorkerMetrics implements DeliveryMetrics {
       help: 'Flow runs Temporal accepted from this worker (date sweeps, price-drop fan-outs).',
       registers,
     });
+    this.transitions = new Counter({
+      name: 'hookflow_destination_circuit_transitions_total',
+      help: "Destinations' circuits changing state, by the state entered (open, half_open, closed), as this worker saw them.",
+      labelNames: ['to'],
+      registers,
+    });
+    const open = () => this.openDestinations();
+    new Gauge({
+      name: 'hookflow_destinations_open',
+      help: 'Destinations whose circuit is open or half-open (shared by every worker: read from the database).',
+      registers,
+      async collect() {
+        // A scrape while the database is away keeps the last figure rather than failing whole.
+        const n = await open().catch(() => undefined);
+        if (n !== undefined) this.set(n);
+      },
+    });
     new Gauge({
       name: 'hookflow_attempt_spool_records',
       help: 'Attempt records waiting in the spool on disk for the database to take them.',
@@ -85,6 +105,16 @@ export class WorkerMetrics implements DeliveryMetrics {
 
   runStarted(): void {
     this.runs.inc();
+  }
+
+  /** A destination's circuit changed state. */
+  destinationTransition(to: CircuitState): void {
+    this.transitions.inc({ to });
+  }
+
+  /** How the open-destinations gauge is read at each scrape. */
+  watchOpenDestinations(count: () => Promise<number>): void {
+    this.openDestinations = count;
   }
 
   attemptRecorded(to: 'database' | 'spool'): void {

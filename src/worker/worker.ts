@@ -14,6 +14,8 @@ import type { Db } from '../db';
 import { openDatabase } from '../db';
 import { DeliveryStore } from '../db/delivery-store';
 import { AttemptSpool } from '../db/attempt-spool';
+import { DestinationStore } from '../db/destination-store';
+import { DestinationGate } from '../activities/destination-gate';
 import { FlowStore } from '../flows/store';
 import type { Logger } from '../logger';
 import { createSecretBox } from '../secrets/from-config';
@@ -23,6 +25,7 @@ import { RunStarter } from '../temporal/run-starter';
 import { freePort } from '../temporal/ports';
 import { WorkerMetrics } from './metrics';
 import { clientConnectionOptions } from '../temporal/connection';
+import { createPayloadCodec, dataConverterOf } from '../temporal/payload-codec';
 
 /** Prebuilt by `npm run build` so a worker starts in a second instead of bundling with webpack. */
 const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
@@ -84,10 +87,25 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   const spool = new AttemptSpool(config.dataDir);
   const metrics = new WorkerMetrics(() => spool.pending());
   const deliveries = new DeliveryStore(db);
+  const protection = config.webhook.protection;
+  const destinationStore = new DestinationStore(db);
+  // A slot is held at most the attempt's timeout and the margin Temporal gives it (activity-options.ts).
+  const destinations =
+    protection &&
+    new DestinationGate(destinationStore, protection, config.webhook.timeoutMs + 15_000, (to) =>
+      metrics.destinationTransition(to),
+    );
+  metrics.watchOpenDestinations(() => destinationStore.countOpen());
   // Date sweeps and price-drop fan-outs start runs from the worker, through the same entries as the
   // API, inline (see FlowEntries.start); what they cannot start, an API process takes over.
   const clientConnection = await Connection.connect(clientConnectionOptions(config.temporal.address));
-  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  // Profile and event data in workflow history are encrypted: the worker and every client share one codec.
+  const dataConverter = dataConverterOf(createPayloadCodec(config));
+  const client = new Client({
+    connection: clientConnection,
+    namespace: config.temporal.namespace,
+    dataConverter,
+  });
   const entries = new FlowEntries({
     db,
     starter: new RunStarter(client, config.temporal.taskQueue, () => metrics.runStarted()),
@@ -105,6 +123,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     dispatcher,
     renderer,
     webhook: config.webhook,
+    ...(destinations ? { destinations } : {}),
     eligibility: createEligibilityJudge({ db, defaultTimezone: config.dates.defaultTimezone }),
     priceDrops: new PriceDropFanOut({ db, entries, logger }),
   });
@@ -119,6 +138,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities,
+    dataConverter,
     ...workflowSource,
     // The SDK's default follows the heap limit (over 2,000 runs on a 4 GiB heap), and with many runs
     // parked in delays that cache, not the runs, is what fills the worker's memory.
@@ -132,6 +152,11 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   });
   // Reconcile attempts the database refused earlier (see AttemptSpool).
   const reconcile = setInterval(() => {
+    if (protection) {
+      destinationStore
+        .prune(protection.breaker.windowMs)
+        .catch((err: unknown) => logger.warn({ err }, 'lapsed destination leases not pruned yet'));
+    }
     spool.drain(deliveries).then(
       (n) => n > 0 && logger.info({ records: n }, 'spooled webhook attempts recorded'),
       (err: unknown) => logger.warn({ err }, 'spooled webhook attempts not recorded yet'),

@@ -1,9 +1,15 @@
 import { RetryState } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DeliveryEnding } from '../shared/delivery-outcome';
 import { deliveryEnding } from '../shared/delivery-outcome';
-import type { DeliverWebhookInput, RetryPlan, WebhookFailureDetails } from '../shared/run-types';
+import type {
+  DeliverWebhookInput,
+  DestinationPausedDetails,
+  RetryPlan,
+  WebhookFailureDetails,
+} from '../shared/run-types';
+import { DESTINATION_PAUSED } from '../shared/run-types';
 import { webhookActivityOptions } from './activity-options';
 
 export interface DeliveryResult {
@@ -16,11 +22,23 @@ export interface DeliveryResult {
 
 const { finalizeDelivery } = proxyActivities<Activities>({ startToCloseTimeout: '30s' });
 
+/** The longest a run waits between two looks at a paused destination. */
+const MAX_PAUSED_LOOK_MS = 10 * 60_000;
+
+/** The pause an activity failure carries when the destination held the delivery back. */
+function pauseOf(err: ActivityFailure): DestinationPausedDetails | undefined {
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== DESTINATION_PAUSED) return undefined;
+  return cause.details?.[0] as DestinationPausedDetails | undefined;
+}
+
 /**
  * Delivers one webhook through the `deliverWebhook` activity, under the step's retry policy, and
- * reads how it ended (see `src/shared/delivery-outcome.ts`). When the last attempt never recorded
- * itself (it timed out, or its worker died), ends the delivery's record. Rethrows anything that is
- * not an activity failure.
+ * reads how it ended (see `src/shared/delivery-outcome.ts`). When the destination is paused (its
+ * circuit open, the endpoint's Retry-After hold, no slot in time), the activity says until when:
+ * the run sleeps on a durable timer and calls again with the attempts it has left, so waiting uses
+ * up no retry. When the last attempt never recorded itself (it timed out, or its worker died), ends
+ * the delivery's record. Rethrows anything that is not an activity failure.
  */
 export async function deliver(
   activityId: string,
@@ -28,11 +46,33 @@ export async function deliver(
   retry: RetryPlan,
   timeoutMs: number,
 ): Promise<DeliveryResult> {
-  const { deliverWebhook } = proxyActivities<Activities>(
-    webhookActivityOptions(activityId, retry, timeoutMs),
-  );
+  // Histories from before endpoint protection never paused: their one call replays unchanged.
+  for (let round = 0, made = 0, held = 0; ; round++) {
+    const options = webhookActivityOptions(
+      round === 0 ? activityId : `${activityId}~${round}`,
+      // 0 attempts means unlimited to Temporal; else what the paused calls left of the budget.
+      { ...retry, maxAttempts: retry.maxAttempts > 0 ? Math.max(1, retry.maxAttempts - made) : 0 },
+      timeoutMs,
+    );
+    const outcome = await deliverOnce(options, made === 0 ? input : { ...input, attemptOffset: made }, input);
+    if (outcome.status !== 'paused') return outcome;
+    made = outcome.pause.attemptsMade;
+    // Through a long outage the run looks again at growing intervals (at most every 10 minutes), so
+    // its history stays short however long the destination stays paused.
+    held = outcome.pause.held ? held + 1 : 0;
+    const floor = held > 1 ? Math.min(MAX_PAUSED_LOOK_MS, 1000 * 2 ** Math.min(held, 20)) : 0;
+    await sleep(Math.max(1, outcome.pause.untilMs - Date.now(), floor));
+  }
+}
+
+async function deliverOnce(
+  options: ReturnType<typeof webhookActivityOptions>,
+  call: DeliverWebhookInput,
+  input: DeliverWebhookInput,
+): Promise<DeliveryResult | { status: 'paused'; pause: DestinationPausedDetails }> {
+  const { deliverWebhook } = proxyActivities<Activities>(options);
   try {
-    const res = await deliverWebhook(input);
+    const res = await deliverWebhook(call);
     return {
       status: 'delivered',
       deliveryId: res.deliveryId,
@@ -41,6 +81,8 @@ export async function deliver(
     };
   } catch (err) {
     if (!(err instanceof ActivityFailure)) throw err;
+    const pause = pauseOf(err);
+    if (pause) return { status: 'paused', pause };
     const cause = err.cause;
     const details = (cause instanceof ApplicationFailure ? cause.details?.[0] : undefined) as
       WebhookFailureDetails | undefined;

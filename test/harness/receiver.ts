@@ -28,17 +28,21 @@ export class Receiver {
   private readonly scripts = new Map<string, Reply[]>();
   private readonly headScripts = new Map<string, Reply>();
   private readonly hanging = new Set<ServerResponse>();
+  private inFlight = 0;
+  /** The most requests this receiver has held open at once (a slow endpoint counts its concurrency). */
+  maxInFlight = 0;
 
   private constructor(private readonly server: https.Server) {}
 
-  static async start(tls: KeyPair): Promise<Receiver> {
+  /** `port`: a given one (a receiver brought back on the port of one that was closed), else a free one. */
+  static async start(tls: KeyPair, port = 0): Promise<Receiver> {
     const holder: { self?: Receiver } = {};
     const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) =>
       holder.self!.handle(req, res),
     );
     const self = new Receiver(server);
     holder.self = self;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     return self;
   }
 
@@ -76,6 +80,16 @@ export class Receiver {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    // A request is done when its answer is written: the 'close' event may come a turn later, after
+    // the next request (sent once the client read this answer) was already counted.
+    let done = false;
+    const finished = () => {
+      if (!done) this.inFlight--;
+      done = true;
+    };
+    res.once('close', finished);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -104,6 +118,7 @@ export class Receiver {
       const answer = reply;
       const send = () => {
         res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+        finished();
         res.end(answer.body ?? JSON.stringify({ received: true }));
       };
       if (answer.delayMs === undefined) send();

@@ -10,6 +10,8 @@ import type { Db } from '../../src/db';
 import { openDatabase } from '../../src/db';
 import { createTestPostgresDatabase } from '../support/databases';
 import { DevServer, temporalCliPath } from '../../src/temporal/dev-server';
+import type { EncryptionCodec } from '../../src/temporal/payload-codec';
+import { createPayloadCodec } from '../../src/temporal/payload-codec';
 import { freePort } from '../../src/temporal/ports';
 import { WORKER_NODE_FLAGS } from '../../src/worker/node-flags';
 
@@ -63,6 +65,8 @@ export interface StackOptions {
    * each, in test-artifacts/responses/<name>.jsonl (read back with {@link Stack.recorded}).
    */
   record?: boolean;
+  /** Starts the dev server's Web UI (on a free port) with the API's codec endpoint configured. */
+  ui?: boolean;
 }
 
 /** One API answer as `record: true` keeps it. */
@@ -138,6 +142,16 @@ export class Stack {
     });
   }
 
+  /** The dev server's Web UI, when started with `ui: true` (its origin is the codec's allowed origin). */
+  get uiUrl(): string | undefined {
+    return this.devServer?.uiUrl;
+  }
+
+  /** The payload codec of the stack's API and worker (their keys), to read what they wrote to Temporal. */
+  payloadCodec(): EncryptionCodec {
+    return createPayloadCodec({ secretKeys: this.env.HOOKFLOW_SECRET_KEYS, dataDir: this.dir });
+  }
+
   /** The Temporal frontend the worker and API use. */
   get temporalAddress(): string {
     return this.env.TEMPORAL_ADDRESS!;
@@ -154,6 +168,7 @@ export class Stack {
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hookflow-${opts.name}-`));
     const [temporalPort, apiPort] = [await freePort(), await freePort()];
+    const uiPort = opts.ui ? await freePort() : undefined;
     // The CLI of this repository, also when the harness runs from the benchmark's build (dist-bench/).
     const server = opts.temporal
       ? undefined
@@ -161,6 +176,8 @@ export class Stack {
           port: temporalPort,
           dbFile: path.join(dir, 'temporal.sqlite'),
           executable: temporalCliPath(process.env, ROOT),
+          uiPort,
+          codecEndpoint: `http://127.0.0.1:${apiPort}/codec`,
         });
     // HOOKFLOW_TEST_DB=postgres (the second pass of `npm test`): a database of its own in the run's cluster.
     const databaseUrl =
@@ -177,7 +194,7 @@ export class Stack {
       HOOKFLOW_TASK_QUEUE: `hookflow-${opts.name}-${process.pid}`,
       HOOKFLOW_API_HOST: '127.0.0.1',
       HOOKFLOW_API_PORT: String(apiPort),
-      TEMPORAL_UI_URL: 'http://127.0.0.1:8233',
+      TEMPORAL_UI_URL: server?.uiUrl ?? 'http://127.0.0.1:8233',
       LOG_LEVEL: 'debug',
       // Free ports the worker picks and logs (suites on one machine never collide).
       HOOKFLOW_METRICS_HOST: '127.0.0.1',
@@ -387,14 +404,19 @@ export class Stack {
       'two-step setup',
     );
     const totpSecret = new URL(setup.otpauthUri).searchParams.get('secret')!;
-    const { recoveryCodes } = await must(
-      this.requestAs<{ recoveryCodes: string[] }>(session.token, 'POST', '/api/auth/two-step/confirm', {
-        code: currentTotp(totpSecret),
-      }),
+    // Confirming rotates the session: the answer carries the new token and CSRF token.
+    const confirmed = await must(
+      this.requestAs<{ recoveryCodes: string[]; token: string; csrf: string }>(
+        session.token,
+        'POST',
+        '/api/auth/two-step/confirm',
+        { code: currentTotp(totpSecret) },
+      ),
       'two-step confirm',
     );
+    const { recoveryCodes } = confirmed;
     const key = await must(
-      this.requestAs<{ key: string }>(session.token, 'POST', '/api/keys', {
+      this.requestAs<{ key: string }>(confirmed.token, 'POST', '/api/keys', {
         name: 'test suite',
         scopes: [
           'events:write',
@@ -411,7 +433,7 @@ export class Stack {
       ...o,
       totpSecret,
       recoveryCodes,
-      session: { token: session.token, csrf: session.csrf },
+      session: { token: confirmed.token, csrf: confirmed.csrf },
       apiKey: key.key,
     };
   }

@@ -192,7 +192,8 @@ test('guesses sent all at once still stop at the lockout; so do guesses of the c
   const setup = await call<{ otpauthUri: string }>('POST', '/api/auth/two-step/setup', session.body.token, {
     password: target.password,
   });
-  await call('POST', '/api/auth/two-step/confirm', session.body.token, {
+  // Confirming rotates the session; the new token is the one that goes on.
+  const confirmed = await call<SignedIn>('POST', '/api/auth/two-step/confirm', session.body.token, {
     code: currentTotp(secretOf(setup.body.otpauthUri)),
   });
 
@@ -201,7 +202,7 @@ test('guesses sent all at once still stop at the lockout; so do guesses of the c
   for (let i = 0; i < 6; i++) {
     disables.push(
       (
-        await call<ErrorResponse>('POST', '/api/auth/two-step/disable', session.body.token, {
+        await call<ErrorResponse>('POST', '/api/auth/two-step/disable', confirmed.body.token, {
           code: `00000${i}`,
         })
       ).status,

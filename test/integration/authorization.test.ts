@@ -55,7 +55,7 @@ async function addMember(role: Role, twoStep: boolean, label = 'matrix'): Promis
     201,
     'create user',
   );
-  const session = await must(
+  let session = await must(
     stack.requestAs<{ token: string; csrf: string }>(undefined, 'POST', '/api/auth/sign-in', {
       email,
       password,
@@ -73,13 +73,19 @@ async function addMember(role: Role, twoStep: boolean, label = 'matrix'): Promis
       'setup',
     );
     const secret = new URL(setup.otpauthUri).searchParams.get('secret')!;
-    ({ recoveryCodes } = await must(
-      stack.requestAs<{ recoveryCodes: string[] }>(session.token, 'POST', '/api/auth/two-step/confirm', {
-        code: currentTotp(secret),
-      }),
+    // Confirming rotates the session: the old token ends, the answer carries the new one.
+    const confirmed = await must(
+      stack.requestAs<{ recoveryCodes: string[]; token: string; csrf: string }>(
+        session.token,
+        'POST',
+        '/api/auth/two-step/confirm',
+        { code: currentTotp(secret) },
+      ),
       200,
       'confirm',
-    ));
+    );
+    recoveryCodes = confirmed.recoveryCodes;
+    session = { token: confirmed.token, csrf: confirmed.csrf };
   }
   const key = await must(
     stack.requestAs<{ key: string }>(session.token, 'POST', '/api/keys', {

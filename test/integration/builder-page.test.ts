@@ -29,8 +29,14 @@ async function must<T>(res: Promise<{ status: number; body: T }>, status: number
   return r.body;
 }
 
-/** Turns two-step authentication on for a signed-in session with a real TOTP code; returns the recovery codes. */
-async function enableTwoStep(token: string, password: string): Promise<string[]> {
+/**
+ * Turns two-step authentication on for a signed-in session with a real TOTP code; returns the
+ * recovery codes and the new session token (confirming rotates the session).
+ */
+async function enableTwoStep(
+  token: string,
+  password: string,
+): Promise<{ recoveryCodes: string[]; token: string }> {
   const setup = await must(
     stack.requestAs<{ otpauthUri: string }>(token, 'POST', '/api/auth/two-step/setup', { password }),
     200,
@@ -38,13 +44,13 @@ async function enableTwoStep(token: string, password: string): Promise<string[]>
   );
   const secret = new URL(setup.otpauthUri).searchParams.get('secret')!;
   const done = await must(
-    stack.requestAs<{ recoveryCodes: string[] }>(token, 'POST', '/api/auth/two-step/confirm', {
+    stack.requestAs<{ recoveryCodes: string[]; token: string }>(token, 'POST', '/api/auth/two-step/confirm', {
       code: currentTotp(secret),
     }),
     200,
     'two-step confirm',
   );
-  return done.recoveryCodes;
+  return { recoveryCodes: done.recoveryCodes, token: done.token };
 }
 
 /** A user of the given role, signed in through the API (its session token), with two-step on when asked. */
@@ -62,8 +68,10 @@ async function addMember(role: 'manager' | 'analyst', twoStep: boolean): Promise
     200,
     'sign in',
   );
-  const recoveryCodes = twoStep ? await enableTwoStep(session.token, password) : [];
-  return { email, password, token: session.token, recoveryCodes };
+  const signedIn = twoStep
+    ? await enableTwoStep(session.token, password)
+    : { recoveryCodes: [], token: session.token };
+  return { email, password, ...signedIn };
 }
 
 /** A page signed in as `m` on `next` (a recovery code answers the code step of two-step accounts). */

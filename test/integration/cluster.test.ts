@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterOf } from '../../src/temporal/payload-codec';
 import { TestCluster } from '../harness/cluster';
 import { createTestPki } from '../harness/certs';
 import { Receiver } from '../harness/receiver';
@@ -39,7 +40,11 @@ beforeAll(async () => {
     env: { HOOKFLOW_DATABASE_URL: cluster.databaseUrl('hookflow') },
   });
   connection = await Connection.connect({ address: cluster.address });
-  client = new Client({ connection, namespace: cluster.namespace });
+  client = new Client({
+    connection,
+    namespace: cluster.namespace,
+    dataConverter: dataConverterOf(stack.payloadCodec()),
+  });
 }, 240_000);
 
 afterAll(async () => {

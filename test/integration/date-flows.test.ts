@@ -1,4 +1,5 @@
 import { Client, Connection, ScheduleNotFoundError } from '@temporalio/client';
+import { dataConverterOf } from '../../src/temporal/payload-codec';
 import { entryRunId } from '../../src/audience/entries';
 import { dateScheduleId } from '../../src/temporal/schedules';
 import { createTestPki } from '../harness/certs';
@@ -28,7 +29,11 @@ beforeAll(async () => {
     env: { HOOKFLOW_DATE_SWEEP_SECONDS: '2' },
   });
   connection = await Connection.connect({ address: stack.server.address });
-  client = new Client({ connection, namespace: 'default' });
+  client = new Client({
+    connection,
+    namespace: 'default',
+    dataConverter: dataConverterOf(stack.payloadCodec()),
+  });
 }, 120_000);
 
 afterAll(async () => {

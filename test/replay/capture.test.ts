@@ -9,6 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporalCliPath } from '../../src/temporal/dev-server';
+import { dataConverterOf } from '../../src/temporal/payload-codec';
+import { REPLAY_SECRET_KEYS } from '../support/replay-key';
 import { createTestPki } from '../harness/certs';
 import { Receiver } from '../harness/receiver';
 import { poll, Stack } from '../harness/stack';
@@ -34,8 +36,16 @@ capture('capture workflow histories for the replay suite', () => {
   beforeAll(async () => {
     const pki = createTestPki();
     receiver = await Receiver.start(pki.good);
-    stack = await Stack.start({ name: 'capture', caCert: pki.caCert });
-    client = new Client({ connection: await Connection.connect({ address: stack.server.address }) });
+    // Captured under the fixed replay key: the fixtures keep their payloads encrypted, as Temporal stores them.
+    stack = await Stack.start({
+      name: 'capture',
+      caCert: pki.caCert,
+      env: { HOOKFLOW_SECRET_KEYS: REPLAY_SECRET_KEYS },
+    });
+    client = new Client({
+      connection: await Connection.connect({ address: stack.server.address }),
+      dataConverter: dataConverterOf(stack.payloadCodec()),
+    });
     fs.mkdirSync(HISTORIES, { recursive: true });
   }, 120_000);
 

@@ -133,3 +133,25 @@ test("the dev server's SQLite sync mode: normal by default, full on request, not
   expect(loadConfig({ HOOKFLOW_TEMPORAL_SQLITE_SYNC: 'full' }).temporal.sqliteSync).toBe('full');
   expect(() => loadConfig({ HOOKFLOW_TEMPORAL_SQLITE_SYNC: 'off' })).toThrow(/HOOKFLOW_TEMPORAL_SQLITE_SYNC/);
 });
+
+test('limits on hostile input: defaults, overrides, and a header timeout longer than the request timeout is refused', () => {
+  const c = loadConfig({});
+  expect(c.api.body).toEqual({ maxBytes: 512 * 1024, maxDepth: 64 });
+  expect(c.api.server).toEqual({
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 30_000,
+    keepAliveTimeoutMs: 5000,
+    maxConnectionsPerClient: 256,
+  });
+  const set = loadConfig({
+    HOOKFLOW_API_MAX_BODY_BYTES: '2048',
+    HOOKFLOW_API_MAX_JSON_DEPTH: '8',
+    HOOKFLOW_API_MAX_CONNECTIONS_PER_CLIENT: '0',
+  });
+  expect(set.api.body).toEqual({ maxBytes: 2048, maxDepth: 8 });
+  expect(set.api.server.maxConnectionsPerClient).toBe(0);
+  expect(() => loadConfig({ HOOKFLOW_API_MAX_JSON_DEPTH: '1' })).toThrow(/HOOKFLOW_API_MAX_JSON_DEPTH/);
+  expect(() =>
+    loadConfig({ HOOKFLOW_API_HEADERS_TIMEOUT_MS: '20000', HOOKFLOW_API_REQUEST_TIMEOUT_MS: '10000' }),
+  ).toThrow(/HOOKFLOW_API_HEADERS_TIMEOUT_MS: must not exceed HOOKFLOW_API_REQUEST_TIMEOUT_MS/);
+});

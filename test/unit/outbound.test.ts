@@ -119,6 +119,32 @@ describe('destinations at send: checked on the address actually connected to', (
     expect(receiver.received('/hook')).toHaveLength(0);
   });
 
+  test('DNS rebinding: a name public at save and private at send is refused at send', async () => {
+    // The resolver answers a public address first (the save-time check), then loopback (the send).
+    const answers = [['93.184.216.34'], ['127.0.0.1']];
+    const asked: string[] = [];
+    const rebinding: Resolver = (host, _opts, cb) => {
+      asked.push(host);
+      const list = answers.length > 1 ? answers.shift()! : answers[0]!;
+      cb(
+        null,
+        list.map((address) => ({ address, family: 4 })),
+      );
+    };
+    const url = `https://rebind.test:${receiver.port}/rebind`;
+    const policy = parsePolicy(undefined, '*');
+    expect(await checkDestination(url, policy, rebinding)).toBeUndefined();
+    const dispatcher = createDispatcher({ connectTimeoutMs: 2000, policy, resolver: rebinding });
+    const r = await sendWebhook(
+      { url, headers: {}, body: '{}', idempotencyKey: 'k' },
+      { dispatcher, timeoutMs: 2000, maxResponseBytes: 1024, retryAfterMaxMs: 1000 },
+    ).finally(() => dispatcher.close());
+    expect(asked).toEqual(['rebind.test', 'rebind.test']);
+    expect(r).toMatchObject({ class: 'non_retryable', errorClass: 'blocked_destination' });
+    expect(r.reason).toMatch(/rebind\.test resolves to a blocked address: .*127\.0\.0\.1 is loopback/);
+    expect(receiver.received('/rebind')).toHaveLength(0);
+  });
+
   test('with the operator allowlist the same destination is reached (TLS then fails on the test CA, past the policy)', async () => {
     const r = await caSafeSend(receiver.url('/hook'), '127.0.0.1', {});
     expect(r.errorClass).not.toBe('blocked_destination');

@@ -43,5 +43,9 @@ describe('header rules', () => {
     expect(bad?.rule).toBe('header_value');
     expect(bad?.message).not.toContain('secret');
     expect(checkHeaderValue('a\u0000b')?.rule).toBe('header_value');
+    // Invisible characters: DEL and the C1 controls (NEL among them, a line break to some parsers).
+    for (const c of ['\u007f', '\u0080', '\u0085', '\u009f', '\u2028'])
+      expect(checkHeaderValue(`a${c}b`)?.rule).toBe('header_value');
+    expect(checkHeaderValue('caf\u00e9 \u00a0x')).toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import { compileTemplate, renderJson, TemplateError } from '../../src/templates';
+import { buildContext, compileTemplate, renderJson, TemplateError } from '../../src/templates';
 import { translateDjango } from '../../src/templates/django';
 import { FILTERS, formatDate, roundDecimal } from '../../src/templates/filters';
 
@@ -169,6 +169,52 @@ describe('sandbox and bounds', () => {
     '{{ person.email.constructor.fromCharCode(65) }}',
   ])('%s cannot call into JavaScript', (src) => {
     expect(() => text(src)).toThrow(TemplateError);
+  });
+  const atSave = (src: string): TemplateError => {
+    try {
+      compileTemplate(src, { atSave: true });
+    } catch (err) {
+      if (err instanceof TemplateError) return err;
+      throw err;
+    }
+    throw new Error(`${src} was accepted at save`);
+  };
+  test.each([
+    ['{{ profile.constructor.constructor("return process")() }}', /"constructor" may not be read/, 1, 12],
+    ['{{ "".constructor }}', /"constructor" may not be read/, 1, 7],
+    ['{\n  "a": {{ person.__proto__ }}\n}', /"__proto__" may not be read/, 2, 18],
+    ['{{ person["prototype"] }}', /"prototype" may not be read/, 1, 12],
+    ['{{ constructor }}', /"constructor" may not be read/, 1, 4],
+    ['{{ toString }}', /"toString" may not be read/, 1, 4],
+    ['{% with c=person.__proto__ %}{{ c }}{% endwith %}', /"__proto__" may not be read/, 1, 18],
+    ['{{ range(3) }}', /cannot call functions \("range" is not a macro/, 1, 4],
+    ['{{ person.email.toUpperCase() }}', /cannot call functions; use filters/, 1, 17],
+    ['{% set x = joiner() %}{{ x }}', /cannot call functions/, 1, 12],
+  ])('%s is refused at save with where it is', (src, why, line, column) => {
+    const err = atSave(src);
+    expect(err.message).toMatch(why);
+    expect({ line: err.line, column: err.column }).toEqual({ line, column });
+  });
+  test('macros the template defines may be called, with caller; data keys and filters stay usable', () => {
+    const src =
+      '{% macro wrap(x) %}[{{ x }}{{ caller() if caller }}]{% endmacro %}' +
+      '{% set w = wrap(person.first_name) %}{% call wrap(1) %}!{% endcall %}{{ person.email | upper }}{{ event.items.length }}';
+    expect(compileTemplate(src, { atSave: true }).render(ctx)).toContain('ADA@EXAMPLE.COM2');
+  });
+  test('data with prototype keys (as JSON.parse makes them) reaches nothing when rendered', () => {
+    const profile = JSON.parse(
+      '{"email": "x@example.com", "properties": {"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}}}',
+    ) as Record<string, unknown>;
+    const event = JSON.parse(
+      '{"__proto__": {"polluted": true}, "a": {"__proto__": {"polluted": true}}}',
+    ) as Record<string, unknown>;
+    const c = buildContext(profile, event, 'p1');
+    const out = compileTemplate(
+      '{{ person.polluted }}{{ event.polluted }}{{ event.a.polluted }}{{ person.email }}',
+    ).render(c);
+    expect(out).toBe('x@example.com');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(c.event)).toBe(Object.prototype);
   });
   test('no includes, imports or extends: there is nothing to load', () => {
     expect(() => text('{% include "/etc/passwd" %}')).toThrow(TemplateError);

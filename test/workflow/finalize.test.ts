@@ -4,18 +4,23 @@
  * delivery's record through `finalizeDelivery`; when the activity recorded it, it does not. A run
  * whose profile is no longer eligible skips its webhook step without a delivery attempt.
  */
+import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { FinalizeDeliveryInput } from '../../src/activities';
 import type {
   CheckEligibilityResult,
   DeliverWebhookInput,
   DeliverWebhookResult,
+  DestinationPausedDetails,
   FlowRunInput,
   ResendInput,
 } from '../../src/shared/run-types';
+import { DESTINATION_PAUSED } from '../../src/shared/run-types';
 import { DevServer } from '../../src/temporal/dev-server';
+import { EncryptionCodec, dataConverterOf } from '../../src/temporal/payload-codec';
 import { freePort } from '../../src/temporal/ports';
 import { flowRun, resendDelivery } from '../../src/workflows';
 
@@ -27,12 +32,14 @@ const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() 
 
 let server: DevServer;
 let client: Client;
+/** Client and worker encrypt payloads as hookflow's do (a key of the test's own). */
+const dataConverter = dataConverterOf(new EncryptionCodec([{ id: 'test', key: crypto.randomBytes(32) }]));
 let bundle: { code: string };
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   server = await DevServer.start({ port: await freePort() });
-  client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  client = new Client({ connection: await Connection.connect({ address: server.address }), dataConverter });
   bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quiet });
 });
 
@@ -53,6 +60,7 @@ async function withWorker<T>(
   const connection = await NativeConnection.connect({ address: server.address });
   const worker = await Worker.create({
     connection,
+    dataConverter,
     taskQueue,
     workflowBundle: bundle,
     activities: {
@@ -192,4 +200,56 @@ test('the eligibility check, a local activity, is retried after a transient erro
   expect(
     (history.events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity'),
   ).toBe(true);
+});
+
+test('a paused destination makes the run wait on a timer and call again, without using up attempts', async () => {
+  const runId = `run_paused_${process.pid}`;
+  const calls: [number | undefined, number, string][] = [];
+  const input: FlowRunInput = {
+    ...runInput(runId),
+    plan: [{ id: 'w', type: 'webhook', retry: { ...retry, maxAttempts: 4 }, timeoutMs: 1000 }],
+  };
+  const { result, finalized } = await withWorker(
+    (call) => {
+      const info = Context.current().info;
+      calls.push([call.attemptOffset, info.attempt, info.activityId]);
+      if (call.attemptOffset === undefined && info.attempt === 1) {
+        return Promise.reject(ApplicationFailure.retryable('connection refused', 'WebhookRetryable'));
+      }
+      if (call.attemptOffset === undefined) {
+        const pause: DestinationPausedDetails = {
+          deliveryId: 'dlv_p',
+          attemptsMade: info.attempt - 1,
+          untilMs: Date.now() + 300,
+          reason: 'destination paused: circuit open (https://h:443)',
+        };
+        return Promise.reject(
+          ApplicationFailure.create({
+            type: DESTINATION_PAUSED,
+            message: pause.reason,
+            nonRetryable: true,
+            details: [pause],
+          }),
+        );
+      }
+      const attempts = call.attemptOffset + info.attempt;
+      return Promise.resolve({ deliveryId: 'dlv_p', attempts, httpStatus: 200, latencyMs: 1 });
+    },
+    (taskQueue) => client.workflow.execute(flowRun, { workflowId: runId, taskQueue, args: [input] }),
+  );
+  // The second call goes on from attempt 2 (with the 3 attempts the budget has left: below).
+  expect(calls).toEqual([
+    [undefined, 1, 'w'],
+    [undefined, 2, 'w'],
+    [1, 1, 'w~1'],
+  ]);
+  expect(result.steps[0]).toMatchObject({ id: 'w', status: 'delivered', attempts: 2 });
+  expect(finalized).toEqual([]);
+  const history = await client.workflow.getHandle(runId).fetchHistory();
+  expect((history.events ?? []).filter((e) => e.timerStartedEventAttributes).length).toBe(1);
+  const budgets = (history.events ?? [])
+    .map((e) => e.activityTaskScheduledEventAttributes)
+    .filter((a) => a?.activityType?.name === 'deliverWebhook')
+    .map((a) => a!.retryPolicy?.maximumAttempts);
+  expect(budgets).toEqual([4, 3]);
 });

@@ -2,10 +2,12 @@
  * The price-drop fan-out workflow on a real dev server with a stand-in page activity: a long
  * audience continues as new (bounded history) and the workflow ends once a page says done.
  */
+import crypto from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { FanOutPageResult, PriceDropFanOutInput } from '../../src/shared/run-types';
 import { DevServer } from '../../src/temporal/dev-server';
+import { EncryptionCodec, dataConverterOf } from '../../src/temporal/payload-codec';
 import { freePort } from '../../src/temporal/ports';
 import { priceDropFanOut } from '../../src/workflows';
 
@@ -14,11 +16,13 @@ const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() 
 
 let server: DevServer;
 let client: Client;
+/** Client and worker encrypt payloads as hookflow's do (a key of the test's own). */
+const dataConverter = dataConverterOf(new EncryptionCodec([{ id: 'test', key: crypto.randomBytes(32) }]));
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   server = await DevServer.start({ port: await freePort() });
-  client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  client = new Client({ connection: await Connection.connect({ address: server.address }), dataConverter });
 }, 120_000);
 
 afterAll(async () => {
@@ -33,6 +37,7 @@ test('a fan-out of many pages continues as new and ends when the audience is exh
   const connection = await NativeConnection.connect({ address: server.address });
   const worker = await Worker.create({
     connection,
+    dataConverter,
     taskQueue,
     workflowBundle: await bundleWorkflowCode({
       workflowsPath: require.resolve('../../src/workflows'),

@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { Router } from 'express';
 import type { AnalyticsStore, DeliverySummary, Stats } from '../../analytics/store';
+import type { DestinationStore } from '../../db/destination-store';
 import type { FlowStore } from '../../flows/store';
 import { NotFoundError } from '../../errors';
 import { walkSteps } from '../../flows/model';
@@ -80,6 +81,8 @@ export function webhooksPages(deps: {
   runs: Pick<RunService, 'temporalUrl'>;
   /** Runs recorded but not started: shown above the cards while Temporal lags or is down. */
   backlog: Pick<RunBacklog, 'queued'>;
+  /** Destinations endpoint protection holds back: listed above the table with *Resume now*. */
+  destinations: Pick<DestinationStore, 'paused'>;
   render: Render;
 }): Router {
   const { render } = deps;
@@ -90,10 +93,11 @@ export function webhooksPages(deps: {
     const query = parseTableQuery(req.query);
     // Five queries whatever the number of flows: the overall stats (two), the flows, and the
     // per-step counts and latencies (two grouped queries).
-    const [overall, flows, totals] = await Promise.all([
+    const [overall, flows, totals, paused] = await Promise.all([
       deps.analytics.stats({ from, to }),
       deps.flows.list(),
       deps.analytics.byStep({ from, to }),
+      deps.destinations.paused(),
     ]);
     const byKey = new Map(totals.map((t) => [`${t.flowId}/${t.stepId}`, t]));
     const all: StepRow[] = [];
@@ -158,6 +162,7 @@ export function webhooksPages(deps: {
       rangeLabel: range.label,
       clearHref: `/webhooks${queryString({ range: rangeKey })}`,
       queuedLine: queuedLine(deps.backlog.queued),
+      paused,
     });
   });
 
