@@ -224,7 +224,7 @@ interface StatsBody {
   total: number;
 }
 
-/** POSTs one event as a client would: a failed POST (no answer, 5xx, 429) is posted again, same unique_id. */
+/** POSTs one event as a client would: a failed POST (no answer, 5xx, 429, 408) is posted again, same unique_id. */
 async function postUntilAccepted(
   stack: Stack,
   body: unknown,
@@ -241,7 +241,9 @@ async function postUntilAccepted(
       });
       await res.arrayBuffer();
       if (res.status === 202) return true;
-      if (res.status < 500 && res.status !== 429) throw new Error(`event refused: HTTP ${res.status}`);
+      // 408 (the server's request timeout), 429 and 5xx: post again, as a client would.
+      if (res.status < 500 && res.status !== 429 && res.status !== 408)
+        throw new Error(`event refused: HTTP ${res.status}`);
     } catch (err) {
       if ((err as Error).message.startsWith('event refused')) throw err;
       // No answer (the API is down or hung): post again.

@@ -25,7 +25,7 @@ import type { DestinationGate, Entry } from './destination-gate';
 import { verdictOf } from './destination-gate';
 import type { SecretBox } from '../secrets';
 import type { TemplateRenderer } from '../templates';
-import type { AttemptOutcome } from '../webhooks/classify';
+import type { AttemptOutcome, ErrorClass } from '../webhooks/classify';
 import { failureType } from '../webhooks/classify';
 import type { PreparedRequest } from '../webhooks/delivery';
 import { isOutcome, prepareRequest } from '../webhooks/delivery';
@@ -160,7 +160,9 @@ export function createDeliverWebhook(deps: WebhookDeps) {
    * {@link record}), so a worker dying mid-send leaves an attempt of unknown outcome instead of
    * nothing. When the database refuses it after a few tries, the request is not sent: a request
    * the history cannot show is the one thing this row exists to prevent, so the attempt ends
-   * retryable (recorded, or spooled, like any other) and Temporal tries again later.
+   * retryable (recorded, or spooled, like any other) and Temporal tries again later. When this
+   * attempt number already completed (Temporal ran it again after losing its completion), its
+   * recorded outcome is returned and nothing is sent.
    */
   async function writeAhead(
     input: DeliverWebhookInput,
@@ -176,8 +178,17 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     };
     for (let i = 0; ; i++) {
       try {
-        await deps.deliveries.beginAttempt(start);
-        return undefined;
+        const done = await deps.deliveries.beginAttempt(start);
+        if (!done) return undefined;
+        // Sent and recorded already by an earlier run of this attempt: not sent twice.
+        log.warn('webhook attempt already recorded: not sent again', { deliveryId, attempt });
+        return {
+          class: done.outcome,
+          reason: done.reason,
+          ...(done.httpStatus !== null ? { httpStatus: done.httpStatus } : {}),
+          ...(done.errorClass !== null ? { errorClass: done.errorClass as ErrorClass } : {}),
+          durationMs: done.durationMs,
+        };
       } catch (err) {
         if (i >= 2) {
           log.error('webhook attempt not sent: the database refused its write-ahead record', {

@@ -34,6 +34,15 @@ export type DeliveryRow = DeliveriesTable;
 /** An attempt about to send its request: what its write-ahead row knows before the answer. */
 export type AttemptStart = Pick<AttemptRecord, 'deliveryId' | 'attempt' | 'manual' | 'startedAt'>;
 
+/** An attempt already recorded with an outcome, found when the same attempt number starts again. */
+export interface CompletedAttempt {
+  outcome: AttemptClass;
+  httpStatus: number | null;
+  errorClass: string | null;
+  reason: string;
+  durationMs: number;
+}
+
 /** The reason an attempt row shows when its worker died between sending and recording. */
 export const UNKNOWN_OUTCOME_REASON = 'outcome unknown — the endpoint may have received it';
 
@@ -56,12 +65,13 @@ export class DeliveryStore {
    * Writes an attempt's row before its request is sent (outcome `sending`), so a worker that dies
    * mid-send leaves a trace; {@link recordAttempt} completes it. Starting attempt N settles the
    * earlier attempts of the delivery still `sending` as `unknown`: their worker died before
-   * recording an answer. Idempotent; the delivery row and its roll-ups are not touched.
+   * recording an answer. Idempotent; the delivery row and its roll-ups are not touched. Returns
+   * the attempt's recorded outcome when this attempt number already completed.
    */
-  async beginAttempt(a: AttemptStart): Promise<void> {
+  async beginAttempt(a: AttemptStart): Promise<CompletedAttempt | undefined> {
     const manual = a.manual ? 1 : 0;
-    const insert = (db: Db | Trx) =>
-      db
+    const begin = async (db: Db | Trx): Promise<CompletedAttempt | undefined> => {
+      const inserted = await db
         .insertInto('delivery_attempts')
         .values({
           delivery_id: a.deliveryId,
@@ -76,15 +86,31 @@ export class DeliveryStore {
           response_excerpt: null,
         })
         .onConflict((oc) => oc.columns(['delivery_id', 'manual', 'attempt']).doNothing())
-        .execute();
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return undefined;
+      // This attempt number ran before (Temporal lost its completion, e.g. its server restarted
+      // on older state): when that run recorded an outcome, the caller keeps it instead of sending again.
+      const row = await db
+        .selectFrom('delivery_attempts')
+        .select(['outcome', 'http_status', 'error_class', 'reason', 'duration_ms'])
+        .where('delivery_id', '=', a.deliveryId)
+        .where('manual', '=', manual)
+        .where('attempt', '=', a.attempt)
+        .executeTakeFirst();
+      if (!row || row.outcome === 'sending' || row.outcome === 'unknown') return undefined;
+      return {
+        outcome: row.outcome,
+        httpStatus: row.http_status,
+        errorClass: row.error_class,
+        reason: row.reason,
+        durationMs: row.duration_ms,
+      };
+    };
     // The first attempt has nothing before it: one insert.
-    if (a.attempt <= 1) {
-      await insert(this.db);
-      return;
-    }
-    await this.db.transaction().execute(async (trx) => {
+    if (a.attempt <= 1) return begin(this.db);
+    return this.db.transaction().execute(async (trx) => {
       await markUnknown(trx, a.deliveryId, manual, a.attempt);
-      await insert(trx);
+      return begin(trx);
     });
   }
 

@@ -104,6 +104,25 @@ describe.each(TEST_DATABASES)('on %s', (dbKind) => {
     await db.destroy();
   });
 
+  test('an attempt number that runs again after it completed gets its recorded outcome back, not a new row', async () => {
+    const db = await openTestDatabase(dbKind, 'write-ahead-again');
+    const store = new DeliveryStore(db);
+    expect(await begin(store, 1)).toBeUndefined();
+    await store.recordAttempt(outcome(1, true));
+    // Temporal lost attempt 1's completion and runs attempt 1 again: it must not send twice.
+    expect(await begin(store, 1)).toEqual({
+      outcome: 'delivered',
+      httpStatus: 200,
+      errorClass: null,
+      reason: 'HTTP 200 OK',
+      durationMs: 12,
+    });
+    // Still sending (its worker may be alive): sent again, as before.
+    await begin(store, 2);
+    expect(await begin(store, 2)).toBeUndefined();
+    await db.destroy();
+  });
+
   test('two delivered attempts (the first outlived its timeout, then answered) flag a duplicate', async () => {
     const db = await openTestDatabase(dbKind, 'write-ahead-twice');
     const store = new DeliveryStore(db);
