@@ -9,9 +9,10 @@ const PG_CONNECTION_LOST =
  * fault in hookflow.
  */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return PG_CONNECTION_LOST.test(err.message);
+  // Duck-typed, not `instanceof Error`: a driver's error class may come from another realm.
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  if (typeof code !== 'string') return typeof message === 'string' && PG_CONNECTION_LOST.test(message);
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return true;
   // Connection refused on the way to PostgreSQL; its class 57 (operator intervention: shutdown,
   // cannot connect now) and 53300 (too many connections).
