@@ -25,7 +25,7 @@ import type { DestinationGate, Entry } from './destination-gate';
 import { verdictOf } from './destination-gate';
 import type { SecretBox } from '../secrets';
 import type { TemplateRenderer } from '../templates';
-import type { AttemptOutcome } from '../webhooks/classify';
+import type { AttemptOutcome, ErrorClass } from '../webhooks/classify';
 import { failureType } from '../webhooks/classify';
 import type { PreparedRequest } from '../webhooks/delivery';
 import { isOutcome, prepareRequest } from '../webhooks/delivery';
@@ -153,6 +153,59 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     const key = input.resend ? undefined : `${input.flowId}@${input.flowVersion}#${step.id}`;
     const signed = input.resend ? step : await withCurrentSigning(input, step);
     return [await prepareRequest(signed, input.context, deps, key), step.limits];
+  }
+
+  /**
+   * Writes the attempt's row before its request goes out (outcome `sending`, completed by
+   * {@link record}), so a worker dying mid-send leaves an attempt of unknown outcome instead of
+   * nothing. When the database refuses it after a few tries, the request is not sent: a request
+   * the history cannot show is the one thing this row exists to prevent, so the attempt ends
+   * retryable (recorded, or spooled, like any other) and Temporal tries again later. When this
+   * attempt number already completed (Temporal ran it again after losing its completion), its
+   * recorded outcome is returned and nothing is sent.
+   */
+  async function writeAhead(
+    input: DeliverWebhookInput,
+    deliveryId: string,
+    attempt: number,
+    startedAt: Date,
+  ): Promise<SendResult | undefined> {
+    const start = {
+      deliveryId,
+      attempt,
+      manual: input.resend !== undefined,
+      startedAt: startedAt.toISOString(),
+    };
+    for (let i = 0; ; i++) {
+      try {
+        const done = await deps.deliveries.beginAttempt(start);
+        if (!done) return undefined;
+        // Sent and recorded already by an earlier run of this attempt: not sent twice.
+        log.warn('webhook attempt already recorded: not sent again', { deliveryId, attempt });
+        return {
+          class: done.outcome,
+          reason: done.reason,
+          ...(done.httpStatus !== null ? { httpStatus: done.httpStatus } : {}),
+          ...(done.errorClass !== null ? { errorClass: done.errorClass as ErrorClass } : {}),
+          durationMs: done.durationMs,
+        };
+      } catch (err) {
+        if (i >= 2) {
+          log.error('webhook attempt not sent: the database refused its write-ahead record', {
+            deliveryId,
+            attempt,
+            error: (err as Error).message,
+          });
+          return {
+            class: 'retryable',
+            reason: 'not sent: the attempt could not be recorded before sending (database unavailable)',
+            errorClass: 'record_unavailable',
+            durationMs: Date.now() - startedAt.getTime(),
+          };
+        }
+        await new Promise((r) => setTimeout(r, 50 * (i + 1)));
+      }
+    }
   }
 
   async function record(
@@ -294,24 +347,29 @@ export function createDeliverWebhook(deps: WebhookDeps) {
         }
         lease = entry.lease;
       }
+      // Written ahead once the request is about to go out (past the destination's gate); when
+      // that record cannot be written, nothing is sent (see writeAhead).
+      const unsent = await writeAhead(input, deliveryId, attempt, startedAt);
       sentAt = Date.now();
-      const sending = sendWebhook(
-        {
-          url: prepared.url,
-          headers: prepared.headers,
-          body: prepared.body,
-          idempotencyKey: deliveryId,
-          ...(prepared.signingSecrets ? { signingSecrets: prepared.signingSecrets } : {}),
-        },
-        {
-          dispatcher: deps.dispatcher,
-          timeoutMs: deps.webhook.timeoutMs,
-          maxResponseBytes: deps.webhook.maxResponseBytes,
-          retryAfterMaxMs: deps.webhook.retryAfterMaxMs,
-          signal: ctx.cancellationSignal,
-          redact: secretValues,
-        },
-      );
+      const sending = unsent
+        ? Promise.resolve(unsent)
+        : sendWebhook(
+            {
+              url: prepared.url,
+              headers: prepared.headers,
+              body: prepared.body,
+              idempotencyKey: deliveryId,
+              ...(prepared.signingSecrets ? { signingSecrets: prepared.signingSecrets } : {}),
+            },
+            {
+              dispatcher: deps.dispatcher,
+              timeoutMs: deps.webhook.timeoutMs,
+              maxResponseBytes: deps.webhook.maxResponseBytes,
+              retryAfterMaxMs: deps.webhook.retryAfterMaxMs,
+              signal: ctx.cancellationSignal,
+              redact: secretValues,
+            },
+          );
       if (lease && origin && deps.destinations) {
         const [gate, held] = [deps.destinations, lease];
         const release = (verdict: AttemptVerdict) =>
@@ -323,7 +381,12 @@ export function createDeliverWebhook(deps: WebhookDeps) {
           await release({ failed: false, probe: held.probe, reason: 'cancelled', cancelled: true });
           throw err;
         });
-        await release(verdictOf(sent, held.probe));
+        // Not sent (its record could not be written ahead): says nothing of the endpoint.
+        await release(
+          unsent
+            ? { failed: false, probe: held.probe, reason: unsent.reason, cancelled: true }
+            : verdictOf(sent, held.probe),
+        );
         result = sent;
       } else {
         result = await sending;

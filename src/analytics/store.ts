@@ -4,6 +4,7 @@ import type { AttemptClass, DeliveryStatus } from '../db/schema';
 import { DELIVERY_STATUSES } from '../db/schema';
 import { dayOf, hourOf, percentileFromBuckets } from '../db/buckets';
 import type { AttemptRecord } from '../db/delivery-store';
+import { UNKNOWN_OUTCOME_REASON } from '../db/delivery-store';
 
 export interface Scope {
   flowId?: string;
@@ -61,7 +62,11 @@ export interface DeliverySummary {
   resentAt: string | null;
 }
 
-/** One attempt as the API shows it: the recorded fields, with the outcome named `class`. */
+/**
+ * One attempt as the API shows it: the recorded fields, with the outcome named `class` — also
+ * `sending` (its request is out, no answer yet) or `unknown` (its worker died mid-send: the
+ * endpoint may have received it).
+ */
 export type AttemptView = Pick<
   AttemptRecord,
   | 'attempt'
@@ -72,7 +77,17 @@ export type AttemptView = Pick<
   | 'errorClass'
   | 'reason'
   | 'responseExcerpt'
-> & { class: AttemptClass };
+> & { class: AttemptClass | 'sending' | 'unknown' };
+
+/** One delivery with its attempts, as GET /api/webhooks/deliveries/:id and its page show it. */
+export interface DeliveryDetail {
+  /**
+   * `possibleDuplicate`: the endpoint may have received the request more than once (with the same
+   * Idempotency-Key): an attempt of unknown outcome came before the delivered one, or two delivered.
+   */
+  delivery: DeliverySummary & { possibleDuplicate: boolean };
+  attempts: AttemptView[];
+}
 
 type DeliveryRowLike = {
   id: string;
@@ -374,32 +389,43 @@ export class AnalyticsStore {
     };
   }
 
-  async get(id: string): Promise<{ delivery: DeliverySummary; attempts: AttemptView[] } | undefined> {
+  async get(id: string): Promise<DeliveryDetail | undefined> {
     const row = await this.db
       .selectFrom('deliveries')
       .select(SUMMARY_COLUMNS)
       .where('id', '=', id)
       .executeTakeFirst();
     if (!row) return undefined;
-    const attempts = await this.db
+    const rows = await this.db
       .selectFrom('delivery_attempts')
       .selectAll()
       .where('delivery_id', '=', id)
       .orderBy('id')
       .execute();
-    return {
-      delivery: toSummary(row),
-      attempts: attempts.map((a) => ({
+    const ended = row.status !== 'pending' && row.status !== 'retrying';
+    const attempts: AttemptView[] = rows.map((a) => {
+      // A row still `sending` behind a later attempt, or after the delivery ended, was never
+      // completed: its worker died mid-send (settled in the database when the next attempt starts).
+      const later = rows.some((b) => b.manual === a.manual && b.attempt > a.attempt);
+      const stale = a.outcome === 'sending' && (later || ended);
+      return {
         attempt: a.attempt,
         manual: a.manual === 1,
         startedAt: a.started_at,
         durationMs: a.duration_ms,
         httpStatus: a.http_status,
         errorClass: a.error_class,
-        class: a.outcome,
-        reason: a.reason,
+        class: stale ? 'unknown' : a.outcome,
+        reason: stale ? UNKNOWN_OUTCOME_REASON : a.reason,
         responseExcerpt: a.response_excerpt,
-      })),
-    };
+      };
+    });
+    // Received twice for sure (an attempt that outlived its timeout answered after its retry was
+    // sent), or maybe (an attempt of unknown outcome before the delivered one).
+    const firstDelivered = attempts.findIndex((a) => a.class === 'delivered');
+    const possibleDuplicate =
+      attempts.filter((a) => a.class === 'delivered').length > 1 ||
+      (firstDelivered > 0 && attempts.slice(0, firstDelivered).some((a) => a.class === 'unknown'));
+    return { delivery: { ...toSummary(row), possibleDuplicate }, attempts };
   }
 }

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { HttpError } from '../errors';
+import { isDatabaseUnavailable } from '../db/unavailable';
 import { sendRefusal } from './errors';
 import type { Logger } from '../logger';
 
@@ -83,6 +84,20 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res
         .status(bp.status)
         .json({ error: { code: bp.type ?? 'bad_request', message: bp.message, details: [] } });
+      return;
+    }
+    // A locked or stopped database is an outage to wait out, not a fault: the client may send again.
+    if (isDatabaseUnavailable(err)) {
+      logger.warn({ err }, 'database unavailable');
+      res.setHeader('Retry-After', '5');
+      res.status(503).json({
+        error: {
+          code: 'database_unavailable',
+          message: 'the database is unavailable; try again shortly',
+          details: [],
+        },
+        retryAfterSeconds: 5,
+      });
       return;
     }
     logger.error({ err }, 'unhandled error');

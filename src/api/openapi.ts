@@ -175,6 +175,23 @@ const deliverySchema = z
   })
   .meta({ id: 'Delivery' });
 
+const attemptSchema = z
+  .object({
+    attempt: z.number().int(),
+    manual: z.boolean(),
+    startedAt: isoTime,
+    durationMs: z.number().int(),
+    httpStatus: z.number().int().nullable(),
+    errorClass: z.string().nullable(),
+    class: z.enum(['delivered', 'retryable', 'non_retryable', 'sending', 'unknown']).meta({
+      description:
+        '`sending`: the request is out, no answer yet. `unknown`: the worker died mid-send, the endpoint may have received it.',
+    }),
+    reason: z.string(),
+    responseExcerpt: z.string().nullable(),
+  })
+  .meta({ id: 'DeliveryAttempt' });
+
 const statsSchema = z
   .object({
     from: isoTime,
@@ -670,8 +687,13 @@ export const API_ROUTES: readonly ApiRoute[] = [
     [
       200,
       z.object({
-        delivery: deliverySchema,
-        attempts: z.array(z.looseObject({ attempt: z.number().int() })),
+        delivery: deliverySchema.extend({
+          possibleDuplicate: z.boolean().meta({
+            description:
+              'The endpoint may have received the request more than once, with the same Idempotency-Key: an attempt of unknown outcome came before the delivered one, or two attempts were delivered.',
+          }),
+        }),
+        attempts: z.array(attemptSchema),
         runUrl: z.string(),
       }),
     ],

@@ -31,6 +31,21 @@ export interface AttemptRecord {
 
 export type DeliveryRow = DeliveriesTable;
 
+/** An attempt about to send its request: what its write-ahead row knows before the answer. */
+export type AttemptStart = Pick<AttemptRecord, 'deliveryId' | 'attempt' | 'manual' | 'startedAt'>;
+
+/** An attempt already recorded with an outcome, found when the same attempt number starts again. */
+export interface CompletedAttempt {
+  outcome: AttemptClass;
+  httpStatus: number | null;
+  errorClass: string | null;
+  reason: string;
+  durationMs: number;
+}
+
+/** The reason an attempt row shows when its worker died between sending and recording. */
+export const UNKNOWN_OUTCOME_REASON = 'outcome unknown — the endpoint may have received it';
+
 type Trx = Transaction<Database>;
 
 /** Deliveries (one webhook step of one run, or one resend) and their attempts. */
@@ -47,31 +62,88 @@ export class DeliveryStore {
   constructor(private readonly db: Db) {}
 
   /**
+   * Writes an attempt's row before its request is sent (outcome `sending`), so a worker that dies
+   * mid-send leaves a trace; {@link recordAttempt} completes it. Starting attempt N settles the
+   * earlier attempts of the delivery still `sending` as `unknown`: their worker died before
+   * recording an answer. Idempotent; the delivery row and its roll-ups are not touched. Returns
+   * the attempt's recorded outcome when this attempt number already completed.
+   */
+  async beginAttempt(a: AttemptStart): Promise<CompletedAttempt | undefined> {
+    const manual = a.manual ? 1 : 0;
+    const begin = async (db: Db | Trx): Promise<CompletedAttempt | undefined> => {
+      const inserted = await db
+        .insertInto('delivery_attempts')
+        .values({
+          delivery_id: a.deliveryId,
+          attempt: a.attempt,
+          manual,
+          started_at: a.startedAt,
+          duration_ms: 0,
+          http_status: null,
+          error_class: null,
+          outcome: 'sending',
+          reason: 'request being sent',
+          response_excerpt: null,
+        })
+        .onConflict((oc) => oc.columns(['delivery_id', 'manual', 'attempt']).doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return undefined;
+      // This attempt number ran before (Temporal lost its completion, e.g. its server restarted
+      // on older state): when that run recorded an outcome, the caller keeps it instead of sending again.
+      const row = await db
+        .selectFrom('delivery_attempts')
+        .select(['outcome', 'http_status', 'error_class', 'reason', 'duration_ms'])
+        .where('delivery_id', '=', a.deliveryId)
+        .where('manual', '=', manual)
+        .where('attempt', '=', a.attempt)
+        .executeTakeFirst();
+      if (!row || row.outcome === 'sending' || row.outcome === 'unknown') return undefined;
+      return {
+        outcome: row.outcome,
+        httpStatus: row.http_status,
+        errorClass: row.error_class,
+        reason: row.reason,
+        durationMs: row.duration_ms,
+      };
+    };
+    // The first attempt has nothing before it: one insert.
+    if (a.attempt <= 1) return begin(this.db);
+    return this.db.transaction().execute(async (trx) => {
+      await markUnknown(trx, a.deliveryId, manual, a.attempt);
+      return begin(trx);
+    });
+  }
+
+  /**
    * Records one attempt and the delivery's state after it, and moves the delivery between the
-   * hourly roll-ups. Idempotent: the attempt row is unique per (delivery, manual, number), and a
-   * repeated attempt changes nothing.
+   * hourly roll-ups. Completes the attempt's write-ahead row (`sending`, or `unknown` when a later
+   * attempt started before this one answered). Idempotent: the attempt row is unique per
+   * (delivery, manual, number), and a repeated attempt changes nothing.
    */
   async recordAttempt(a: AttemptRecord): Promise<void> {
     const now = new Date().toISOString();
     await this.db.transaction().execute(async (trx) => {
       await holdDelivery(trx, a.deliveryId);
-      const inserted = await trx
+      const outcome = {
+        started_at: a.startedAt,
+        duration_ms: a.durationMs,
+        http_status: a.httpStatus,
+        error_class: a.errorClass,
+        outcome: a.outcome,
+        reason: a.reason,
+        response_excerpt: a.responseExcerpt,
+      };
+      const written = await trx
         .insertInto('delivery_attempts')
-        .values({
-          delivery_id: a.deliveryId,
-          attempt: a.attempt,
-          manual: a.manual ? 1 : 0,
-          started_at: a.startedAt,
-          duration_ms: a.durationMs,
-          http_status: a.httpStatus,
-          error_class: a.errorClass,
-          outcome: a.outcome,
-          reason: a.reason,
-          response_excerpt: a.responseExcerpt,
-        })
-        .onConflict((oc) => oc.columns(['delivery_id', 'manual', 'attempt']).doNothing())
+        .values({ delivery_id: a.deliveryId, attempt: a.attempt, manual: a.manual ? 1 : 0, ...outcome })
+        .onConflict((oc) =>
+          oc
+            .columns(['delivery_id', 'manual', 'attempt'])
+            .doUpdateSet(outcome)
+            .where('delivery_attempts.outcome', 'in', ['sending', 'unknown']),
+        )
         .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return;
+      if (Number(written.numInsertedOrUpdatedRows ?? 0) === 0) return;
 
       const prev = await trx
         .selectFrom('deliveries')
@@ -357,6 +429,8 @@ export class DeliveryStore {
   ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await holdDelivery(trx, id);
+      // The attempt that never recorded itself may have reached the endpoint: say so on its row.
+      await markUnknown(trx, id);
       const row = await trx
         .selectFrom('deliveries')
         .select(['status', 'attempts', 'created_at', 'flow_id', 'step_id'])
@@ -386,6 +460,21 @@ export class DeliveryStore {
       .where('manual', '=', 0)
       .execute();
   }
+}
+
+/**
+ * Settles a delivery's `sending` attempt rows (those of one kind and numbered below `before`, when
+ * given) as `unknown`: the request may have gone out, its answer was never recorded.
+ */
+async function markUnknown(trx: Trx, deliveryId: string, manual?: number, before?: number): Promise<void> {
+  let q = trx
+    .updateTable('delivery_attempts')
+    .set({ outcome: 'unknown', reason: UNKNOWN_OUTCOME_REASON })
+    .where('delivery_id', '=', deliveryId)
+    .where('outcome', '=', 'sending');
+  if (manual !== undefined) q = q.where('manual', '=', manual);
+  if (before !== undefined) q = q.where('attempt', '<', before);
+  await q.execute();
 }
 
 function periods(createdAt: string): [Grain, string][] {

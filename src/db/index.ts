@@ -83,6 +83,10 @@ async function openPostgres(url: string, poolSize: number): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, types: pgTypes });
   // An idle connection the server dropped must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor one checked out between two queries (a transaction, a held connection) when the server
+  // stops: pg emits its error on the client, which has no other listener then. The query that
+  // uses it next fails (a 503 in the API), and the pool drops it on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await migratePostgres(db);

@@ -85,6 +85,11 @@ export const UNCLAIMED = '1970-01-01T00:00:00.000Z';
 export { DELIVERY_STATUSES };
 export type DeliveryStatus = DeliveryState;
 export type AttemptClass = 'delivered' | 'retryable' | 'non_retryable';
+/**
+ * What an attempt row holds: an outcome, or `sending` (written before the request goes out and
+ * completed after it), or `unknown` (a `sending` row whose worker died before completing it).
+ */
+export type AttemptRowOutcome = AttemptClass | 'sending' | 'unknown';
 
 export interface DeliveriesTable {
   id: string;
@@ -146,7 +151,7 @@ export interface DeliveryAttemptsTable {
   duration_ms: number;
   http_status: number | null;
   error_class: string | null;
-  outcome: AttemptClass;
+  outcome: AttemptRowOutcome;
   reason: string;
   response_excerpt: string | null;
 }

@@ -14,6 +14,8 @@ export const ERROR_CLASSES = {
   invalid_url: 'WebhookInvalidUrl',
   step_missing: 'WebhookStepMissing',
   secret_unavailable: 'WebhookSecretUnavailable',
+  // The attempt's write-ahead record could not be written, so nothing was sent.
+  record_unavailable: 'WebhookRecordUnavailable',
   blocked_destination: 'WebhookNetworkError',
   tls_self_signed: 'WebhookTlsError',
   tls_unknown_issuer: 'WebhookTlsError',

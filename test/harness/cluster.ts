@@ -3,8 +3,10 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import type { PostgresCluster } from '../../src/cluster/postgres';
-import { startPostgres } from '../../src/cluster/postgres';
+import { findPostgresBin, startPostgres } from '../../src/cluster/postgres';
+import type { TemporalServerOptions } from '../../src/cluster/temporal-server';
 import {
   freeTemporalPorts,
   prepareNamespace,
@@ -35,10 +37,12 @@ export interface TestClusterOptions {
 export class TestCluster {
   private constructor(
     readonly pg: PostgresCluster,
-    readonly server: ChildProcess,
+    public server: ChildProcess,
     readonly address: string,
     readonly namespace: string,
     private readonly dir: string,
+    private readonly serverOptions: TemporalServerOptions,
+    private readonly logFile: string,
   ) {}
 
   static async start(opts: TestClusterOptions): Promise<TestCluster> {
@@ -55,13 +59,14 @@ export class TestCluster {
       const ports = await freeTemporalPorts();
       const dynamicConfigFile = path.join(dir, 'dynamic-config.yaml');
       writeDynamicConfig(dynamicConfigFile);
-      const child = spawnTemporalServer({
+      const serverOptions: TemporalServerOptions = {
         executable: tools.server,
         postgres: { host: '127.0.0.1', port: pg.port, user: 'postgres' },
         ports,
         historyShards: opts.historyShards ?? 8,
         dynamicConfigFile,
-      });
+      };
+      const child = spawnTemporalServer(serverOptions);
       server = child;
       const logFile = path.join(ARTIFACTS, `${opts.name}-temporal.log`);
       fs.writeFileSync(logFile, '');
@@ -73,13 +78,80 @@ export class TestCluster {
       await waitForFrontend(address, 120_000, () => exited);
       const namespace = opts.namespace ?? 'hookflow-test';
       await prepareNamespace(address, namespace);
-      return new TestCluster(pg, child, address, namespace, dir);
+      return new TestCluster(pg, child, address, namespace, dir, serverOptions, logFile);
     } catch (err) {
       server?.kill('SIGKILL');
       await pg.stop();
       fs.rmSync(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /**
+   * Kills the Temporal server (SIGKILL, as a crash would) and starts it again on the same
+   * PostgreSQL and ports; resolves once its frontend answers (the fault suite, bench/chaos.ts).
+   */
+  async restartServer(): Promise<void> {
+    const old = this.server;
+    if (old.exitCode === null && old.signalCode === null) {
+      await new Promise<void>((resolve) => {
+        old.once('exit', () => resolve());
+        old.kill('SIGKILL');
+      });
+    }
+    const child = spawnTemporalServer(this.serverOptions);
+    for (const s of [child.stdout, child.stderr])
+      s?.on('data', (b: Buffer) => fs.appendFileSync(this.logFile, b));
+    let exited: string | undefined;
+    child.once('exit', (code, signal) => (exited = `exited with ${code ?? signal}; see ${this.logFile}`));
+    this.server = child;
+    await waitForFrontend(this.address, 120_000, () => exited);
+  }
+
+  /**
+   * Stops PostgreSQL (immediate shutdown: connections cut, as a crash would) for `ms`, then starts
+   * it again on the same data, port and settings.
+   */
+  async pausePostgres(ms: number): Promise<void> {
+    const base = path.dirname(this.pg.dataDir);
+    const bin = findPostgresBin();
+    if (!bin) throw new Error('PostgreSQL is not installed');
+    const pgCtl = (args: string[]) => {
+      const [cmd, argv] =
+        process.getuid?.() === 0
+          ? ['runuser', ['-u', 'postgres', '--', path.join(bin, 'pg_ctl'), ...args]]
+          : [path.join(bin, 'pg_ctl'), args];
+      const r = spawnSync(cmd, argv, { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`pg_ctl ${args.join(' ')}: ${r.stderr}`);
+    };
+    const settings = this.pgSettings();
+    pgCtl(['-D', this.pg.dataDir, '-m', 'immediate', '-w', 'stop']);
+    await new Promise((r) => setTimeout(r, ms));
+    pgCtl([
+      '-D',
+      this.pg.dataDir,
+      '-o',
+      settings,
+      '-l',
+      path.join(base, 'postgres.log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
+  }
+
+  /** The options the cluster's postgres was started with (its command line, from postmaster.opts). */
+  private pgSettings(): string {
+    const opts = fs.readFileSync(path.join(this.pg.dataDir, 'postmaster.opts'), 'utf8').trim();
+    // e.g. /usr/lib/postgresql/15/bin/postgres "-D" "/tmp/…/data" "-p" "5433" …: keep what follows -D <dir>.
+    const args = [...opts.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+    const rest: string[] = [];
+    for (let i = 0; i < args.length; i++) {
+      if (args[i] === '-D') i++;
+      else rest.push(args[i]!.includes(' ') ? `'${args[i]!}'` : args[i]!);
+    }
+    return rest.join(' ');
   }
 
   /** A database on the cluster's PostgreSQL (`hookflow` exists). */
