@@ -20,7 +20,7 @@ TEMPORAL_UI_SERVER := $(TEMPORAL_UI_SERVER_DIR)/server
 # PostgreSQL for `make start-cluster`, else what builds.
 DOCTOR_FOR := $(if $(filter start-cluster,$(MAKECMDGOALS)),cluster,$(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build)))
 
-.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop bench-protection fuzz chaos clean
+.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop bench-protection fuzz fuzz-tools chaos clean
 
 start: deps build
 	node dist/start.js
@@ -31,7 +31,7 @@ start-cluster: deps build cluster-tools
 	node dist/scripts/start-cluster.js
 
 # The cluster suite (test/integration/cluster.test.ts) needs the server: built here, never skipped.
-test: deps build cluster-tools
+test: deps build cluster-tools fuzz-tools
 	npm run typecheck
 	npm run lint
 	npm run format:check
@@ -84,7 +84,7 @@ bench-price-drop: deps build
 # schemathesis (fuzz/requirements.txt, in the venv .tools/fuzz-venv) against a real stack's
 # /api/openapi.json as its owner: at least 10,000 requests (ARGS="--requests N"), every phase; fails on
 # a 5xx, an answer off its documented status, content type or schema, or a leaked secret (issue 17).
-fuzz: deps build
+fuzz: deps build fuzz-tools
 	npm run build:bench
 	node dist-bench/bench/fuzz.js $(ARGS)
 
@@ -117,6 +117,10 @@ tools: $(TEMPORAL)
 $(TEMPORAL): | system
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) GOFLAGS=-mod=mod go install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
+
+# schemathesis for `make fuzz` and its short run in `make test`, in a venv made once (scripts/fuzz-venv.sh).
+fuzz-tools: | system
+	@scripts/fuzz-venv.sh
 
 cluster-tools: $(TEMPORAL_SERVER) $(TEMPORAL_SQL_TOOL) $(TEMPORAL_UI_SERVER)
 
