@@ -222,61 +222,21 @@ class WebhookEditor implements WebhookEditorHandle {
       'data-testid': 'retry-message',
       'aria-live': 'polite',
     });
-    const retryFields = RETRY_FIELDS.map((f) => {
-      const input = h('input', {
-        id: `${p}-retry-${f.key}`,
-        type: 'number',
-        inputmode: f.integer ? 'numeric' : 'decimal',
-        min: f.min,
-        max: f.max,
-        step: f.integer ? 1 : 'any',
-        placeholder: 'default',
-        'data-testid': `retry-${f.key}`,
-        'aria-describedby': `${p}-retry-${f.key}-hint`,
-        disabled: ro,
-        oninput: () => this.edited(false),
-      });
-      const v = this.step.retry?.[f.key];
-      if (v !== undefined) input.value = String(v);
-      this.retryInputs.set(f.key, input);
-      return h(
-        'div',
-        {},
-        h('label', { for: input.id, class: 'wh-label' }, f.label),
-        input,
-        h('p', { id: `${p}-retry-${f.key}-hint`, class: 'wh-muted' }, f.hint),
-      );
-    });
+    const retryFields = RETRY_FIELDS.map((f) =>
+      this.numberField(`${p}-retry-${f.key}`, `retry-${f.key}`, f, this.step.retry?.[f.key], ro, (input) =>
+        this.retryInputs.set(f.key, input),
+      ),
+    );
     this.limitsMessage = h('p', {
       class: 'wh-msg wh-bad',
       'data-testid': 'limits-message',
       'aria-live': 'polite',
     });
-    const limitFields = LIMIT_FIELDS.map((f) => {
-      const input = h('input', {
-        id: `${p}-limits-${f.key}`,
-        type: 'number',
-        inputmode: f.integer ? 'numeric' : 'decimal',
-        min: f.min,
-        max: f.max,
-        step: f.integer ? 1 : 'any',
-        placeholder: 'default',
-        'data-testid': `limits-${f.key}`,
-        'aria-describedby': `${p}-limits-${f.key}-hint`,
-        disabled: ro,
-        oninput: () => this.edited(false),
-      });
-      const v = this.step.limits?.[f.key];
-      if (v !== undefined) input.value = String(v);
-      this.limitInputs.set(f.key, input);
-      return h(
-        'div',
-        {},
-        h('label', { for: input.id, class: 'wh-label' }, f.label),
-        input,
-        h('p', { id: `${p}-limits-${f.key}-hint`, class: 'wh-muted' }, f.hint),
-      );
-    });
+    const limitFields = LIMIT_FIELDS.map((f) =>
+      this.numberField(`${p}-limits-${f.key}`, `limits-${f.key}`, f, this.step.limits?.[f.key], ro, (input) =>
+        this.limitInputs.set(f.key, input),
+      ),
+    );
     this.otherProblems = h('ul', {
       class: 'wh-problems',
       'data-testid': 'step-problems',
@@ -364,6 +324,39 @@ class WebhookEditor implements WebhookEditorHandle {
   // --- editing ---------------------------------------------------------------------------------
 
   /** After any edit: guarded edits (URL, headers, body) wait for two-step; each accepted change goes to the builder. */
+  /** One labelled number field of the Advanced section (retries, limits), empty meaning "default". */
+  private numberField(
+    id: string,
+    testId: string,
+    f: { label: string; hint: string; min: number; max: number; integer: boolean },
+    value: number | undefined,
+    ro: boolean,
+    keep: (input: HTMLInputElement) => void,
+  ): HTMLElement {
+    const input = h('input', {
+      id,
+      type: 'number',
+      inputmode: f.integer ? 'numeric' : 'decimal',
+      min: f.min,
+      max: f.max,
+      step: f.integer ? 1 : 'any',
+      placeholder: 'default',
+      'data-testid': testId,
+      'aria-describedby': `${id}-hint`,
+      disabled: ro,
+      oninput: () => this.edited(false),
+    });
+    if (value !== undefined) input.value = String(value);
+    keep(input);
+    return h(
+      'div',
+      {},
+      h('label', { for: id, class: 'wh-label' }, f.label),
+      input,
+      h('p', { id: `${id}-hint`, class: 'wh-muted' }, f.hint),
+    );
+  }
+
   private edited(guarded: boolean): void {
     if ((guarded && !this.gate.ok) || this.gate.pending) {
       void this.gate.check().then((ok) => (ok ? this.emit() : this.revert()));
