@@ -14,6 +14,7 @@ import { afterAttempt } from '../shared/delivery-outcome';
 import type {
   DeliverWebhookInput,
   DeliverWebhookResult,
+  DeliveryTimings,
   DestinationPausedDetails,
   WebhookFailureDetails,
 } from '../shared/run-types';
@@ -21,7 +22,7 @@ import { DESTINATION_PAUSED } from '../shared/run-types';
 import type { AttemptVerdict } from '../shared/destination-guard';
 import { destinationOrigin } from '../shared/destination-guard';
 import type { DestinationLease } from '../db/destination-store';
-import type { DestinationGate, Entry } from './destination-gate';
+import type { DestinationGate, Entry, WaitingActivity } from './destination-gate';
 import { verdictOf } from './destination-gate';
 import type { SecretBox } from '../secrets';
 import type { TemplateRenderer } from '../templates';
@@ -92,6 +93,52 @@ const SIGNING_FRESH_MS = 5_000;
 
 /** When the destination state cannot be read, the delivery waits this long and asks again. */
 const STATE_RETRY_MS = 5_000;
+
+/** How one attempt is made: its number, the policy it counts under, and how it may wait for a slot. */
+export interface AttemptCall {
+  /** The delivery's attempt number (1 for the first). */
+  attempt: number;
+  /** This call's own attempt number, which the retry policy counts. */
+  ofThisCall: number;
+  policy: AttemptPolicy;
+  activity: WaitingActivity;
+  /** The longest the destination's gate may wait for a slot; the configured wait when absent. */
+  waitMs?: number;
+}
+
+/** How one attempt ended: held back by its destination (nothing sent), or sent (or refused) and recorded. */
+export type AttemptEnd =
+  | { kind: 'paused'; paused: DestinationPausedDetails }
+  | {
+      kind: 'ended';
+      deliveryId: string;
+      attempt: number;
+      result: SendResult;
+      status: AttemptRecord['status'];
+      nextAttemptAt: string | null;
+      timings: DeliveryTimings;
+    };
+
+type Ended = Extract<AttemptEnd, { kind: 'ended' }>;
+
+/** A delivered attempt as the activity returns it (and the run records). */
+export function deliveredResult(end: Ended): DeliverWebhookResult {
+  return {
+    deliveryId: end.deliveryId,
+    attempts: end.attempt,
+    httpStatus: end.result.httpStatus ?? 0,
+    latencyMs: end.result.durationMs,
+    timings: end.timings,
+  };
+}
+
+/** What a failed attempt tells the workflow (no secret, no response body). */
+export function failureDetails(end: Ended): WebhookFailureDetails {
+  const details: WebhookFailureDetails = { deliveryId: end.deliveryId, attempt: end.attempt };
+  if (end.result.httpStatus !== undefined) details.httpStatus = end.result.httpStatus;
+  if (end.result.errorClass !== undefined) details.errorClass = end.result.errorClass;
+  return details;
+}
 
 export function createDeliverWebhook(deps: WebhookDeps) {
   const versions = new Lru<string, FlowDefinition>(500);
@@ -216,7 +263,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     startedAt: Date,
     result: SendResult,
     excerpt: string | undefined,
-  ): Promise<AttemptRecord['status']> {
+  ): Promise<{ status: AttemptRecord['status']; nextAttemptAt: string | null }> {
     const attempt = attempts.number;
     // Temporal's policy counts this call's attempts (the workflow gave it what was left of the budget).
     const report = {
@@ -252,7 +299,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       try {
         await deps.deliveries.recordAttempt(rec);
         deps.metrics?.attemptRecorded('database');
-        return status;
+        return { status, nextAttemptAt };
       } catch (err) {
         if (i >= 2) {
           // Never lost: spooled to disk and replayed into the database by the worker's reconciler.
@@ -263,7 +310,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
             attempt,
             error: (err as Error).message,
           });
-          return status;
+          return { status, nextAttemptAt };
         }
         await new Promise((r) => setTimeout(r, 50 * (i + 1)));
       }
@@ -296,11 +343,13 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     }
   }
 
-  return async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
-    const ctx = Context.current();
-    // After its destination paused it, the delivery goes on from the attempts it had made.
-    const offset = input.attemptOffset ?? 0;
-    const attempt = offset + ctx.info.attempt;
+  /**
+   * One attempt of a delivery: the step rendered, a slot at its destination (or when to come back),
+   * the attempt written ahead, the request, its record. Shared by the activity and the first
+   * attempt's local activity, so both classify, record and sign alike.
+   */
+  async function attemptDelivery(input: DeliverWebhookInput, call: AttemptCall): Promise<AttemptEnd> {
+    const { attempt, activity } = call;
     const deliveryId = input.resend?.deliveryId ?? deliveryIdFor(input.runId, input.stepId);
     const startedAt = new Date();
     const renderStarted = performance.now();
@@ -320,9 +369,9 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       let lease: DestinationLease | undefined;
       if (deps.destinations && origin) {
         const entry = await deps.destinations
-          .enter(origin, { heartbeat: () => ctx.heartbeat(), signal: ctx.cancellationSignal }, limits)
+          .enter(origin, activity, limits, call.waitMs)
           .catch((err: unknown): Entry => {
-            if (ctx.cancellationSignal.aborted) throw err;
+            if (activity.signal.aborted) throw err;
             log.warn('destination state unavailable: the delivery waits', { error: (err as Error).message });
             return { pausedUntilMs: Date.now() + STATE_RETRY_MS, reason: 'protection state unavailable' };
           });
@@ -337,13 +386,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
             paused.held = true;
             await recordWaiting(input, deliveryId, paused);
           }
-          // Not a failed attempt: the workflow waits on a timer and calls again (Temporal must not retry).
-          throw ApplicationFailure.create({
-            type: DESTINATION_PAUSED,
-            message: paused.reason,
-            nonRetryable: true,
-            details: [paused],
-          });
+          return { kind: 'paused', paused };
         }
         lease = entry.lease;
       }
@@ -366,7 +409,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
               timeoutMs: deps.webhook.timeoutMs,
               maxResponseBytes: deps.webhook.maxResponseBytes,
               retryAfterMaxMs: deps.webhook.retryAfterMaxMs,
-              signal: ctx.cancellationSignal,
+              signal: activity.signal,
               redact: secretValues,
             },
           );
@@ -394,36 +437,58 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     }
     const respondedAt = Date.now();
     deps.metrics?.attempt(result.class, host, result.durationMs);
-    // The policy Temporal applies to these attempts: it tells the last one and when the next is due.
-    const status = await record(
+    const { status, nextAttemptAt } = await record(
       input,
       deliveryId,
-      { number: attempt, ofThisCall: ctx.info.attempt },
-      attemptPolicy(ctx.info.retryPolicy),
+      { number: attempt, ofThisCall: call.ofThisCall },
+      call.policy,
       new Date(sentAt),
       result,
       result.excerpt,
     );
     if (status !== 'retrying' && status !== 'pending') deps.metrics?.delivery(status);
+    const timings = {
+      startedAt: startedAt.getTime(),
+      renderedAt,
+      sentAt,
+      respondedAt,
+      recordedAt: Date.now(),
+    };
+    return { kind: 'ended', deliveryId, attempt, result, status, nextAttemptAt, timings };
+  }
 
-    if (result.class === 'delivered') {
-      return {
-        deliveryId,
-        attempts: attempt,
-        httpStatus: result.httpStatus ?? 0,
-        latencyMs: result.durationMs,
-        timings: { startedAt: startedAt.getTime(), renderedAt, sentAt, respondedAt, recordedAt: Date.now() },
-      };
+  /** The `deliverWebhook` activity: one attempt per Temporal attempt, under the step's retry policy. */
+  async function deliverWebhook(input: DeliverWebhookInput): Promise<DeliverWebhookResult> {
+    const ctx = Context.current();
+    // After its destination paused it (or its first attempt ran on the fast path), the delivery
+    // goes on from the attempts it had made.
+    const offset = input.attemptOffset ?? 0;
+    const end = await attemptDelivery(input, {
+      attempt: offset + ctx.info.attempt,
+      ofThisCall: ctx.info.attempt,
+      // The policy Temporal applies to these attempts: it tells the last one and when the next is due.
+      policy: attemptPolicy(ctx.info.retryPolicy),
+      activity: { heartbeat: () => ctx.heartbeat(), signal: ctx.cancellationSignal },
+    });
+    if (end.kind === 'paused') {
+      // Not a failed attempt: the workflow waits on a timer and calls again (Temporal must not retry).
+      throw ApplicationFailure.create({
+        type: DESTINATION_PAUSED,
+        message: end.paused.reason,
+        nonRetryable: true,
+        details: [end.paused],
+      });
     }
-    const details: WebhookFailureDetails = { deliveryId, attempt };
-    if (result.httpStatus !== undefined) details.httpStatus = result.httpStatus;
-    if (result.errorClass !== undefined) details.errorClass = result.errorClass;
+    const { result } = end;
+    if (result.class === 'delivered') return deliveredResult(end);
     throw ApplicationFailure.create({
       type: failureType(result),
       message: result.reason,
       nonRetryable: result.class === 'non_retryable',
-      details: [details],
+      details: [failureDetails(end)],
       nextRetryDelay: result.retryAfterMs,
     });
-  };
+  }
+
+  return { deliverWebhook, attemptDelivery };
 }

@@ -49,15 +49,18 @@ export class DestinationGate {
 
   /**
    * A slot for a request to `origin`, waiting up to the configured wait; or when to come back.
-   * `overrides`: the step's own limits over the configured ones.
+   * `overrides`: the step's own limits over the configured ones; `waitMs`: a shorter wait than the
+   * configured one (the first attempt's local activity, which holds its run's workflow task).
    */
   async enter(
     origin: string,
     activity: WaitingActivity,
     overrides?: Partial<DestinationLimits>,
+    maxWaitMs?: number,
   ): Promise<Entry> {
+    const waitMs = Math.min(this.settings.waitMs, maxWaitMs ?? Infinity);
     const limits: DestinationLimits = { ...this.settings.limits, ...overrides };
-    const deadline = Date.now() + this.settings.waitMs;
+    const deadline = Date.now() + waitMs;
     let leave!: () => void;
     const mine = new Promise<void>((resolve) => (leave = resolve));
     const before = this.lines.get(origin) ?? Promise.resolve();
@@ -67,7 +70,7 @@ export class DestinationGate {
     try {
       const first = await Promise.race([
         before.then(() => true),
-        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.settings.waitMs))),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), waitMs))),
       ]);
       clearTimeout(timer);
       if (!first) return { pausedUntilMs: Date.now() + SLOT_RETRY_MS, reason: 'concurrency limit' };

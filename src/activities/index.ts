@@ -2,6 +2,7 @@ import type { EligibilityDeps } from './check-eligibility';
 import { createCheckEligibility } from './check-eligibility';
 import type { WebhookDeps } from './deliver-webhook';
 import { createDeliverWebhook, deliveryIdFor } from './deliver-webhook';
+import { createDeliverFirstAttempt } from './first-attempt';
 import type { DateSweepDeps } from './sweep-dates';
 import { createSweepDateFlow } from './sweep-dates';
 import type { FanOutDeps } from './fan-out';
@@ -24,9 +25,13 @@ export type ActivityDeps = WebhookDeps & EligibilityDeps & DateSweepDeps & FanOu
 
 /** Builds the worker's activities around their collaborators (built once in `src/worker`). */
 export function createActivities(deps: ActivityDeps) {
+  const webhook = createDeliverWebhook(deps);
+  const checkEligibility = createCheckEligibility(deps);
   return {
-    deliverWebhook: createDeliverWebhook(deps),
-    checkEligibility: createCheckEligibility(deps),
+    deliverWebhook: webhook.deliverWebhook,
+    /** A local activity: the first attempt inside the run's workflow task (workflow `flowRunV2`). */
+    deliverFirstAttempt: createDeliverFirstAttempt(checkEligibility, webhook.attemptDelivery),
+    checkEligibility,
     sweepDateFlow: createSweepDateFlow(deps),
     fanOutPriceDropPage: createFanOutPriceDropPage(deps),
     /** Ends a delivery whose last attempt was never recorded (timeout, worker crash). */

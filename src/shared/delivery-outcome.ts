@@ -4,7 +4,7 @@
  * workflow reads how the activity ended through {@link deliveryEnding}; the run view merges the
  * two with {@link webhookStepView}. Pure: workflow code imports it, so it replays too.
  */
-import type { StepState, WebhookFailureDetails } from './run-types';
+import type { RetryPlan as RetrySettings, StepState, WebhookFailureDetails } from './run-types';
 
 /** A delivery's state, declared once: `pending` and `retrying` while attempts go on, then how it ended. */
 export const DELIVERY_STATUSES = ['pending', 'retrying', 'delivered', 'failed', 'skipped'] as const;
@@ -17,6 +17,16 @@ export interface AttemptPolicy {
   initialInterval?: number;
   backoffCoefficient?: number;
   maximumInterval?: number;
+}
+
+/** A step's retry plan in the names Temporal's policy uses (durations in ms). */
+export function policyOf(retry: RetrySettings): AttemptPolicy {
+  return {
+    maximumAttempts: retry.maxAttempts,
+    initialInterval: retry.initialIntervalMs,
+    backoffCoefficient: retry.backoffCoefficient,
+    maximumInterval: retry.maxIntervalMs,
+  };
 }
 
 /** What one attempt did. */

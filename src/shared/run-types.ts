@@ -51,6 +51,34 @@ export interface DeliverWebhookInput {
   attemptOffset?: number;
 }
 
+/**
+ * The first attempt of a webhook step as a local activity (`deliverFirstAttempt`, workflow
+ * `flowRunV2`, issue 18): the eligibility check and attempt 1 in the worker that holds the run's
+ * workflow task, under the step's retry policy (which the record's next-attempt time follows).
+ */
+export interface FirstAttemptInput extends Omit<DeliverWebhookInput, 'resend' | 'attemptOffset'> {
+  retry: RetryPlan;
+}
+
+/**
+ * How the first attempt ended. Returned, never thrown, so the run reads it from the local
+ * activity's marker (encrypted by the payload codec like every result): `declined` sent nothing (the
+ * destination had no slot at once, or is paused) and the regular activity takes the delivery over
+ * from attempt 1; `failed` with status `retrying` is continued by the regular activity from attempt
+ * 2 after `retryInMs` (the endpoint's Retry-After, else the policy's first backoff).
+ */
+export type FirstAttemptResult =
+  | { kind: 'ineligible'; reason: string; deliveryId: string }
+  | { kind: 'declined'; reason: string }
+  | ({ kind: 'delivered' } & DeliverWebhookResult)
+  | {
+      kind: 'failed';
+      status: 'retrying' | 'failed' | 'skipped';
+      reason: string;
+      details: WebhookFailureDetails;
+      retryInMs?: number;
+    };
+
 /** Asked before every webhook step (behind the `eligibility-before-webhook` patch). */
 export type CheckEligibilityInput = Omit<DeliverWebhookInput, 'resend'>;
 

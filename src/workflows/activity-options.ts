@@ -23,6 +23,18 @@ export function webhookActivityOptions(
 }
 
 /**
+ * The first attempt as a local activity (deliver.ts, `deliverFirst`): one try only, since a failure
+ * falls back to the regular activity and its retry policy. Its timeout covers the eligibility
+ * check, the wait for a destination slot, the request and the records.
+ */
+export function firstAttemptLocalActivityOptions(timeoutMs: number): LocalActivityOptions {
+  return {
+    startToCloseTimeout: timeoutMs + ATTEMPT_MARGIN_MS,
+    retry: { maximumAttempts: 1 },
+  };
+}
+
+/**
  * The eligibility check before each webhook step: a few database reads. Transient errors (a busy
  * or unavailable database) are retried without limit, backing off to once a minute, so a run
  * waits for its database rather than sending to someone who may no longer be eligible.

@@ -9,9 +9,10 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { evaluateCondition } from '../shared/condition';
-import type { FlowRunInput, PlanStep, RunState, StepState } from '../shared/run-types';
+import type { DeliverWebhookInput, FlowRunInput, PlanStep, RunState, StepState } from '../shared/run-types';
 import { eligibilityActivityOptions, eligibilityLocalActivityOptions } from './activity-options';
-import { deliver } from './deliver';
+import type { DeliveryResult } from './deliver';
+import { deliver, deliverFirst } from './deliver';
 
 const { checkEligibility } = proxyActivities<Activities>(eligibilityActivityOptions);
 const local = proxyLocalActivities<Activities>(eligibilityLocalActivityOptions);
@@ -24,12 +25,49 @@ function nowIso(): string {
   return new Date().toISOString();
 }
 
+/** How a run delivers one webhook step (the workflow type decides: see {@link flowRunV2}). */
+type WebhookStep = (
+  step: Extract<PlanStep, { type: 'webhook' }>,
+  delivery: DeliverWebhookInput,
+) => Promise<DeliveryResult>;
+
 /**
  * Runs one flow for one event: walks the plan in order, sleeping on delays as durable timers,
  * choosing split branches, and delivering each webhook through the `deliverWebhook` activity.
- * A webhook that ends failed or skipped does not stop the run.
+ * A webhook that ends failed or skipped does not stop the run. Runs started before issue 18 replay
+ * here; new runs start {@link flowRunV2}.
  */
 export async function flowRun(input: FlowRunInput): Promise<RunState> {
+  return walkFlow(input, async (step, delivery) => {
+    // Runs recorded before this check replay without it (README "Changing workflow code safely").
+    if (patched('eligibility-before-webhook')) {
+      // A local activity since 'eligibility-local-activity': a few reads, run by the worker that holds
+      // the workflow task, so the webhook is scheduled in the same task instead of after a round
+      // trip through matching and a second workflow task. Recorded runs replay the activity.
+      const verdict = patched('eligibility-local-activity')
+        ? await local.checkEligibility(delivery)
+        : await checkEligibility(delivery);
+      // Skipped without a request: the activity recorded the delivery with its reason.
+      if (!verdict.eligible)
+        return { status: 'skipped', reason: verdict.reason, deliveryId: verdict.deliveryId, attempts: 0 };
+    }
+    return deliver(step.id, delivery, step.retry, step.timeoutMs);
+  });
+}
+
+/**
+ * The same run with each webhook's first attempt on the fast path (issue 18, `deliverFirst`): the
+ * eligibility check and attempt 1 as one local activity in the current workflow task, the regular
+ * activity only when that attempt must be retried. A run whose webhook is delivered at once is one
+ * workflow task and six history events. A new workflow type rather than a patch: a patch marker is
+ * one more event on every run, and a worker still on older code fails this type's tasks (unknown
+ * type) until a newer worker takes them, instead of recording a history the newer code cannot replay.
+ */
+export async function flowRunV2(input: FlowRunInput): Promise<RunState> {
+  return walkFlow(input, (step, delivery) => deliverFirst(step.id, delivery, step.retry, step.timeoutMs));
+}
+
+async function walkFlow(input: FlowRunInput, webhookStep: WebhookStep): Promise<RunState> {
   const state: RunState = {
     runId: input.runId,
     flowId: input.flowId,
@@ -77,34 +115,15 @@ export async function flowRun(input: FlowRunInput): Promise<RunState> {
       profileId: input.profileId,
       context: input.context,
     };
-    // Runs recorded before this check replay without it (README "Changing workflow code safely").
-    if (patched('eligibility-before-webhook')) {
-      // A local activity since 'eligibility-local-activity': a few reads, run by the worker that holds
-      // the workflow task, so the webhook is scheduled in the same task instead of after a round
-      // trip through matching and a second workflow task. Recorded runs replay the activity.
-      const verdict = patched('eligibility-local-activity')
-        ? await local.checkEligibility(delivery)
-        : await checkEligibility(delivery);
-      if (!verdict.eligible) {
-        // Skipped without a request: the activity recorded the delivery with its reason.
-        st.status = 'skipped';
-        st.reason = verdict.reason;
-        st.deliveryId = verdict.deliveryId;
-        st.attempts = 0;
-        log.info('webhook step skipped: profile no longer eligible', {
-          stepId: step.id,
-          reason: verdict.reason,
-        });
-        return;
-      }
-    }
-    const res = await deliver(step.id, delivery, step.retry, step.timeoutMs);
+    const res = await webhookStep(step, delivery);
     st.status = res.status;
     if (res.reason !== undefined) st.reason = res.reason;
     if (res.deliveryId !== undefined) st.deliveryId = res.deliveryId;
     if (res.attempts !== undefined) st.attempts = res.attempts;
     if (res.httpStatus !== undefined) st.lastHttpStatus = res.httpStatus;
-    if (res.status !== 'delivered') {
+    if (res.status === 'skipped' && res.attempts === 0) {
+      log.info('webhook step skipped: profile no longer eligible', { stepId: step.id, reason: res.reason });
+    } else if (res.status !== 'delivered') {
       log.info('webhook step ended without delivery', {
         stepId: step.id,
         status: st.status,
