@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici';
 import type { Config } from '../config';
 import type { AttemptSpool } from '../db/attempt-spool';
 import type { AttemptRecord, DeliveryStore } from '../db/delivery-store';
+import { BEGUN_BEFORE } from '../db/delivery-store';
 import type { FlowStore } from '../flows/store';
 import type { DestinationLimitsOverride, Flow, FlowDefinition, WebhookStep } from '../flows/model';
 import { findStep } from '../flows/model';
@@ -104,6 +105,8 @@ export interface AttemptCall {
   activity: WaitingActivity;
   /** The longest the destination's gate may wait for a slot; the configured wait when absent. */
   waitMs?: number;
+  /** Never send under a number begun before (see {@link AttemptStart.fresh}): the next one instead. */
+  fresh?: boolean;
 }
 
 /** How one attempt ended: held back by its destination (nothing sent), or sent (or refused) and recorded. */
@@ -214,28 +217,36 @@ export function createDeliverWebhook(deps: WebhookDeps) {
   async function writeAhead(
     input: DeliverWebhookInput,
     deliveryId: string,
-    attempt: number,
+    first: number,
     startedAt: Date,
-  ): Promise<SendResult | undefined> {
-    const start = {
-      deliveryId,
-      attempt,
-      manual: input.resend !== undefined,
-      startedAt: startedAt.toISOString(),
-    };
-    for (let i = 0; ; i++) {
+    fresh: boolean,
+  ): Promise<{ attempt: number; unsent?: SendResult }> {
+    const manual = input.resend !== undefined;
+    for (let i = 0, attempt = first; ; i++) {
       try {
+        const start = { deliveryId, attempt, manual, startedAt: startedAt.toISOString(), fresh };
         const done = await deps.deliveries.beginAttempt(start);
-        if (!done) return undefined;
+        if (!done) return { attempt };
+        if (done === BEGUN_BEFORE) {
+          // An earlier run of this local activity died mid-send: that attempt stays, outcome unknown.
+          log.warn('webhook attempt begun before by a worker that died: sent as the next attempt', {
+            deliveryId,
+            attempt,
+          });
+          attempt++;
+          i = -1;
+          continue;
+        }
         // Sent and recorded already by an earlier run of this attempt: not sent twice.
         log.warn('webhook attempt already recorded: not sent again', { deliveryId, attempt });
-        return {
+        const unsent: SendResult = {
           class: done.outcome,
           reason: done.reason,
           ...(done.httpStatus !== null ? { httpStatus: done.httpStatus } : {}),
           ...(done.errorClass !== null ? { errorClass: done.errorClass as ErrorClass } : {}),
           durationMs: done.durationMs,
         };
+        return { attempt, unsent };
       } catch (err) {
         if (i >= 2) {
           log.error('webhook attempt not sent: the database refused its write-ahead record', {
@@ -243,12 +254,13 @@ export function createDeliverWebhook(deps: WebhookDeps) {
             attempt,
             error: (err as Error).message,
           });
-          return {
+          const unsent: SendResult = {
             class: 'retryable',
             reason: 'not sent: the attempt could not be recorded before sending (database unavailable)',
             errorClass: 'record_unavailable',
             durationMs: Date.now() - startedAt.getTime(),
           };
+          return { attempt, unsent };
         }
         await new Promise((r) => setTimeout(r, 50 * (i + 1)));
       }
@@ -349,7 +361,8 @@ export function createDeliverWebhook(deps: WebhookDeps) {
    * attempt's local activity, so both classify, record and sign alike.
    */
   async function attemptDelivery(input: DeliverWebhookInput, call: AttemptCall): Promise<AttemptEnd> {
-    const { attempt, activity } = call;
+    const { activity } = call;
+    let attempt = call.attempt;
     const deliveryId = input.resend?.deliveryId ?? deliveryIdFor(input.runId, input.stepId);
     const startedAt = new Date();
     const renderStarted = performance.now();
@@ -392,7 +405,9 @@ export function createDeliverWebhook(deps: WebhookDeps) {
       }
       // Written ahead once the request is about to go out (past the destination's gate); when
       // that record cannot be written, nothing is sent (see writeAhead).
-      const unsent = await writeAhead(input, deliveryId, attempt, startedAt);
+      const ahead = await writeAhead(input, deliveryId, attempt, startedAt, call.fresh === true);
+      const unsent = ahead.unsent;
+      attempt = ahead.attempt;
       sentAt = Date.now();
       const sending = unsent
         ? Promise.resolve(unsent)
@@ -440,7 +455,7 @@ export function createDeliverWebhook(deps: WebhookDeps) {
     const { status, nextAttemptAt } = await record(
       input,
       deliveryId,
-      { number: attempt, ofThisCall: call.ofThisCall },
+      { number: attempt, ofThisCall: call.ofThisCall + attempt - call.attempt },
       call.policy,
       new Date(sentAt),
       result,

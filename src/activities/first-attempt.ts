@@ -43,6 +43,8 @@ export function createDeliverFirstAttempt(
       // A local activity does not heartbeat: its wait is bounded instead.
       activity: { heartbeat: () => {}, signal: ctx.cancellationSignal },
       waitMs: FIRST_ATTEMPT_WAIT_MS,
+      // Run again after its worker died mid-send, it starts over at 1: a begun attempt is not reused.
+      fresh: true,
     });
     if (end.kind === 'paused') return { kind: 'declined', reason: end.paused.reason };
     if (end.result.class === 'delivered') return { kind: 'delivered', ...deliveredResult(end) };
@@ -54,7 +56,7 @@ export function createDeliverFirstAttempt(
       details: failureDetails(end),
     };
     // The same wait the attempt's record shows as its next attempt time.
-    if (status === 'retrying') failed.retryInMs = end.result.retryAfterMs ?? backoffMs(policy, 1);
+    if (status === 'retrying') failed.retryInMs = end.result.retryAfterMs ?? backoffMs(policy, end.attempt);
     return failed;
   };
 }

@@ -32,7 +32,18 @@ export interface AttemptRecord {
 export type DeliveryRow = DeliveriesTable;
 
 /** An attempt about to send its request: what its write-ahead row knows before the answer. */
-export type AttemptStart = Pick<AttemptRecord, 'deliveryId' | 'attempt' | 'manual' | 'startedAt'>;
+export type AttemptStart = Pick<AttemptRecord, 'deliveryId' | 'attempt' | 'manual' | 'startedAt'> & {
+  /**
+   * The number must be a new one: when it was begun before and never completed, answer
+   * {@link BEGUN_BEFORE} instead of sending under it again. The first attempt's local activity sets
+   * it: run again after its worker died mid-send, it starts over at attempt 1, and the request that
+   * may have arrived must stay visible as an attempt of unknown outcome.
+   */
+  fresh?: boolean;
+};
+
+/** {@link DeliveryStore.beginAttempt}'s answer when a fresh attempt's number was begun before. */
+export const BEGUN_BEFORE = 'begun_before';
 
 /** An attempt already recorded with an outcome, found when the same attempt number starts again. */
 export interface CompletedAttempt {
@@ -68,9 +79,9 @@ export class DeliveryStore {
    * recording an answer. Idempotent; the delivery row and its roll-ups are not touched. Returns
    * the attempt's recorded outcome when this attempt number already completed.
    */
-  async beginAttempt(a: AttemptStart): Promise<CompletedAttempt | undefined> {
+  async beginAttempt(a: AttemptStart): Promise<CompletedAttempt | typeof BEGUN_BEFORE | undefined> {
     const manual = a.manual ? 1 : 0;
-    const begin = async (db: Db | Trx): Promise<CompletedAttempt | undefined> => {
+    const begin = async (db: Db | Trx): Promise<CompletedAttempt | typeof BEGUN_BEFORE | undefined> => {
       const inserted = await db
         .insertInto('delivery_attempts')
         .values({
@@ -97,7 +108,8 @@ export class DeliveryStore {
         .where('manual', '=', manual)
         .where('attempt', '=', a.attempt)
         .executeTakeFirst();
-      if (!row || row.outcome === 'sending' || row.outcome === 'unknown') return undefined;
+      if (!row) return undefined;
+      if (row.outcome === 'sending' || row.outcome === 'unknown') return a.fresh ? BEGUN_BEFORE : undefined;
       return {
         outcome: row.outcome,
         httpStatus: row.http_status,

@@ -131,7 +131,7 @@ export async function deliverFirst(
     case 'failed': {
       if (first.status === 'retrying') {
         await sleep(Math.max(1, first.retryInMs ?? 1));
-        return deliver(activityId, input, retry, timeoutMs, 1);
+        return deliver(activityId, input, retry, timeoutMs, first.details.attempt);
       }
       const ended: DeliveryResult = {
         status: first.status,
