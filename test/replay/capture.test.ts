@@ -1,6 +1,8 @@
 /**
  * Re-captures the workflow histories the replay suite replays (test/replay/histories/*.json),
- * from real runs on the real stack. Skipped unless HOOKFLOW_CAPTURE_HISTORIES=1; run it with
+ * from real runs on the real stack. Runs start as `flowRunV2` (issue 18's fast path): its fixtures
+ * are `fast-*.json`; those of `flowRun`, which no run starts any more but runs in flight still
+ * use, stay as they were recorded. Skipped unless HOOKFLOW_CAPTURE_HISTORIES=1; run it with
  * `npm run replay:capture` after a deliberate change to workflow code (see README, "Changing
  * workflow code safely"), then commit the fixtures it rewrites.
  */
@@ -88,28 +90,28 @@ capture('capture workflow histories for the replay suite', () => {
   test('a delivered webhook', async () => {
     const run = await runFlow('Delivered', [hook('w', '/ok')]);
     expect(step(run, 'w').status).toBe('delivered');
-    await save('delivered', run.runId);
+    await save('fast-delivered', run.runId);
   });
 
   test('retries, then delivered', async () => {
     receiver.script('/flaky', { status: 503 }, { status: 500 }, { status: 200 });
     const run = await runFlow('Retried', [hook('w', '/flaky')]);
     expect(step(run, 'w')).toMatchObject({ status: 'delivered', attempts: 3 });
-    await save('retried-delivered', run.runId);
+    await save('fast-retried-delivered', run.runId);
   });
 
   test('failed after every attempt', async () => {
     receiver.script('/down', { status: 503 });
     const run = await runFlow('Failed', [hook('w', '/down')]);
     expect(step(run, 'w')).toMatchObject({ status: 'failed', attempts: 3 });
-    await save('failed', run.runId);
+    await save('fast-failed', run.runId);
   });
 
   test('skipped: the endpoint rejects the request', async () => {
     receiver.script('/gone', { status: 404 });
     const run = await runFlow('Skipped', [hook('w', '/gone')]);
     expect(step(run, 'w')).toMatchObject({ status: 'skipped', attempts: 1 });
-    await save('skipped', run.runId);
+    await save('fast-skipped', run.runId);
   });
 
   test('a split taking each branch', async () => {
@@ -127,10 +129,10 @@ capture('capture workflow histories for the replay suite', () => {
     await createLiveFlow(stack, metric, steps);
     const yes = await waitForRun(stack, await startOneRun(stack, metric, { properties: { value: 150 } }));
     expect(step(yes, 'big').taken).toBe('yes');
-    await save('split-yes', yes.runId);
+    await save('fast-split-yes', yes.runId);
     const no = await waitForRun(stack, await startOneRun(stack, metric, { properties: { value: 50 } }));
     expect(step(no, 'big').taken).toBe('no');
-    await save('split-no', no.runId);
+    await save('fast-split-no', no.runId);
   });
 
   test('a delay, then a webhook', async () => {
@@ -139,11 +141,12 @@ capture('capture workflow histories for the replay suite', () => {
       hook('w', '/after-delay'),
     ]);
     expect(step(run, 'wait').status).toBe('completed');
-    await save('delay', run.runId);
+    await save('fast-delay', run.runId);
   });
 
-  // A local activity since patch 'eligibility-local-activity'; the fixtures of the activity before
-  // it are kept as eligibility-activity-*.json (README "Changing workflow code safely").
+  // On flowRunV2 the check runs inside the first attempt's local activity; the fixtures of flowRun
+  // are kept as recorded: eligibility-*.json (a local activity, patch 'eligibility-local-activity')
+  // and eligibility-activity-*.json (before it).
   test('the eligibility check before a webhook (patch eligibility-before-webhook): passed, then failed', async () => {
     const metric = uniqueMetric('Eligibility');
     const created = await stack.request('POST', '/api/flows', {
@@ -161,18 +164,39 @@ capture('capture workflow histories for the replay suite', () => {
     const vip = (on: boolean) => ({ profile: { email: 'replay@example.com', properties: { vip: on } } });
     const passed = await waitForRun(stack, await startOneRun(stack, metric, vip(true)));
     expect(step(passed, 'w').status).toBe('delivered');
-    await save('eligibility-delivered', passed.runId);
+    await save('fast-eligibility-delivered', passed.runId);
 
     const runId = await startOneRun(stack, metric, vip(true));
+    // The API answers before Temporal has the run (its start goes through the outbox).
     await poll(
-      () => client.workflow.getHandle(runId).describe(),
-      (d) => d.status.name === 'RUNNING',
+      () =>
+        client.workflow
+          .getHandle(runId)
+          .describe()
+          .catch(() => undefined),
+      (d) => d?.status.name === 'RUNNING',
     );
     await stack.request('POST', '/api/events', { metric: uniqueMetric('Profile updated'), ...vip(false) });
     const failed = await waitForRun(stack, runId);
     expect(step(failed, 'w')).toMatchObject({ status: 'skipped', reason: 'fails flow filters' });
-    await save('eligibility-skipped', runId);
+    await save('fast-eligibility-skipped', runId);
   });
+
+  test('a worker killed during the first attempt: the run is taken over and delivered', async () => {
+    receiver.script('/taken-over', { action: 'hang' }, { status: 200 });
+    const metric = uniqueMetric('TakenOver');
+    await createLiveFlow(stack, metric, [hook('w', '/taken-over')]);
+    const runId = await startOneRun(stack, metric);
+    await poll(
+      () => Promise.resolve(receiver.received('/taken-over').length),
+      (n) => n >= 1,
+    );
+    await stack.killWorker();
+    await stack.startWorker();
+    const run = await waitForRun(stack, runId, 90_000);
+    expect(step(run, 'w')).toMatchObject({ status: 'delivered', attempts: 2 });
+    await save('fast-taken-over', runId);
+  }, 120_000);
 
   test('a resend of a failed delivery, delivered', async () => {
     receiver.script('/fixed-later', { status: 503 });

@@ -24,9 +24,20 @@ const FIXTURES = fs
  * The cases issues 10 and 11 ask to keep replayable; a missing fixture fails the suite.
  * `delivered-encrypted` was recorded with the payload codec (issue 16), the others before it. The
  * `eligibility-activity-*` runs were recorded before patch 'eligibility-local-activity' (the check
- * as an activity), `eligibility-*` after it (a local activity).
+ * as an activity), `eligibility-*` after it (a local activity). `fast-*` are runs of `flowRunV2`
+ * (issue 18: each webhook's first attempt as a local activity), the others of `flowRun`.
  */
 const EXPECTED = [
+  'fast-delay',
+  'fast-delivered',
+  'fast-eligibility-delivered',
+  'fast-eligibility-skipped',
+  'fast-failed',
+  'fast-retried-delivered',
+  'fast-skipped',
+  'fast-split-no',
+  'fast-split-yes',
+  'fast-taken-over',
   'delay',
   'delivered',
   'delivered-encrypted',
@@ -103,6 +114,13 @@ describe('the suite catches an incompatible change', () => {
     const unpatched = await bundle(require.resolve('./variants/unpatched'));
     await expect(
       Worker.runReplayHistory({ workflowBundle: unpatched }, load('delivered.json'), 'replay-unpatched'),
+    ).rejects.toBeInstanceOf(DeterminismViolationError);
+    await expect(
+      Worker.runReplayHistory(
+        { workflowBundle: unpatched, dataConverter },
+        load('fast-delivered.json'),
+        'replay-unpatched-fast',
+      ),
     ).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 
