@@ -3,7 +3,7 @@ import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import type { Db } from '../src/db';
-import type { DeliverWebhookResult } from '../src/shared/run-types';
+import type { DeliverWebhookResult, FirstAttemptResult } from '../src/shared/run-types';
 import { percentile } from './stats';
 
 /**
@@ -23,7 +23,7 @@ export interface TimedDelivery {
 }
 
 /** Each stage's name and the mark (epoch ms) it ends at; a stage begins where the one before ends. */
-const STAGES = [
+const ACTIVITY_STAGES = [
   ['accepted (API commit, runs.created_at)', 'accepted'],
   ['workflow started', 'started'],
   ['first workflow task started', 'firstTaskStarted'],
@@ -39,8 +39,24 @@ const STAGES = [
   ['workflow completed', 'completed'],
 ] as const;
 
-type Mark = (typeof STAGES)[number][1];
-type Marks = Record<Mark | 'posted', number>;
+/** The fast path (issue 18): the first attempt is a local activity inside the first workflow task. */
+const FAST_STAGES = [
+  ['accepted (API commit, runs.created_at)', 'accepted'],
+  ['workflow started', 'started'],
+  ['first workflow task started', 'firstTaskStarted'],
+  ['eligibility checked (local activity)', 'activityStarted'],
+  ['step loaded, body rendered', 'rendered'],
+  ['request handed to HTTP client', 'sent'],
+  ['body at the receiver', 'arrived'],
+  ['response read', 'responded'],
+  ['attempt recorded', 'recorded'],
+  ['workflow task completed (marker)', 'firstTaskCompleted'],
+  ['workflow completed', 'completed'],
+] as const;
+
+type Path = 'fast' | 'activity';
+type Mark = (typeof ACTIVITY_STAGES)[number][1] | (typeof FAST_STAGES)[number][1];
+type Marks = Partial<Record<Mark | 'posted', number>> & { path: Path };
 
 type HistoryEvent = NonNullable<
   Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']
@@ -58,33 +74,58 @@ async function marksOf(
   events: readonly HistoryEvent[],
   decode: (p: Payload[]) => Promise<Payload[]>,
 ): Promise<Marks | undefined> {
-  const scheduled = events.find(
-    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverWebhook',
-  );
-  if (!scheduled) return undefined;
-  const completed = events.find(
-    (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled.eventId),
-  );
-  const payload = completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
-  const [plain] = payload ? await decode([payload]) : [];
-  const result = plain ? defaultPayloadConverter.fromPayload<DeliverWebhookResult>(plain) : undefined;
-  const t = result?.timings;
-  if (!t) return undefined;
-  return {
+  const read = async <T>(payload: Payload | undefined): Promise<T | undefined> => {
+    const [plain] = payload ? await decode([payload]) : [];
+    return plain ? defaultPayloadConverter.fromPayload<T>(plain) : undefined;
+  };
+  const common = {
     posted: d.postedAt,
     accepted: createdAt,
     started: at(events.find((e) => e.workflowExecutionStartedEventAttributes)),
     firstTaskStarted: at(events.find((e) => e.workflowTaskStartedEventAttributes)),
     firstTaskCompleted: at(events.find((e) => e.workflowTaskCompletedEventAttributes)),
+    arrived: d.arrivedAt,
+    completed: at(events.find((e) => e.workflowExecutionCompletedEventAttributes)),
+  };
+  const scheduled = events.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverWebhook',
+  );
+  if (!scheduled) {
+    // The fast path: the delivered first attempt is the result in the local activity's marker.
+    const marker = events.find((e) => e.markerRecordedEventAttributes?.details?.result);
+    const first = await read<FirstAttemptResult>(
+      marker?.markerRecordedEventAttributes?.details?.result?.payloads?.[0],
+    );
+    if (first?.kind !== 'delivered' || !first.timings) return undefined;
+    const t = first.timings;
+    return {
+      path: 'fast',
+      ...common,
+      activityStarted: t.startedAt,
+      rendered: t.renderedAt,
+      sent: t.sentAt,
+      responded: t.respondedAt,
+      recorded: t.recordedAt,
+    };
+  }
+  const completed = events.find(
+    (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(scheduled.eventId),
+  );
+  const result = await read<DeliverWebhookResult>(
+    completed?.activityTaskCompletedEventAttributes?.result?.payloads?.[0],
+  );
+  const t = result?.timings;
+  if (!t) return undefined;
+  return {
+    path: 'activity',
+    ...common,
     deliverScheduled: at(scheduled),
     activityStarted: t.startedAt,
     rendered: t.renderedAt,
     sent: t.sentAt,
-    arrived: d.arrivedAt,
     responded: t.respondedAt,
     recorded: t.recordedAt,
     activityCompleted: at(completed),
-    completed: at(events.find((e) => e.workflowExecutionCompletedEventAttributes)),
   };
 }
 
@@ -95,6 +136,10 @@ export interface StageRow {
 }
 
 export interface StageBreakdown {
+  /** The path most deliveries took, which the rows follow. */
+  path: Path;
+  /** Deliveries measured on each path. */
+  byPath: Record<Path, number>;
   rows: StageRow[];
   /** Deliveries whose marks were all found. */
   measured: number;
@@ -131,18 +176,27 @@ export async function measureStages(
     await handle.result().catch(() => undefined);
     const history = await handle.fetchHistory();
     const m = await marksOf(d, created.get(d.runId) ?? NaN, history.events ?? [], decode);
-    if (m && Object.values(m).every(Number.isFinite)) all.push(m);
+    if (m && Object.values(m).every((v) => typeof v === 'string' || Number.isFinite(v))) all.push(m);
   }
-  const spans = (from: Mark | 'posted', to: Mark) => all.map((m) => m[to] - m[from]);
-  const rows: StageRow[] = STAGES.map(([stage, mark], i) => {
-    const v = spans(i === 0 ? 'posted' : STAGES[i - 1]![1], mark);
+  const byPath: Record<Path, number> = {
+    fast: all.filter((m) => m.path === 'fast').length,
+    activity: all.filter((m) => m.path === 'activity').length,
+  };
+  const path: Path = byPath.fast >= byPath.activity ? 'fast' : 'activity';
+  const measured = all.filter((m) => m.path === path);
+  const stages = path === 'fast' ? FAST_STAGES : ACTIVITY_STAGES;
+  const spans = (from: Mark | 'posted', to: Mark) => measured.map((m) => (m[to] ?? NaN) - (m[from] ?? NaN));
+  const rows: StageRow[] = stages.map(([stage, mark], i) => {
+    const v = spans(i === 0 ? 'posted' : stages[i - 1]![1], mark);
     return { stage, p50: percentile(v, 50), p95: percentile(v, 95) };
   });
   const toEndpoint = spans('posted', 'arrived');
   const toCompletion = spans('posted', 'completed');
   return {
+    path,
+    byPath,
     rows,
-    measured: all.length,
+    measured: measured.length,
     toEndpoint: {
       p50: percentile(toEndpoint, 50),
       p95: percentile(toEndpoint, 95),
@@ -156,7 +210,7 @@ export async function measureStages(
 export function printStages(b: StageBreakdown): void {
   const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a').padStart(7);
   console.log(
-    `per-stage latency at light load (${b.measured} deliveries; ms, each stage from the one above)`,
+    `per-stage latency at light load (${b.measured} deliveries on the ${b.path === 'fast' ? 'fast path' : 'activity path'}, ${b.byPath.fast} fast / ${b.byPath.activity} activity; ms, each stage from the one above)`,
   );
   console.log(`  ${'stage'.padEnd(40)}     p50      p95`);
   console.log(`  ${'event posted'.padEnd(40)}       0        0`);

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import type { DeliveryStore } from '../db/delivery-store';
 import { backoffMs, policyOf } from '../shared/delivery-outcome';
 import type {
   CheckEligibilityInput,
@@ -26,6 +27,7 @@ export const FIRST_ATTEMPT_WAIT_MS = 1000;
  * Throws only when nothing was sent (the database refused a read), for the run to take the slow path.
  */
 export function createDeliverFirstAttempt(
+  deliveries: Pick<DeliveryStore, 'attemptsUsed'>,
   checkEligibility: (input: CheckEligibilityInput) => Promise<CheckEligibilityResult>,
   attemptDelivery: (input: DeliverWebhookInput, call: AttemptCall) => Promise<AttemptEnd>,
 ) {
@@ -46,7 +48,12 @@ export function createDeliverFirstAttempt(
       // Run again after its worker died mid-send, it starts over at 1: a begun attempt is not reused.
       fresh: true,
     });
-    if (end.kind === 'paused') return { kind: 'declined', reason: end.paused.reason };
+    if (end.kind === 'paused') {
+      // Nothing sent. An earlier run of this local activity may have begun attempts (a dead worker's
+      // request, outcome unknown): the regular activity numbers on after them, so they stay flagged.
+      const attemptsMade = await deliveries.attemptsUsed(end.paused.deliveryId);
+      return { kind: 'declined', reason: end.paused.reason, attemptsMade };
+    }
     if (end.result.class === 'delivered') return { kind: 'delivered', ...deliveredResult(end) };
     const status = end.status === 'retrying' || end.status === 'failed' ? end.status : 'skipped';
     const failed: FirstAttemptResult = {

@@ -30,7 +30,11 @@ export function createActivities(deps: ActivityDeps) {
   return {
     deliverWebhook: webhook.deliverWebhook,
     /** A local activity: the first attempt inside the run's workflow task (workflow `flowRunV2`). */
-    deliverFirstAttempt: createDeliverFirstAttempt(checkEligibility, webhook.attemptDelivery),
+    deliverFirstAttempt: createDeliverFirstAttempt(
+      deps.deliveries,
+      checkEligibility,
+      webhook.attemptDelivery,
+    ),
     checkEligibility,
     sweepDateFlow: createSweepDateFlow(deps),
     fanOutPriceDropPage: createFanOutPriceDropPage(deps),

@@ -127,6 +127,25 @@ export class DeliveryStore {
   }
 
   /**
+   * The attempts a delivery has used, as its next call must count them: the number of the last
+   * attempt begun, less one when that attempt completed (run again, it returns its recorded outcome
+   * rather than sending). 0 when none was begun. Read when a first attempt run again (its worker
+   * died) hands the delivery to the regular activity without sending (see deliverFirstAttempt).
+   */
+  async attemptsUsed(deliveryId: string): Promise<number> {
+    const last = await this.db
+      .selectFrom('delivery_attempts')
+      .select(['attempt', 'outcome'])
+      .where('delivery_id', '=', deliveryId)
+      .where('manual', '=', 0)
+      .orderBy('attempt', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!last) return 0;
+    return last.outcome === 'sending' || last.outcome === 'unknown' ? last.attempt : last.attempt - 1;
+  }
+
+  /**
    * Records one attempt and the delivery's state after it, and moves the delivery between the
    * hourly roll-ups. Completes the attempt's write-ahead row (`sending`, or `unknown` when a later
    * attempt started before this one answered). Idempotent: the attempt row is unique per

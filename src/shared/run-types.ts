@@ -64,12 +64,17 @@ export interface FirstAttemptInput extends Omit<DeliverWebhookInput, 'resend' | 
  * How the first attempt ended. Returned, never thrown, so the run reads it from the local
  * activity's marker (encrypted by the payload codec like every result): `declined` sent nothing (the
  * destination had no slot at once, or is paused) and the regular activity takes the delivery over
- * from attempt 1; `failed` with status `retrying` is continued by the regular activity from attempt
+ * from attempt 1 (after the attempts an earlier run of it used, when its worker died); `failed` with status `retrying` is continued by the regular activity from attempt
  * 2 after `retryInMs` (the endpoint's Retry-After, else the policy's first backoff).
  */
 export type FirstAttemptResult =
   | { kind: 'ineligible'; reason: string; deliveryId: string }
-  | { kind: 'declined'; reason: string }
+  | {
+      kind: 'declined';
+      reason: string;
+      /** Attempts an earlier run of this local activity used (its worker died): the activity goes on after them. */
+      attemptsMade: number;
+    }
   | ({ kind: 'delivered' } & DeliverWebhookResult)
   | {
       kind: 'failed';

@@ -127,7 +127,7 @@ export async function deliverFirst(
     case 'ineligible':
       return { status: 'skipped', reason: first.reason, deliveryId: first.deliveryId, attempts: 0 };
     case 'declined':
-      return deliver(activityId, input, retry, timeoutMs);
+      return deliver(activityId, input, retry, timeoutMs, first.attemptsMade);
     case 'failed': {
       if (first.status === 'retrying') {
         await sleep(Math.max(1, first.retryInMs ?? 1));

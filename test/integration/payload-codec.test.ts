@@ -94,7 +94,8 @@ test('the exported history of a delivery holds no profile email or event value i
       e.markerRecordedEventAttributes ? e.markerRecordedEventAttributes.details?.result : e,
     ).flat(),
   );
-  expect(ours.length).toBeGreaterThan(3);
+  // The run's input, the first attempt's result (its local activity's marker) and the run's result.
+  expect(ours.length).toBeGreaterThanOrEqual(3);
   const encodings = new Set(ours.map((p) => new TextDecoder().decode(p.metadata?.encoding ?? undefined)));
   expect(encodings).toEqual(new Set([ENCRYPTED_ENCODING]));
   const exported = readable(payloads, historyToJSON(history));

@@ -1,7 +1,7 @@
 import { AnalyticsStore } from '../../src/analytics/store';
 import type { Db } from '../../src/db';
 import type { AttemptRecord } from '../../src/db/delivery-store';
-import { DeliveryStore, UNKNOWN_OUTCOME_REASON } from '../../src/db/delivery-store';
+import { BEGUN_BEFORE, DeliveryStore, UNKNOWN_OUTCOME_REASON } from '../../src/db/delivery-store';
 import { openTestDatabase, TEST_DATABASES } from '../support/databases';
 
 /** Write-ahead attempt rows: `sending` before the request, completed after, `unknown` when never completed. */
@@ -148,6 +148,33 @@ describe.each(TEST_DATABASES)('on %s', (dbKind) => {
     const detail = await new AnalyticsStore(db).get('dlv_1');
     expect(detail?.delivery).toMatchObject({ status: 'failed', possibleDuplicate: false });
     expect(detail?.attempts[1]).toMatchObject({ class: 'unknown', reason: UNKNOWN_OUTCOME_REASON });
+    await db.destroy();
+  });
+
+  test('a fresh first attempt whose number was begun before is told so; completed, it gets its outcome back', async () => {
+    const db = await openTestDatabase(dbKind, 'write-ahead-fresh');
+    const store = new DeliveryStore(db);
+    const fresh = (attempt: number) =>
+      store.beginAttempt({
+        deliveryId: 'dlv_1',
+        attempt,
+        manual: false,
+        startedAt: at(attempt),
+        fresh: true,
+      });
+    expect(await store.attemptsUsed('dlv_1')).toBe(0);
+    expect(await fresh(1)).toBeUndefined();
+    // Its worker died mid-send: the local activity runs again from attempt 1.
+    expect(await fresh(1)).toBe(BEGUN_BEFORE);
+    expect(await store.attemptsUsed('dlv_1')).toBe(1);
+    expect(await fresh(2)).toBeUndefined();
+    expect((await rows(db))[0]).toEqual({ attempt: 1, outcome: 'unknown', reason: UNKNOWN_OUTCOME_REASON });
+    await store.recordAttempt(outcome(2, true));
+    // Completed: a next call re-runs attempt 2 and gets its outcome, so it counts one attempt used.
+    expect(await store.attemptsUsed('dlv_1')).toBe(1);
+    expect(await fresh(2)).toMatchObject({ outcome: 'delivered', httpStatus: 200 });
+    const detail = await new AnalyticsStore(db).get('dlv_1');
+    expect(detail?.delivery).toMatchObject({ status: 'delivered', attempts: 2, possibleDuplicate: true });
     await db.destroy();
   });
 });
