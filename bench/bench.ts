@@ -140,6 +140,11 @@ async function measureHookflow(
   progress('deliveries arrived', arrivals.length, events);
   if (notDelivered > 0)
     console.log(`  ${notDelivered} deliveries ended without arriving (see the worker log)`);
+  const seqs = new Set(arrivals.map((r) => (JSON.parse(r.body) as { seq: number }).seq));
+  if (seqs.size < arrivals.length)
+    console.log(
+      `  ${arrivals.length - seqs.size} requests arrived again (same Idempotency-Key; a run taken over)`,
+    );
   const latencies = arrivals.map((r) => r.at - postedAt[(JSON.parse(r.body) as { seq: number }).seq]!);
   const lastArrival = Math.max(...arrivals.map((r) => r.at));
   const e2eSeconds = (lastArrival - wall0) / 1000;
@@ -181,8 +186,8 @@ async function measureHookflow(
   const load = os.loadavg()[0]!;
   return {
     eventsPerSecond: events / postSeconds,
-    deliveriesPerSecond: arrivals.length / e2eSeconds,
-    delivered: arrivals.length,
+    deliveriesPerSecond: seqs.size / e2eSeconds,
+    delivered: seqs.size,
     latencies,
     light,
     lightRuns,

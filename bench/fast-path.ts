@@ -15,6 +15,8 @@ export interface HistoryProfile {
   eventsPerRun: number;
   eventsPerFastRun: number;
   workflowTasksPerRun: number;
+  /** Runs with a workflow task that timed out or failed (a slow or dead worker): taken over, replayed. */
+  runsWithLostTasks: number;
 }
 
 export async function historyProfile(stack: Stack, runIds: readonly string[]): Promise<HistoryProfile> {
@@ -28,6 +30,7 @@ export async function historyProfile(stack: Stack, runIds: readonly string[]): P
   let events = 0;
   let fastEvents = 0;
   let tasks = 0;
+  let lost = 0;
   try {
     await pool(runIds.length, 8, async (i) => {
       const handle = client.workflow.getHandle(runIds[i]!);
@@ -38,6 +41,8 @@ export async function historyProfile(stack: Stack, runIds: readonly string[]): P
       );
       events += history.length;
       tasks += history.filter((e) => e.workflowTaskCompletedEventAttributes).length;
+      if (history.some((e) => e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes))
+        lost++;
       if (!activity) {
         fastRuns++;
         fastEvents += history.length;
@@ -53,6 +58,7 @@ export async function historyProfile(stack: Stack, runIds: readonly string[]): P
     eventsPerRun: events / runs,
     eventsPerFastRun: fastRuns > 0 ? fastEvents / fastRuns : NaN,
     workflowTasksPerRun: tasks / runs,
+    runsWithLostTasks: lost,
   };
 }
 
@@ -64,5 +70,7 @@ export function printHistoryProfile(p: HistoryProfile, indent = '  '): void {
   console.log(
     `${indent}history events per run          ${fmt(p.eventsPerRun)}  (${fmt(p.eventsPerFastRun)} on the fast path; goal ≤ 6)`,
   );
-  console.log(`${indent}workflow tasks per run          ${fmt(p.workflowTasksPerRun, 2)}`);
+  console.log(
+    `${indent}workflow tasks per run          ${fmt(p.workflowTasksPerRun, 2)}  (${p.runsWithLostTasks} runs with a task timed out or failed)`,
+  );
 }
