@@ -13,14 +13,16 @@ export async function firstTaskStartedEagerly(
   client: Client,
   workflowId: string,
 ): Promise<boolean | undefined> {
-  const [described, { events = [] }] = await Promise.all([
+  const [described, history] = await Promise.all([
     client.workflowService.describeWorkflowExecution({
       namespace: client.options.namespace,
       execution: { workflowId },
     }),
     client.workflow.getHandle(workflowId).fetchHistory(),
   ]);
-  const started = events.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+  const started = (history.events ?? []).find(
+    (e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+  );
   const requestId = started?.workflowTaskStartedEventAttributes?.requestId;
   if (!requestId) return undefined;
   const infos = described.workflowExtendedInfo?.requestIdInfos ?? {};
