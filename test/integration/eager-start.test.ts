@@ -101,3 +101,13 @@ test('the API alone refuses to be told to host a worker, naming the entry point 
     /HOOKFLOW_API_WORKER: an API with a worker in its process starts as node dist\/host\/api\.js/,
   );
 });
+
+// Last: it stops the stack's API.
+test('on SIGTERM the API stops, then its worker, and the process exits 0', async () => {
+  expect(await stack.signalApi('SIGTERM')).toBe(0);
+  const lines = stack.logs.split('\n');
+  const stopped = lines.findIndex((l) => l.includes('"msg":"API stopped"'));
+  const workerDone = lines.findIndex((l) => l.includes('"msg":"Workflow Worker terminated"'));
+  expect(workerDone).toBeGreaterThan(-1);
+  expect(stopped).toBeGreaterThan(workerDone);
+});
