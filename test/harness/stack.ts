@@ -291,10 +291,12 @@ export class Stack {
         if (!ready)
           reject(new Error(`${role} exited before it was ready (${code ?? signal}); see ${logFile}`));
       });
-      setTimeout(
-        () => !ready && reject(new Error(`${role} not ready after 60 s; see ${logFile}`)),
-        60_000,
-      ).unref();
+      setTimeout(() => {
+        if (ready) return;
+        // Never handed to the stack, so stop() would not reach it: it goes now.
+        child.kill('SIGKILL');
+        reject(new Error(`${role} not ready after 60 s; see ${logFile}`));
+      }, 60_000).unref();
     });
   }
 
