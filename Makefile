@@ -20,7 +20,7 @@ TEMPORAL_UI_SERVER := $(TEMPORAL_UI_SERVER_DIR)/server
 # PostgreSQL for `make start-cluster`, else what builds.
 DOCTOR_FOR := $(if $(filter start-cluster,$(MAKECMDGOALS)),cluster,$(if $(filter start,$(MAKECMDGOALS)),start,$(if $(filter test,$(MAKECMDGOALS)),test,build)))
 
-.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop bench-protection fuzz fuzz-tools chaos clean
+.PHONY: start start-cluster test doctor system deps tools cluster-tools build lint bench bench-ingest bench-analytics bench-lists bench-audience bench-dates bench-price-drop bench-protection bench-eager fuzz fuzz-tools chaos clean
 
 start: deps build
 	node dist/start.js
@@ -52,6 +52,13 @@ bench: deps build $(if $(findstring --cluster,$(ARGS)),cluster-tools)
 bench-protection: deps build
 	npm run build:bench
 	node dist-bench/bench/protection.js $(ARGS)
+
+# Eager workflow start (bench/eager.ts): light-load latency and deliveries/s of an API that hosts a
+# worker and starts runs eagerly (HOOKFLOW_EAGER_START), beside the same API without it and the
+# default worker process, on one dev server. ARGS="--light 100 --events 300 --concurrency 16".
+bench-eager: deps build
+	npm run build:bench
+	node dist-bench/bench/eager.js $(ARGS)
 
 bench-ingest: deps build
 	npm run build:bench

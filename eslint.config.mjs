@@ -27,7 +27,7 @@ const LAYERS = [
   { name: 'services', paths: ['src/events', 'src/runs', 'src/analytics', 'src/auth'], apart: true },
   { name: 'edge', paths: ['src/api', 'src/worker'], apart: true },
   // Processes we run beside hookflow: a PostgreSQL cluster, the Temporal server (issue 14).
-  { name: 'entry points', paths: ['src/start.ts', 'src/scripts', 'src/cluster'] },
+  { name: 'entry points', paths: ['src/start.ts', 'src/scripts', 'src/cluster', 'src/host'] },
 ];
 const DEV_ONLY = ['test', 'bench'];
 

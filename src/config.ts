@@ -103,6 +103,16 @@ const envSchema = z.object({
    * proxy, requests in flight per forwarded client address instead. `0`: no limit. @default 256
    */
   HOOKFLOW_API_MAX_CONNECTIONS_PER_CLIENT: int(0, 1_000_000).default(256),
+  /**
+   * `true`: the API process also runs a hookflow worker (the same as `dist/worker/main.js`) on the
+   * task queue, started as `node dist/host/api.js`; it needs Temporal up to start. @default false
+   */
+  HOOKFLOW_API_WORKER: z.enum(['true', 'false']).default('false'),
+  /**
+   * `true`: runs the API starts ask Temporal for eager start, their first workflow task handed to
+   * the API's own worker in the start's answer (needs HOOKFLOW_API_WORKER). @default false
+   */
+  HOOKFLOW_EAGER_START: z.enum(['true', 'false']).default('false'),
   /** Time allowed for one webhook attempt, connect to last byte. @default 10000 */
   HOOKFLOW_WEBHOOK_TIMEOUT_MS: int(100, 300_000).default(10_000),
   /** Bytes of a response body read before it is cut off. @default 65536 */
@@ -276,6 +286,10 @@ export interface Config {
       keepAliveTimeoutMs: number;
       maxConnectionsPerClient: number;
     };
+    /** The API process runs a hookflow worker too (`node dist/host/api.js`). */
+    hostsWorker: boolean;
+    /** Flow runs the API starts ask for eager start on its own worker (needs {@link hostsWorker}). */
+    eagerStart: boolean;
   };
   webhook: {
     timeoutMs: number;
@@ -330,6 +344,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const problem = 'HOOKFLOW_API_HEADERS_TIMEOUT_MS: must not exceed HOOKFLOW_API_REQUEST_TIMEOUT_MS';
     throw new ConfigError(`invalid configuration: ${problem}`, [problem]);
   }
+  // Temporal hands an eager first task only to a worker sharing the starter's connection.
+  if (e.HOOKFLOW_EAGER_START === 'true' && e.HOOKFLOW_API_WORKER !== 'true') {
+    const problem =
+      'HOOKFLOW_EAGER_START: needs HOOKFLOW_API_WORKER=true (eager start hands the first workflow task to a worker in the API process)';
+    throw new ConfigError(`invalid configuration: ${problem}`, [problem]);
+  }
   const dataDir = path.resolve(e.HOOKFLOW_DATA_DIR);
   const dbPath = path.resolve(e.HOOKFLOW_DB_PATH ?? path.join(dataDir, 'hookflow.sqlite'));
   return {
@@ -358,6 +378,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         keepAliveTimeoutMs: e.HOOKFLOW_API_KEEP_ALIVE_TIMEOUT_MS,
         maxConnectionsPerClient: e.HOOKFLOW_API_MAX_CONNECTIONS_PER_CLIENT,
       },
+      hostsWorker: e.HOOKFLOW_API_WORKER === 'true',
+      eagerStart: e.HOOKFLOW_EAGER_START === 'true',
     },
     webhook: {
       timeoutMs: e.HOOKFLOW_WEBHOOK_TIMEOUT_MS,

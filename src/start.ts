@@ -88,8 +88,13 @@ async function main(): Promise<void> {
     });
     children.push(child);
   };
-  launch('worker', 'worker/main.js', WORKER_NODE_FLAGS);
-  launch('API', 'api/main.js');
+  // HOOKFLOW_API_WORKER: one process, the API with the worker in it (README "Eager start").
+  if (config.api.hostsWorker) {
+    launch('API', 'host/api.js', WORKER_NODE_FLAGS);
+  } else {
+    launch('worker', 'worker/main.js', WORKER_NODE_FLAGS);
+    launch('API', 'api/main.js');
+  }
   process.once('SIGINT', () => void stopAll(0));
   process.once('SIGTERM', () => void stopAll(0));
 

@@ -1,37 +1,18 @@
-import os from 'node:os';
 import { loadConfig } from '../config';
-import { describeLocation } from '../db';
+import { ConfigError } from '../errors';
 import { createLogger } from '../logger';
-import { startApi } from './server';
+import { runApiProcess } from './api-process';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger('api', config.logLevel);
-  const api = await startApi(config, logger);
-  logger.info({ url: api.url, database: describeLocation(config.database) }, 'API listening');
-  // First signal: stop accepting, finish the requests in flight, close the database and Temporal
-  // connections. A second one: the operator does not want to wait.
-  let stopping = false;
-  const stop = (signal: 'SIGINT' | 'SIGTERM') => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: API exiting at once');
-      process.exit(128 + os.constants.signals[signal]);
-    }
-    stopping = true;
-    logger.info({ signal, graceSeconds: config.shutdownGraceSeconds }, 'API stopping');
-    api.close().then(
-      () => {
-        logger.info('API stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'API did not stop cleanly');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // The worker's code is not this entry's to import (README "Architecture": layers): the entry
+  // point above both hosts it.
+  if (config.api.hostsWorker) {
+    const problem =
+      'HOOKFLOW_API_WORKER: an API with a worker in its process starts as node dist/host/api.js (dist/api/main.js runs the API alone)';
+    throw new ConfigError(`invalid configuration: ${problem}`, [problem]);
+  }
+  await runApiProcess(config, createLogger('api', config.logLevel));
 }
 
 main().catch((err: unknown) => {

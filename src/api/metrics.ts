@@ -14,6 +14,7 @@ export class ApiMetrics {
   private readonly seconds: Histogram<'method' | 'route'>;
   private readonly events: Counter;
   private readonly runs: Counter;
+  private readonly eagerRuns: Counter;
   private readonly queued: Gauge;
 
   constructor() {
@@ -42,6 +43,11 @@ export class ApiMetrics {
       help: 'Flow runs Temporal accepted (from events, list joins, segment entries, runs taken over).',
       registers,
     });
+    this.eagerRuns = new Counter({
+      name: 'hookflow_runs_started_eagerly_total',
+      help: 'Of the flow runs started, those whose first workflow task Temporal handed straight to the worker in this process (HOOKFLOW_EAGER_START); the rest fell back to a normal start.',
+      registers,
+    });
     this.queued = new Gauge({
       name: 'hookflow_runs_queued',
       help: 'Runs recorded but not yet started on Temporal (the backlog run-starting requests are refused beyond), as this process last counted them.',
@@ -58,8 +64,10 @@ export class ApiMetrics {
     this.events.inc();
   }
 
-  runStarted(): void {
+  /** `eagerly`: its first workflow task came back in Temporal's answer (eager start). */
+  runStarted(eagerly = false): void {
     this.runs.inc();
+    if (eagerly) this.eagerRuns.inc();
   }
 
   /**

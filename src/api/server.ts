@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { ConnectionLike } from '@temporalio/client';
 import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config';
 import { openDatabase } from '../db';
@@ -6,7 +7,7 @@ import { DeliveryStore } from '../db/delivery-store';
 import { EventStore } from '../db/event-store';
 import { FlowStore } from '../flows/store';
 import { LiveFlows } from '../flows/live-flows';
-import { ConflictError } from '../errors';
+import { ConfigError, ConflictError } from '../errors';
 import { EventService } from '../events/service';
 import { FlowService } from '../flows/service';
 import { filterRules } from './filter-rules';
@@ -70,8 +71,19 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
+/** A worker running in the API's process (`node dist/host/api.js`, HOOKFLOW_API_WORKER). */
+export interface HostedWorker {
+  /** The worker's NativeConnection: a client on it can have runs started eagerly on the worker. */
+  connection: ConnectionLike;
+}
+
 /** Builds the API's collaborators from config and listens. */
-export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
+export async function startApi(config: Config, logger: Logger, hosted?: HostedWorker): Promise<RunningApi> {
+  if (config.api.eagerStart && !hosted) {
+    const problem =
+      'HOOKFLOW_EAGER_START: the API has no worker of its own; start it as node dist/host/api.js with HOOKFLOW_API_WORKER=true';
+    throw new ConfigError(`invalid configuration: ${problem}`, [problem]);
+  }
   const db = await openDatabase(config.database);
   const secrets = createSecretBox(config, logger);
   // Lazy: the API starts and takes events in while Temporal is down (they wait in the runs outbox);
@@ -121,7 +133,22 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     onCount: (n) => metrics.runsQueued(n),
   });
   await backlog.start();
-  const starter = new RunStarter(client, config.temporal.taskQueue, () => metrics.runStarted());
+  // Eager start: flow runs are started on the worker's connection, so Temporal can hand their first
+  // workflow task to that worker in its answer instead of through a poll (README "Eager start").
+  const starterClient =
+    config.api.eagerStart && hosted
+      ? new Client({
+          connection: hosted.connection,
+          namespace: config.temporal.namespace,
+          dataConverter: dataConverterOf(payloadCodec),
+        })
+      : client;
+  const starter = new RunStarter(
+    starterClient,
+    config.temporal.taskQueue,
+    (eagerly) => metrics.runStarted(eagerly),
+    config.api.eagerStart,
+  );
   // The run starter: requests record runs and hand them over; they never wait for Temporal.
   const claimant = newClaimant('api');
   const runStarts = new RunStartQueue({

@@ -102,10 +102,12 @@ export async function setupTemporalSchemas(sqlTool: string, pg: PostgresCluster)
 /**
  * Dynamic config hookflow's Temporal servers run with: workers ask for eager activities (the dev
  * server has them on; so do the cluster and docker-compose, whose deploy/temporal-dynamic-config.yaml
- * test/unit/compose.test.ts holds to these settings).
+ * test/unit/compose.test.ts holds to these settings). Eager workflow start is the server's default
+ * already; written down so that HOOKFLOW_EAGER_START does not hang on that default.
  */
 export const DYNAMIC_CONFIG: Readonly<Record<string, boolean>> = {
   'system.enableActivityEagerExecution': true,
+  'system.enableEagerWorkflowStart': true,
   'frontend.enableUpdateWorkflowExecution': true,
   'frontend.enableUpdateWorkflowExecutionAsyncAccepted': true,
 };

@@ -78,6 +78,9 @@ export class DevServer {
     // task's completion, to the same worker, instead of a trip through matching (the cluster's
     // dynamic config has the same, src/cluster/temporal-server.ts). Off by default in the server.
     args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
+    // Eager workflow start (an API with its own worker, HOOKFLOW_EAGER_START): on by default in this
+    // server, set so that it stays on whatever a later server's default.
+    args.push('--dynamic-config-value', 'system.enableEagerWorkflowStart=true');
     // The server also takes HTTP and metrics ports; left to pick free ones themselves.
     const out = opts.logFile ? fs.openSync(opts.logFile, 'a') : 'ignore';
     const child = spawn(executable, args, { stdio: ['ignore', out, out] });

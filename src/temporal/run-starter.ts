@@ -11,11 +11,17 @@ import { FLOW_ID, FLOW_VERSION, METRIC } from './search-attributes';
  * fails to compile here instead of failing at run time in the worker.
  */
 export class RunStarter {
-  /** `onFlowRunStarted` is told of each flow run Temporal accepted (the runs-started metric). */
+  /**
+   * `onFlowRunStarted` is told of each flow run Temporal accepted (the runs-started metric), and
+   * whether its first workflow task came back in the answer. `eagerStart` asks for that: the client
+   * must then be on the NativeConnection of a worker of this process polling `taskQueue`, which the
+   * SDK checks (it throws otherwise); with no free workflow-task slot there, the start is a normal one.
+   */
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
-    private readonly onFlowRunStarted: () => void = () => {},
+    private readonly onFlowRunStarted: (eagerly: boolean) => void = () => {},
+    private readonly eagerStart = false,
   ) {}
 
   /**
@@ -35,8 +41,9 @@ export class RunStarter {
         { key: FLOW_VERSION, value: input.flowVersion },
         ...(metric === undefined ? [] : [{ key: METRIC, value: metric }]),
       ],
+      ...(this.eagerStart ? { requestEagerStart: true } : {}),
     });
-    this.onFlowRunStarted();
+    this.onFlowRunStarted(handle.eagerlyStarted);
     return handle;
   }
 

@@ -71,6 +71,8 @@ export async function installRuntimeLogger(config: Config, logger: Logger): Prom
 
 export interface RunningWorker {
   worker: Worker;
+  /** The worker's connection: a client on it can start runs eagerly on this worker. */
+  connection: NativeConnection;
   db: Db;
   metrics: WorkerMetrics;
   close(): Promise<void>;
@@ -165,6 +167,7 @@ export async function createWorker(config: Config, logger: Logger): Promise<Runn
   reconcile.unref();
   return {
     worker,
+    connection,
     db,
     metrics,
     async close() {

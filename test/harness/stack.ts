@@ -61,6 +61,11 @@ export interface StackOptions {
   /** Worker processes. @default 1 */
   workers?: number;
   /**
+   * The API runs a worker in its process (`dist/host/api.js`, HOOKFLOW_API_WORKER=true), started
+   * with the worker's Node flags; `workers: 0` leaves it the only one.
+   */
+  apiWorker?: boolean;
+  /**
    * Records method, path, status and body of every `request`/`requestAs` answer, one JSON line
    * each, in test-artifacts/responses/<name>.jsonl (read back with {@link Stack.recorded}).
    */
@@ -203,6 +208,7 @@ export class Stack {
       ...FAST_RETRY_ENV,
       ...(databaseUrl ? { HOOKFLOW_DATABASE_URL: databaseUrl } : {}),
       ...(owner ? { HOOKFLOW_OWNER_EMAIL: owner.email, HOOKFLOW_OWNER_PASSWORD: owner.password } : {}),
+      ...(opts.apiWorker ? { HOOKFLOW_API_WORKER: 'true' } : {}),
       ...opts.env,
     };
     if (opts.caCert) {
@@ -285,10 +291,12 @@ export class Stack {
         if (!ready)
           reject(new Error(`${role} exited before it was ready (${code ?? signal}); see ${logFile}`));
       });
-      setTimeout(
-        () => !ready && reject(new Error(`${role} not ready after 60 s; see ${logFile}`)),
-        60_000,
-      ).unref();
+      setTimeout(() => {
+        if (ready) return;
+        // Never handed to the stack, so stop() would not reach it: it goes now.
+        child.kill('SIGKILL');
+        reject(new Error(`${role} not ready after 60 s; see ${logFile}`));
+      }, 60_000).unref();
     });
   }
 
@@ -354,7 +362,10 @@ export class Stack {
 
   /** Starts the API process, e.g. again after {@link killApi} (the same port and database). */
   async startApi(): Promise<void> {
-    this.api = await this.spawnNode('api', 'api/main.js', '"msg":"API listening"');
+    this.api =
+      this.env.HOOKFLOW_API_WORKER === 'true'
+        ? await this.spawnNode('api', 'host/api.js', '"msg":"API listening"', WORKER_NODE_FLAGS)
+        : await this.spawnNode('api', 'api/main.js', '"msg":"API listening"');
   }
 
   /** Stops the API process (SIGTERM) and starts a new one on the same port and database. */
