@@ -10,7 +10,7 @@ import { Receiver } from '../test/harness/receiver';
 import { Stack } from '../test/harness/stack';
 import { benchIngest, ingestOptions, printIngest } from './ingest';
 import { benchParked } from './parked';
-import { orderEvent, peakRssMiB, percentile, pool } from './stats';
+import { cpuMs, orderEvent, peakRssMiB, percentile, pool } from './stats';
 import type { TimedDelivery } from './stages';
 import { measureStages, printStages } from './stages';
 import { benchTemplates } from './templates';
@@ -69,6 +69,8 @@ interface HookflowFigures {
   load: number;
   /** Fast-path share, history events and workflow tasks per run, over every run of the load. */
   history: HistoryProfile;
+  /** CPU ms per delivered event, per process, over the load (posting to the last arrival). */
+  cpuPerDelivery: { workers: number; api: number; temporal: number };
 }
 
 /** Posts `events` events to a new live flow with one webhook step and times their deliveries. */
@@ -101,6 +103,14 @@ async function measureHookflow(
   });
   if (flow.status !== 201) throw new Error(`could not create the flow: ${JSON.stringify(flow.body)}`);
 
+  const readFile = (f: string) => fs.readFileSync(f, 'utf8');
+  const temporalPid = stack.hasDevServer ? stack.server.process.pid : undefined;
+  const cpuNow = () => ({
+    workers: stack.workerPids.reduce<number>((n, pid) => n + cpuMs(pid, readFile), 0),
+    api: cpuMs(stack.apiPid, readFile),
+    temporal: cpuMs(temporalPid, readFile),
+  });
+  const cpu0 = cpuNow();
   const postedAt = new Array<number>(events);
   const runIds: string[] = [];
   let accepted = 0;
@@ -149,6 +159,14 @@ async function measureHookflow(
   const lastArrival = Math.max(...arrivals.map((r) => r.at));
   const e2eSeconds = (lastArrival - wall0) / 1000;
 
+  const cpu1 = cpuNow();
+  const perDelivery = (k: keyof typeof cpu0) => (cpu1[k] - cpu0[k]) / Math.max(1, arrivals.length);
+  const cpuPerDelivery = {
+    workers: perDelivery('workers'),
+    api: perDelivery('api'),
+    temporal: perDelivery('temporal'),
+  };
+
   // Open-loop posting above capacity measures queueing; this measures one delivery's own path.
   console.log(`latency at light load: 4 events in flight, each waiting for its delivery...`);
   const light: number[] = [];
@@ -194,6 +212,7 @@ async function measureHookflow(
     runIds,
     load,
     history: await historyProfile(stack, runIds),
+    cpuPerDelivery,
   };
 }
 
@@ -240,7 +259,14 @@ async function main(): Promise<void> {
     const stages = await measureStages(client, db, dev.lightRuns).finally(() => db.destroy());
 
     console.log('measuring the floor (one no-op activity per workflow, same dev server)...');
-    const floor = await measureFloor(stack.server.address, 'default', client, events, concurrency);
+    const floor = await measureFloor(
+      stack.server.address,
+      'default',
+      client,
+      events,
+      concurrency,
+      stack.server.process.pid,
+    );
     devFloor = floor;
     await connection.close();
 
@@ -262,6 +288,9 @@ async function main(): Promise<void> {
     );
     console.log(`  peak RSS worker / dev server    ${fmt(workerRss)} / ${fmt(serverRss)} MiB`);
     printHistoryProfile(dev.history);
+    console.log(
+      `  CPU ms per delivery             worker ${fmt(dev.cpuPerDelivery.workers, 2)} · API ${fmt(dev.cpuPerDelivery.api, 2)} · dev server ${fmt(dev.cpuPerDelivery.temporal, 2)}  (the load, posted → last arrival)`,
+    );
     printStages(stages);
     console.log('floor (workflow with one no-op activity)');
     console.log(`  workflows per second            ${fmt(floor.perSecond)}`);
@@ -269,6 +298,7 @@ async function main(): Promise<void> {
       `  latency p50 / p95 / p99         ${fmt(percentile(floor.latencies, 50), 0)} / ${fmt(percentile(floor.latencies, 95), 0)} / ${fmt(percentile(floor.latencies, 99), 0)} ms`,
     );
     console.log(`  history events per run          ${fmt(floor.historyEvents)}`);
+    console.log(`  CPU ms per workflow, dev server ${fmt(floor.temporalCpuPerRun, 2)}`);
     console.log('ratio');
     console.log(
       `  hookflow / floor throughput     ${fmt(deliveriesPerSecond / floor.perSecond, 2)}  (goal ≥ 2; ${fmt(deliveriesPerSecond)} deliveries/s beside the peer's 160)`,
@@ -384,6 +414,8 @@ interface Floor {
   perSecond: number;
   latencies: number[];
   historyEvents: number;
+  /** CPU ms the Temporal dev server spent per floor workflow (NaN on the cluster). */
+  temporalCpuPerRun: number;
 }
 
 async function measureFloor(
@@ -392,8 +424,10 @@ async function measureFloor(
   client: Client,
   n: number,
   concurrency: number,
+  serverPid?: number,
 ): Promise<Floor> {
   const taskQueue = `bench-floor-${process.pid}`;
+  const readFile = (f: string) => fs.readFileSync(f, 'utf8');
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection,
@@ -405,7 +439,9 @@ async function measureFloor(
   const latencies: number[] = [];
   const ids: string[] = [];
   let perSecond = 0;
+  let temporalCpu = NaN;
   await worker.runUntil(async () => {
+    const cpu0 = cpuMs(serverPid, readFile);
     const t0 = performance.now();
     let done = 0;
     await pool(n, concurrency, async (i) => {
@@ -417,6 +453,7 @@ async function measureFloor(
       progress('floor workflows', ++done, n);
     });
     perSecond = n / ((performance.now() - t0) / 1000);
+    temporalCpu = cpuMs(serverPid, readFile) - cpu0;
   });
   const histories = await Promise.all(
     ids.slice(0, 20).map((id) => client.workflow.getHandle(id).fetchHistory()),
@@ -426,6 +463,7 @@ async function measureFloor(
     perSecond,
     latencies,
     historyEvents: histories.reduce((s, h) => s + (h.events?.length ?? 0), 0) / histories.length,
+    temporalCpuPerRun: temporalCpu / n,
   };
 }
 

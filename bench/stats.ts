@@ -51,3 +51,16 @@ export function orderEvent(
     unique_id: uniqueId,
   };
 }
+
+/** CPU time a process has used (user + system), in ms; NaN when unreadable. */
+export function cpuMs(pid: number | undefined, read: (file: string) => string): number {
+  if (pid === undefined) return NaN;
+  try {
+    // Fields after the command name (which may hold spaces, so split after its closing paren).
+    const fields = read(`/proc/${pid}/stat`).split(') ')[1]!.split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}

@@ -120,6 +120,11 @@ export class Stack {
     this.taskQueue = env.HOOKFLOW_TASK_QUEUE!;
   }
 
+  /** Whether this stack started its own dev server (else it runs on an external Temporal). */
+  get hasDevServer(): boolean {
+    return this.devServer !== undefined;
+  }
+
   /** The dev server this stack started; a stack on an external server has none. */
   get server(): DevServer {
     if (!this.devServer)
