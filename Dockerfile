@@ -35,4 +35,5 @@ EXPOSE 3000
 # Liveness of the API; the worker's compose service checks its metrics endpoint instead.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=6 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HOOKFLOW_API_PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "dist/api/main.js"]
+# The flags of src/api/node-flags.ts (the worker's service passes those of src/worker/node-flags.ts).
+CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=50", "dist/api/main.js"]

@@ -14,6 +14,8 @@ import { cpuMs, orderEvent, peakRssMiB, percentile, pool } from './stats';
 import type { TimedDelivery } from './stages';
 import { measureStages, printStages } from './stages';
 import { benchTemplates } from './templates';
+import type { ProcessMemory } from './memory';
+import { printMemory, stackMemory } from './memory';
 import { measureCryptoOverhead, printCryptoOverhead } from './codec';
 import type { HistoryProfile } from './fast-path';
 import { historyProfile, printHistoryProfile } from './fast-path';
@@ -308,6 +310,8 @@ async function main(): Promise<void> {
     );
     printIngest(ingest);
     printCryptoOverhead(cryptoOverhead, { p50Ms: percentile(light, 50) });
+    // Read last, so the peaks cover the whole bench: deliveries, the floor and the ingest load.
+    printMemory(stackMemory(stack, { devServerPid: stack.server.process.pid }));
   } finally {
     await stack.stop();
   }
@@ -360,6 +364,7 @@ async function benchCluster(
   // Durable like the dev server's SQLite file, so the ratio compares engines, not fsync settings.
   const cluster = await TestCluster.start({ name: 'bench', durable: true });
   const rows: { workers: number; figures: HookflowFigures }[] = [];
+  const memory: ProcessMemory[] = [];
   let floor: Floor;
   try {
     for (const workers of opts.clusterWorkers) {
@@ -376,6 +381,7 @@ async function benchCluster(
           workers,
           figures: await measureHookflow(stack, receiver, { ...opts, tag: `cluster-${workers}` }),
         });
+        memory.push(...stackMemory(stack, { prefix: `cluster, ${workers} workers:` }));
       } finally {
         await stack.stop();
       }
@@ -408,6 +414,7 @@ async function benchCluster(
     );
   floorLine('dev server', devFloor);
   floorLine('cluster', floor);
+  printMemory(memory);
 }
 
 interface Floor {

@@ -238,7 +238,10 @@ const envSchema = z.object({
   HOOKFLOW_WORKER_CACHED_WORKFLOWS: int(0, 1_000_000)
     .refine((n) => n !== 1, 'must be 0 (no cache) or at least 2, as the Temporal SDK requires')
     .default(250),
-  /** Threads the worker renders webhook bodies on, each with its own JavaScript heap. @default 1 */
+  /**
+   * Threads the worker renders webhook bodies on, each with its own JavaScript heap (about 12 MiB
+   * idle); none starts before a template needs one (most render on the worker's own thread). @default 1
+   */
   HOOKFLOW_RENDER_THREADS: int(1, 64).default(1),
   /** pino log level. @default "info" */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

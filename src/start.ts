@@ -4,7 +4,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { loadConfig } from './config';
 import { DevServer } from './temporal/dev-server';
-import { WORKER_NODE_FLAGS } from './worker/node-flags';
+import { API_NODE_FLAGS } from './api/node-flags';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from './worker/node-flags';
 
 /**
  * `make start`: the Temporal dev server (state kept in the data folder), the worker and the API,
@@ -75,9 +76,14 @@ async function main(): Promise<void> {
     await server?.stop();
     process.exit(code);
   };
-  const launch = (name: string, script: string, flags: readonly string[] = []) => {
+  const launch = (
+    name: string,
+    script: string,
+    flags: readonly string[] = [],
+    defaults: Readonly<Record<string, string>> = {},
+  ) => {
     const child = spawn(process.execPath, [...flags, path.join(__dirname, script)], {
-      env,
+      env: { ...defaults, ...env },
       stdio: 'inherit',
     });
     child.once('exit', (code, signal) => {
@@ -90,10 +96,10 @@ async function main(): Promise<void> {
   };
   // HOOKFLOW_API_WORKER: one process, the API with the worker in it (README "Eager start").
   if (config.api.hostsWorker) {
-    launch('API', 'host/api.js', WORKER_NODE_FLAGS);
+    launch('API', 'host/api.js', WORKER_NODE_FLAGS, WORKER_ENV);
   } else {
-    launch('worker', 'worker/main.js', WORKER_NODE_FLAGS);
-    launch('API', 'api/main.js');
+    launch('worker', 'worker/main.js', WORKER_NODE_FLAGS, WORKER_ENV);
+    launch('API', 'api/main.js', API_NODE_FLAGS);
   }
   process.once('SIGINT', () => void stopAll(0));
   process.once('SIGTERM', () => void stopAll(0));

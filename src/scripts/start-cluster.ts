@@ -16,7 +16,8 @@ import { waitForFrontend } from '../temporal/wait-for-frontend';
 import { clusterToolPaths, requireServerTools, TEMPORAL_UI_SERVER_VERSION } from '../cluster/tools';
 import { spawnUiServer } from '../cluster/ui-server';
 import { loadConfig } from '../config';
-import { WORKER_NODE_FLAGS } from '../worker/node-flags';
+import { API_NODE_FLAGS } from '../api/node-flags';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../worker/node-flags';
 
 /**
  * `make start-cluster`: hookflow on a real Temporal cluster, on one machine and without Docker.
@@ -115,7 +116,11 @@ async function main(): Promise<void> {
       HOOKFLOW_DATABASE_URL: process.env.HOOKFLOW_DATABASE_URL ?? pg.url('hookflow'),
     };
     // The API processes share one listening socket (the primary hands out connections).
-    cluster.setupPrimary({ exec: path.join(DIST, 'api', 'main.js'), silent: true });
+    cluster.setupPrimary({
+      exec: path.join(DIST, 'api', 'main.js'),
+      execArgv: [...API_NODE_FLAGS],
+      silent: true,
+    });
     for (let i = 1; i <= settings.apiProcesses; i++) {
       supervisor.add({ name: `api-${i}`, start: () => cluster.fork(env).process });
     }
@@ -124,7 +129,7 @@ async function main(): Promise<void> {
         name: `worker-${i}`,
         start: () =>
           spawn(process.execPath, [...WORKER_NODE_FLAGS, path.join(DIST, 'worker', 'main.js')], {
-            env,
+            env: { ...WORKER_ENV, ...env },
             stdio: ['ignore', 'pipe', 'pipe'],
           }),
       });

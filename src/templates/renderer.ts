@@ -56,7 +56,12 @@ function compiledThreadFile(): string {
  * result is the same.
  */
 export class TemplateRenderer {
-  private readonly pool: Piscina;
+  /**
+   * Started by the first render that needs a thread, and kept from then on: most templates render on
+   * the caller's thread, and an idle thread's heap costs about 12 MiB of the process's memory.
+   */
+  private pool: Promise<Piscina> | undefined;
+  private readonly poolOptions: ConstructorParameters<typeof Piscina>[0];
   private readonly timeoutMs: number;
   private readonly limits: RenderLimits;
   /** By cache key: the compiled template, or null when it renders in a thread. */
@@ -67,13 +72,33 @@ export class TemplateRenderer {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.local = opts.inProcess === false ? undefined : new Lru(2000);
     const threads = opts.threads ?? 2;
-    this.pool = new Piscina({
+    this.poolOptions = {
       filename: opts.threadFile ?? compiledThreadFile(),
       minThreads: 1,
       maxThreads: threads,
       idleTimeout: 60_000,
       resourceLimits: { maxOldGenerationSizeMb: opts.memoryMb ?? 128, maxYoungGenerationSizeMb: 16 },
+    };
+  }
+
+  /** The thread pool, started on first use with one thread warmed up outside any render's time limit. */
+  private threads(): Promise<Piscina> {
+    this.pool ??= (async () => {
+      const pool = new Piscina(this.poolOptions);
+      try {
+        // Loading the thread's modules is not the template's time: a trivial render absorbs it.
+        const warm: RenderTask = { source: '{}', context: { person: {}, event: {} }, limits: this.limits };
+        await pool.run(warm);
+        return pool;
+      } catch (err) {
+        await pool.destroy();
+        throw err;
+      }
+    })().catch((err: unknown) => {
+      this.pool = undefined;
+      throw err;
     });
+    return this.pool;
   }
 
   /** The template as cleared for the caller's thread, or null; keyed like the threads' cache. */
@@ -109,8 +134,9 @@ export class TemplateRenderer {
     }
     const task: RenderTask = { source, context, limits: this.limits };
     if (key !== undefined) task.key = key;
+    const pool = await this.threads();
     try {
-      return (await this.pool.run(task, { signal: AbortSignal.timeout(this.timeoutMs) })) as JsonRender;
+      return (await pool.run(task, { signal: AbortSignal.timeout(this.timeoutMs) })) as JsonRender;
     } catch (err) {
       const e = err as Error;
       if (e.name === 'AbortError' || e.name === 'TimeoutError') {
@@ -128,7 +154,14 @@ export class TemplateRenderer {
     }
   }
 
+  /** Whether the thread pool has been started (by a render that needed a thread). */
+  get threadsStarted(): boolean {
+    return this.pool !== undefined;
+  }
+
   async close(): Promise<void> {
-    await this.pool.destroy();
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool) await (await pool.catch(() => undefined))?.destroy();
   }
 }

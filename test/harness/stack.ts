@@ -13,7 +13,8 @@ import { DevServer, temporalCliPath } from '../../src/temporal/dev-server';
 import type { EncryptionCodec } from '../../src/temporal/payload-codec';
 import { createPayloadCodec } from '../../src/temporal/payload-codec';
 import { freePort } from '../../src/temporal/ports';
-import { WORKER_NODE_FLAGS } from '../../src/worker/node-flags';
+import { API_NODE_FLAGS } from '../../src/api/node-flags';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../src/worker/node-flags';
 
 /** The repository root: the nearest folder up with package.json (from test/ under jest, or a bench build). */
 function repositoryRoot(): string {
@@ -271,9 +272,10 @@ export class Stack {
     script: string,
     readyText: string,
     flags: readonly string[] = [],
+    defaults: Readonly<Record<string, string>> = {},
   ): Promise<ChildProcess> {
     const child = spawn(process.execPath, [...flags, path.join(DIST, script)], {
-      env: this.env,
+      env: { ...defaults, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const logFile = path.join(ARTIFACTS, `${this.name}-${role}.log`);
@@ -315,6 +317,7 @@ export class Stack {
       'worker/main.js',
       '"msg":"worker started"',
       WORKER_NODE_FLAGS,
+      WORKER_ENV,
     );
     if (index !== 0) return;
     const started = this.output
@@ -369,8 +372,8 @@ export class Stack {
   async startApi(): Promise<void> {
     this.api =
       this.env.HOOKFLOW_API_WORKER === 'true'
-        ? await this.spawnNode('api', 'host/api.js', '"msg":"API listening"', WORKER_NODE_FLAGS)
-        : await this.spawnNode('api', 'api/main.js', '"msg":"API listening"');
+        ? await this.spawnNode('api', 'host/api.js', '"msg":"API listening"', WORKER_NODE_FLAGS, WORKER_ENV)
+        : await this.spawnNode('api', 'api/main.js', '"msg":"API listening"', API_NODE_FLAGS);
   }
 
   /** Stops the API process (SIGTERM) and starts a new one on the same port and database. */

@@ -4,7 +4,8 @@ import { parse } from 'yaml';
 import { loadConfig } from '../../src/config';
 import { DYNAMIC_CONFIG } from '../../src/cluster/temporal-server';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../../src/temporal/search-attributes';
-import { WORKER_NODE_FLAGS } from '../../src/worker/node-flags';
+import { API_NODE_FLAGS } from '../../src/api/node-flags';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../src/worker/node-flags';
 
 /** No Docker engine runs in CI: the compose file and the Dockerfile are checked statically. */
 
@@ -53,7 +54,8 @@ test('compose runs PostgreSQL, Temporal on it with its schema and namespace jobs
   );
   // Started with the same V8 flags as every other launcher of the worker.
   expect(services.worker!.command).toEqual(['node', ...WORKER_NODE_FLAGS, 'dist/worker/main.js']);
-  expect(services.api!.command).toEqual(['node', 'dist/api/main.js']);
+  expect(services.worker!.environment).toMatchObject(WORKER_ENV);
+  expect(services.api!.command).toEqual(['node', ...API_NODE_FLAGS, 'dist/api/main.js']);
   for (const name of HOOKFLOW) expect(services[name]!.build).toBe('.');
   expect(services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
   expect(Number(services.temporal!.environment!.NUM_HISTORY_SHARDS)).toBeGreaterThan(1);
@@ -134,7 +136,11 @@ test('hookflow services are scaled without container names, on PostgreSQL, with 
 test('hookflow services only set variables the configuration reads, and valid values', () => {
   for (const name of HOOKFLOW) {
     const env = services[name]!.environment!;
-    expect([name, Object.keys(env).filter((k) => !CONFIG_NAMES.has(k))]).toEqual([name, []]);
+    // Besides the configuration, only the process environment of src/worker/node-flags.ts.
+    const others = Object.keys(env).filter(
+      (k) => !CONFIG_NAMES.has(k) && !(name === 'worker' && k in WORKER_ENV),
+    );
+    expect([name, others]).toEqual([name, []]);
     expect(() => loadConfig(interpolated(env))).not.toThrow();
   }
   const worker = loadConfig(interpolated(services.worker!.environment!));
@@ -154,6 +160,12 @@ test('the image: multi-stage, no dev dependencies, test or bench code, a non-roo
   expect(finalStage).toMatch(/^COPY views \.\/views$/m);
   expect(finalStage).toMatch(/^USER (?!root)\w+$/m);
   expect(finalStage).toMatch(/^HEALTHCHECK .*\n?.*\/health/m);
+  // The image's default process is the API, with the V8 flags every other launcher gives it.
+  const cmd = finalStage
+    .split('\n')
+    .filter((line) => line.startsWith('CMD '))
+    .pop();
+  expect(JSON.parse(cmd!.slice('CMD '.length))).toEqual(['node', ...API_NODE_FLAGS, 'dist/api/main.js']);
   expect(finalStage).not.toMatch(/^COPY (\.|test|bench|\.tools)\b/m);
   expect(fs.readdirSync(path.join(ROOT, 'views')).length).toBeGreaterThan(0);
   const ignored = read('.dockerignore').split('\n');

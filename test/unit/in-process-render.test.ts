@@ -95,11 +95,14 @@ test('a cleared template renders on the caller thread; any other goes to a threa
       ok: true,
       body: '{"n": 3}',
     });
+    // No thread (and its heap) until a template needs one.
+    expect(renderer.threadsStarted).toBe(false);
     // Past the meter (1,000 iterations in process), a thread renders it.
     expect(await renderer.render('[{% for a in event.list %}{{ a }},{% endfor %}0]', list(1500))).toEqual({
       ok: true,
       body: '"from a thread"',
     });
+    expect(renderer.threadsStarted).toBe(true);
     // Too large a context, whatever the template.
     const big = { person: {}, event: { list: [], text: 'x'.repeat(MAX_CONTEXT_CHARS) } };
     expect(await renderer.render('{"n": {{ event.list|length }}}', big)).toEqual({
