@@ -10,7 +10,7 @@ import { Receiver } from '../test/harness/receiver';
 import { Stack } from '../test/harness/stack';
 import { benchIngest, ingestOptions, printIngest } from './ingest';
 import { benchParked } from './parked';
-import { cpuMs, orderEvent, peakRssMiB, percentile, pool } from './stats';
+import { cpuMs, orderEvent, percentile, pool } from './stats';
 import type { TimedDelivery } from './stages';
 import { measureStages, printStages } from './stages';
 import { benchTemplates } from './templates';
@@ -247,8 +247,6 @@ async function main(): Promise<void> {
   try {
     dev = await measureHookflow(stack, receiver, { events, concurrency, lightEvents, tag: 'dev' });
     const { latencies, light, runIds } = dev;
-    const workerRss = peakRssMiB(stack.workerPid, (f) => fs.readFileSync(f, 'utf8'));
-    const serverRss = peakRssMiB(stack.server.process.pid, (f) => fs.readFileSync(f, 'utf8'));
 
     const connection = await Connection.connect({ address: stack.server.address });
     const client = new Client({ connection, dataConverter: dataConverterOf(stack.payloadCodec()) });
@@ -288,7 +286,6 @@ async function main(): Promise<void> {
     console.log(
       `  latency at light load p50/95/99 ${fmt(percentile(light, 50), 0)} / ${fmt(percentile(light, 95), 0)} / ${fmt(percentile(light, 99), 0)} ms`,
     );
-    console.log(`  peak RSS worker / dev server    ${fmt(workerRss)} / ${fmt(serverRss)} MiB`);
     printHistoryProfile(dev.history);
     console.log(
       `  CPU ms per delivery             worker ${fmt(dev.cpuPerDelivery.workers, 2)} · API ${fmt(dev.cpuPerDelivery.api, 2)} · dev server ${fmt(dev.cpuPerDelivery.temporal, 2)}  (the load, posted → last arrival)`,
