@@ -59,7 +59,8 @@ test('a worker killed mid-send: the attempt shows outcome unknown, the delivery 
   }
 
   await stack.startWorker();
-  // Temporal gives the dead attempt up after its start-to-close timeout, then retries it.
+  // The first attempt ran inside the run's workflow task (issue 18's fast path): that task times out
+  // (10 s), the new worker runs the attempt again under the next number, the dead one's stays unknown.
   const run = await waitForRun(stack, runId, 90_000);
   const deliveryId = step(run, 'h').deliveryId!;
   expect(step(run, 'h').status).toBe('delivered');
