@@ -76,6 +76,9 @@ function destinationHost(url: string): string | undefined {
 
 /** The retry policy Temporal applies to this activity, in milliseconds. */
 function attemptPolicy(p: RetryPolicy | undefined): AttemptPolicy {
+  // The workflow always gives one; Temporal leaves it out of a task whose policy allows a single
+  // attempt (a fast-path fallback or a paused delivery with one attempt left): this one is the last.
+  if (!p) return { maximumAttempts: 1 };
   const policy: AttemptPolicy = {};
   if (p?.maximumAttempts !== undefined) policy.maximumAttempts = p.maximumAttempts;
   if (p?.backoffCoefficient !== undefined) policy.backoffCoefficient = p.backoffCoefficient;

@@ -131,6 +131,27 @@ test('503 with Retry-After, then 200: delivered through the regular activity, at
   expect(types.filter((t) => t === 'ACTIVITY_TASK_SCHEDULED')).toHaveLength(1);
 });
 
+test('two attempts allowed, 503 on both: the last attempt, made by the fallback, is recorded failed', async () => {
+  const metric = uniqueMetric('FastFailed');
+  receiver.script('/fast-down', { status: 503 });
+  await createLiveFlow(stack, metric, [
+    {
+      ...hook('w', receiver.url('/fast-down')),
+      retry: { maxAttempts: 2, initialIntervalMs: 100, maxIntervalMs: 100 },
+    },
+  ]);
+  const run = await waitForRun(stack, await startOneRun(stack, metric));
+  expect(step(run, 'w')).toMatchObject({ status: 'failed', attempts: 2, lastHttpStatus: 503 });
+  // Temporal leaves the retry policy out of an activity allowed one attempt: the record must still
+  // know it was the last (it once said retrying, with a next attempt that never came).
+  const detail = await attempts(step(run, 'w').deliveryId!);
+  expect(detail.delivery).toMatchObject({ status: 'failed', attempts: 2 });
+  expect(detail.attempts.map((a) => [a.attempt, a.class])).toEqual([
+    [1, 'retryable'],
+    [2, 'retryable'],
+  ]);
+});
+
 test('a 404 on the first attempt is skipped in the workflow task: no activity task', async () => {
   const metric = uniqueMetric('FastSkip');
   receiver.script('/fast-gone', { status: 404 });
