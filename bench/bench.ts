@@ -46,6 +46,9 @@ function listArg(name: string, fallback: number[]): number[] {
   return values;
 }
 
+/** Reads a /proc file (CPU and memory figures of the stack's processes). */
+const readFile = (f: string) => fs.readFileSync(f, 'utf8');
+
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 function progress(label: string, done: number, total: number): void {
@@ -105,7 +108,6 @@ async function measureHookflow(
   });
   if (flow.status !== 201) throw new Error(`could not create the flow: ${JSON.stringify(flow.body)}`);
 
-  const readFile = (f: string) => fs.readFileSync(f, 'utf8');
   const temporalPid = stack.hasDevServer ? stack.server.process.pid : undefined;
   const cpuNow = () => ({
     workers: stack.workerPids.reduce<number>((n, pid) => n + cpuMs(pid, readFile), 0),
@@ -431,7 +433,6 @@ async function measureFloor(
   serverPid?: number,
 ): Promise<Floor> {
   const taskQueue = `bench-floor-${process.pid}`;
-  const readFile = (f: string) => fs.readFileSync(f, 'utf8');
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection,

@@ -80,11 +80,11 @@ function attemptPolicy(p: RetryPolicy | undefined): AttemptPolicy {
   // attempt (a fast-path fallback or a paused delivery with one attempt left): this one is the last.
   if (!p) return { maximumAttempts: 1 };
   const policy: AttemptPolicy = {};
-  if (p?.maximumAttempts !== undefined) policy.maximumAttempts = p.maximumAttempts;
-  if (p?.backoffCoefficient !== undefined) policy.backoffCoefficient = p.backoffCoefficient;
-  const initial = msOptionalToNumber(p?.initialInterval);
+  if (p.maximumAttempts !== undefined) policy.maximumAttempts = p.maximumAttempts;
+  if (p.backoffCoefficient !== undefined) policy.backoffCoefficient = p.backoffCoefficient;
+  const initial = msOptionalToNumber(p.initialInterval);
   if (initial !== undefined) policy.initialInterval = initial;
-  const max = msOptionalToNumber(p?.maximumInterval);
+  const max = msOptionalToNumber(p.maximumInterval);
   if (max !== undefined) policy.maximumInterval = max;
   return policy;
 }

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { DeliveryStore } from '../db/delivery-store';
-import { backoffMs, policyOf } from '../shared/delivery-outcome';
+import { policyOf } from '../shared/delivery-outcome';
 import type {
   CheckEligibilityInput,
   CheckEligibilityResult,
@@ -37,11 +37,10 @@ export function createDeliverFirstAttempt(
     const verdict = await checkEligibility(delivery);
     if (!verdict.eligible)
       return { kind: 'ineligible', reason: verdict.reason, deliveryId: verdict.deliveryId };
-    const policy = policyOf(retry);
     const end = await attemptDelivery(delivery, {
       attempt: 1,
       ofThisCall: 1,
-      policy,
+      policy: policyOf(retry),
       // A local activity does not heartbeat: its wait is bounded instead.
       activity: { heartbeat: () => {}, signal: ctx.cancellationSignal },
       waitMs: FIRST_ATTEMPT_WAIT_MS,
@@ -62,8 +61,9 @@ export function createDeliverFirstAttempt(
       reason: end.result.reason,
       details: failureDetails(end),
     };
-    // The same wait the attempt's record shows as its next attempt time.
-    if (status === 'retrying') failed.retryInMs = end.result.retryAfterMs ?? backoffMs(policy, end.attempt);
+    // The wait the attempt's record shows: its next attempt time, from the endpoint's Retry-After or the policy.
+    if (end.nextAttemptAt !== null)
+      failed.retryInMs = Math.max(1, Date.parse(end.nextAttemptAt) - Date.now());
     return failed;
   };
 }

@@ -33,7 +33,8 @@ export interface DeliveryResult {
 }
 
 const { finalizeDelivery } = proxyActivities<Activities>({ startToCloseTimeout: '30s' });
-const eligibility = proxyLocalActivities<Activities>(eligibilityLocalActivityOptions);
+/** The eligibility check as a local activity (flowRun since 'eligibility-local-activity'; the fast path's slow way). */
+export const eligibility = proxyLocalActivities<Activities>(eligibilityLocalActivityOptions);
 
 /** The longest a run waits between two looks at a paused destination. */
 const MAX_PAUSED_LOOK_MS = 10 * 60_000;

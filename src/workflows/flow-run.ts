@@ -1,21 +1,12 @@
-import {
-  defineQuery,
-  log,
-  patched,
-  proxyActivities,
-  proxyLocalActivities,
-  setHandler,
-  sleep,
-} from '@temporalio/workflow';
+import { defineQuery, log, patched, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { evaluateCondition } from '../shared/condition';
 import type { DeliverWebhookInput, FlowRunInput, PlanStep, RunState, StepState } from '../shared/run-types';
-import { eligibilityActivityOptions, eligibilityLocalActivityOptions } from './activity-options';
+import { eligibilityActivityOptions } from './activity-options';
 import type { DeliveryResult } from './deliver';
-import { deliver, deliverFirst } from './deliver';
+import { deliver, deliverFirst, eligibility } from './deliver';
 
 const { checkEligibility } = proxyActivities<Activities>(eligibilityActivityOptions);
-const local = proxyLocalActivities<Activities>(eligibilityLocalActivityOptions);
 
 /** The run's progress, step by step; read by `GET /api/runs/:runId`. */
 export const runStateQuery = defineQuery<RunState>('runState');
@@ -45,7 +36,7 @@ export async function flowRun(input: FlowRunInput): Promise<RunState> {
       // the workflow task, so the webhook is scheduled in the same task instead of after a round
       // trip through matching and a second workflow task. Recorded runs replay the activity.
       const verdict = patched('eligibility-local-activity')
-        ? await local.checkEligibility(delivery)
+        ? await eligibility.checkEligibility(delivery)
         : await checkEligibility(delivery);
       // Skipped without a request: the activity recorded the delivery with its reason.
       if (!verdict.eligible)
